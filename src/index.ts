@@ -1,0 +1,10 @@
+// attnpool — parallel, bit-exact multi-head attention for Node.js on worker threads.
+
+export { AttentionPool, INLINE_MAX_FLOPS } from './pool/attention-pool.js';
+export type { AttentionPoolOptions, KernelChoice } from './pool/pool-options.js';
+export type { AttentionOptions } from './validate/attention-args.js';
+export type { MultiHeadAttentionOptions, MultiHeadAttentionWeights, NeedWeights } from './validate/mha-args.js';
+export type { MultiHeadAttentionResult } from './ops/mha-op.js';
+export { tensor, zeros, type Tensor, type Shape, type DType, type FloatArray, type TensorData } from './tensor.js';
+export { AbortError, PoolClosedError, QueueFullError, WorkerFailedError } from './errors.js';
+export type { KernelName } from '../workers/kernels/jobs.js';

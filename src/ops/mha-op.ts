@@ -1,0 +1,131 @@
+// pool.multiHeadAttention: three phases, each spread over every thread.
+//   1. in-projections  Q = query·Wqᵀ + bq, K = key·Wkᵀ + bk, V = value·Wvᵀ + bv   (GEMM tiles)
+//   2. attention per (batch, head, query-row block), reading head h of the [B, S, E] projections in
+//      place (row stride E, head offset h·E/H) and writing into the concatenated [B, Sq, E] layout
+//   3. out-projection  output = concat·Woᵀ + bo   (GEMM tiles), beside the head mean of the weights
+// Self-attention (query, key and value the same tensor) projects Q, K and V with one GEMM over the
+// whole [3E, E] weight; key === value projects K and V together.
+
+import type { AttentionJob, GemmJob, GemmPart, HeadMeanJob, KernelName, View4 } from '../../workers/kernels/jobs.js';
+import { planAttentionTiles } from '../plan/attention-plan.js';
+import { planGemmTiles } from '../plan/gemm-plan.js';
+import { planHeadMeanTiles } from '../plan/head-mean-plan.js';
+import { allocLike, toShared, type FloatArray, type Tensor } from '../tensor.js';
+import type { MhaArgs } from '../validate/mha-args.js';
+import type { CallContext } from '../pool/call-context.js';
+import type { Dispatcher } from '../pool/dispatch.js';
+import { contiguous4 } from './views.js';
+
+export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
+  /** [B, Sq, E] */
+  output: Tensor<A>;
+  /** [B, Sq, Sk] ('average') or [B, H, Sq, Sk] ('per-head'); null unless needWeights asked for it. */
+  attnWeights: Tensor<A> | null;
+}
+
+export function mhaFlops(a: Pick<MhaArgs, 'B' | 'Sq' | 'Sk' | 'E' | 'causal'>): number {
+  const projections = 2 * a.B * (2 * a.Sq + 2 * a.Sk) * a.E * a.E;
+  const attention = 4 * a.B * a.Sq * a.Sk * a.E;
+  return projections + (a.causal ? attention / 2 : attention);
+}
+
+function sameTensor(a: Tensor<FloatArray>, b: Tensor<FloatArray>): boolean {
+  return a === b || (a.data === b.data && a.shape.every((d, i) => d === b.shape[i]));
+}
+
+/** Head h of a [B, S, rowStride] buffer whose heads are consecutive chunks of `headDim` columns. */
+function heads(data: FloatArray, offset: number, S: number, rowStride: number, headDim: number): View4 {
+  return { data, offset, strideB: S * rowStride, strideH: headDim, strideRow: rowStride };
+}
+
+interface Projection { part: GemmPart; view: (columnOffset: number) => View4 }
+
+/** x [rows, E] · W[wRow0 : wRow0 + N]ᵀ + b[wRow0 : wRow0 + N] into a fresh [rows, N] buffer. */
+function project(args: MhaArgs, x: FloatArray, rows: number, S: number, wRow0: number, N: number): Projection {
+  const { E, numHeads } = args;
+  const out = allocLike(x, rows * N);
+  const part: GemmPart = {
+    M: rows, N, K: E,
+    x, xOffset: 0, xRowStride: E,
+    w: toShared(args.inProjWeight), wOffset: wRow0 * E, wRowStride: E,
+    bias: args.inProjBias && toShared(args.inProjBias), biasOffset: wRow0,
+    out, outOffset: 0, outRowStride: N,
+  };
+  return { part, view: (columnOffset) => heads(out, columnOffset, S, N, E / numHeads) };
+}
+
+export async function runMha(
+  args: MhaArgs, ctx: CallContext, dispatcher: Dispatcher, threads: number, kernel: KernelName,
+): Promise<MultiHeadAttentionResult<FloatArray>> {
+  const { B, Sq, Sk, E, numHeads: H } = args;
+  const headDim = E / H;
+  const query = toShared(args.query.data);
+
+  // Phase 1: in-projections.
+  let qView: View4, kView: View4, vView: View4;
+  const parts: GemmPart[] = [];
+  if (sameTensor(args.query, args.key) && sameTensor(args.key, args.value)) {
+    const qkv = project(args, query, B * Sq, Sq, 0, 3 * E);
+    parts.push(qkv.part);
+    [qView, kView, vView] = [qkv.view(0), qkv.view(E), qkv.view(2 * E)];
+  } else {
+    const q = project(args, query, B * Sq, Sq, 0, E);
+    parts.push(q.part);
+    qView = q.view(0);
+    const key = toShared(args.key.data);
+    if (sameTensor(args.key, args.value)) {
+      const kv = project(args, key, B * Sk, Sk, E, 2 * E);
+      parts.push(kv.part);
+      [kView, vView] = [kv.view(0), kv.view(E)];
+    } else {
+      const k = project(args, key, B * Sk, Sk, E, E);
+      const v = project(args, toShared(args.value.data), B * Sk, Sk, 2 * E, E);
+      parts.push(k.part, v.part);
+      [kView, vView] = [k.view(0), v.view(0)];
+    }
+  }
+  const projections: GemmJob = { kind: 'gemm', parts, tiles: planGemmTiles(parts, threads) };
+  await dispatcher.runPhase(ctx, projections, kernel);
+
+  // Phase 2: attention, written straight into the concatenated heads.
+  const concat = allocLike(query, B * Sq * E);
+  const weights = args.needWeights ? allocLike(query, B * H * Sq * Sk) : undefined;
+  const attention: AttentionJob = {
+    kind: 'attention', B, H, Hkv: H, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), causal: args.causal,
+    q: qView, k: kView, v: vView,
+    out: heads(concat, 0, Sq, E, headDim),
+    mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },
+    weights: weights && contiguous4(weights, H, Sq, Sk),
+    tiles: planAttentionTiles({ B, H, Sq, Sk, causal: args.causal }, threads),
+  };
+  await dispatcher.runPhase(ctx, attention, kernel);
+
+  // Phase 3: out-projection, and the mean of the weights over heads when asked.
+  const output = allocLike(query, B * Sq * E);
+  const outParts: GemmPart[] = [{
+    M: B * Sq, N: E, K: E,
+    x: concat, xOffset: 0, xRowStride: E,
+    w: toShared(args.outProjWeight), wOffset: 0, wRowStride: E,
+    bias: args.outProjBias && toShared(args.outProjBias), biasOffset: 0,
+    out: output, outOffset: 0, outRowStride: E,
+  }];
+  const outProjection: GemmJob = { kind: 'gemm', parts: outParts, tiles: planGemmTiles(outParts, threads) };
+  let attnWeights: Tensor<FloatArray> | null = null;
+  if (weights && args.needWeights === 'average') {
+    const mean = allocLike(query, B * Sq * Sk);
+    const headMean: HeadMeanJob = { kind: 'head-mean', B, H, Sq, Sk, src: weights, dst: mean, tiles: planHeadMeanTiles(B, Sq, threads) };
+    await Promise.all([dispatcher.runPhase(ctx, outProjection, kernel), dispatcher.runPhase(ctx, headMean, kernel)]);
+    attnWeights = { data: mean, shape: [B, Sq, Sk] };
+  } else {
+    await dispatcher.runPhase(ctx, outProjection, kernel);
+    if (weights) attnWeights = { data: weights, shape: [B, H, Sq, Sk] };
+  }
+  return { output: { data: output, shape: [B, Sq, E] }, attnWeights };
+}
+
+/** PyTorch's key_padding_mask (1 = padding, ignore) as the kernels' mask convention (1 = may attend). */
+function attendMask(keyPaddingMask: Uint8Array): Uint8Array {
+  const attend = new Uint8Array(new SharedArrayBuffer(keyPaddingMask.length));
+  for (let j = 0; j < keyPaddingMask.length; j++) attend[j] = keyPaddingMask[j] ? 0 : 1;
+  return attend;
+}

@@ -1,0 +1,31 @@
+// How work is cut into tiles. Tiles are small enough that every thread gets several (threads pull
+// them from a shared counter, so fast threads take more), large enough that per-tile overhead —
+// one Atomics.add and the reload of a key/value block — stays negligible.
+
+/** About this many tiles per thread: ggml's rule of thumb; enough to even out threads that are
+ *  descheduled or slowed by a neighbour, few enough that a tile is still hundreds of µs of work. */
+export const TILES_PER_THREAD = 4;
+
+/** Query-row blocks are multiples of this, so SIMD kernels that group rows always see the same groups. */
+export const ROW_ALIGN = 16;
+
+/** At most this many query rows per attention tile: the unnormalised accumulators (rows × Dv) and
+ *  the score block (rows × 64) stay within L2 for head dims up to 256. */
+export const MAX_ROW_BLOCK = 128;
+
+/** Output rows × columns of a GEMM tile: a 256-row column block of W (256 × K floats, 512 KiB at
+ *  K = 512) is reused across all the tile's rows while it sits in L2. */
+export const GEMM_COL_BLOCK = 256;
+export const MAX_GEMM_ROW_BLOCK = 256;
+
+export function ceilDiv(a: number, b: number): number {
+  return Math.ceil(a / b);
+}
+
+/** A block length: `total / wantedBlocks` rounded up to `align`, within [align, max]; or `total` when
+ *  that is at most `align` (a single small block). */
+export function blockLength(total: number, wantedBlocks: number, align: number, max: number): number {
+  if (total <= align) return Math.max(total, 1);
+  const raw = Math.ceil(total / Math.max(wantedBlocks, 1));
+  return Math.min(max, Math.max(align, ceilDiv(raw, align) * align));
+}

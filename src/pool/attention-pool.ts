@@ -1,0 +1,117 @@
+// AttentionPool: the public entry point. It validates each call before any work starts, admits it
+// through the CallGate, and runs its phases through the Dispatcher on a piscina pool whose workers
+// share every tensor through SharedArrayBuffers.
+
+import { Piscina } from 'piscina';
+import { AbortError, PoolClosedError } from '../errors.js';
+import type { KernelName } from '../../workers/kernels/jobs.js';
+import { kernelsFrom } from '../../workers/kernels/select.js';
+import { compileWasmKernelModule } from '../../workers/kernels/wasm/index.js';
+import type { TilesOutcome } from '../../workers/run-tiles.js';
+import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
+import { attentionFlops, runAttention } from '../ops/attention-op.js';
+import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
+import type { FloatArray, Tensor } from '../tensor.js';
+import { validateAttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
+import { CallContext } from './call-context.js';
+import { CallGate } from './call-gate.js';
+import { Dispatcher } from './dispatch.js';
+import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
+
+/** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
+ *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
+export const INLINE_MAX_FLOPS = 2_000_000;
+
+/** Calls that run at once per thread; more wait in the gate's FIFO queue (see call-gate.ts). */
+const RUNNING_CALLS_PER_THREAD = 2;
+
+const WORKER_URL = new URL('../../workers/worker.js', import.meta.url).href;
+
+export class AttentionPool {
+  /** The resolved thread count. */
+  readonly threads: number;
+  /** The kernel float32 calls run on ('auto' resolved); float64 calls always use the js kernel. */
+  readonly kernel: KernelName;
+  readonly #piscina: Piscina<PhaseTask, TilesOutcome>;
+  readonly #gate: CallGate;
+  readonly #dispatcher: Dispatcher;
+  readonly #running = new Set<CallContext>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options?: AttentionPoolOptions) {
+    const { threads, maxQueue, kernel } = resolvePoolOptions(options);
+    const wasmModule = kernel === 'js' ? null : compileWasmKernelModule();
+    if (kernel === 'wasm' && !wasmModule) {
+      throw new RangeError("AttentionPool: options.kernel is 'wasm', but WebAssembly SIMD is not available in this runtime (use 'auto' or 'js')");
+    }
+    this.threads = threads;
+    this.kernel = wasmModule ? 'wasm' : 'js';
+    const workerData: WorkerSetup = { wasmModule };
+    this.#piscina = new Piscina<PhaseTask, TilesOutcome>({
+      filename: WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, workerData,
+    });
+    // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
+    this.#piscina.on('error', () => {});
+    this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
+    this.#dispatcher = new Dispatcher(this.#piscina, threads, kernelsFrom(wasmModule));
+  }
+
+  /** Scaled dot-product attention over pre-split heads: q [B, H, Sq, D], k [B, Hkv, Sk, D],
+   *  v [B, Hkv, Sk, Dv] → [B, H, Sq, Dv]. Invalid input rejects before any work starts. */
+  async attention<A extends FloatArray = Float32Array>(q: Tensor<A>, k: Tensor<A>, v: Tensor<A>, options?: AttentionOptions<A>): Promise<Tensor<A>> {
+    const args = validateAttentionArgs(q, k, v, options);
+    const result = await this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
+      runAttention(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.q.data)));
+    return result as Tensor<A>;
+  }
+
+  /** The multi-head attention layer (torch.nn.MultiheadAttention, batch_first=True):
+   *  query [B, Sq, E], key and value [B, Sk, E] → output [B, Sq, E]. */
+  async multiHeadAttention<A extends FloatArray = Float32Array>(
+    query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
+  ): Promise<MultiHeadAttentionResult<A>> {
+    const args = validateMhaArgs(query, key, value, weights, options);
+    const result = await this.#call('multiHeadAttention', args.signal, mhaFlops(args), (ctx) =>
+      runMha(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.query.data)));
+    return result as MultiHeadAttentionResult<A>;
+  }
+
+  /** Rejects calls in flight and waiting, ends every thread; later calls reject with PoolClosedError. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#gate.close('close');
+      for (const ctx of this.#running) ctx.stop(new PoolClosedError(ctx.op));
+      await this.#piscina.destroy();
+    })();
+    return this.#closing;
+  }
+
+  #kernelFor(data: FloatArray): KernelName {
+    return data instanceof Float64Array ? 'js' : this.kernel;
+  }
+
+  async #call<T>(op: string, signal: AbortSignal | undefined, flops: number, body: (ctx: CallContext) => Promise<T>): Promise<T> {
+    if (this.#closing) throw new PoolClosedError(op);
+    await this.#gate.enter(op, signal);
+    const ctx = new CallContext(op, flops <= INLINE_MAX_FLOPS);
+    const onAbort = () => ctx.stop(new AbortError(op));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#running.add(ctx);
+    // The gate slot is released only once every task of the call has returned, so an aborted call
+    // still counts against the bound while its last tiles drain.
+    const work = (async () => {
+      if (signal?.aborted) ctx.stop(new AbortError(op));
+      ctx.throwIfStopped();
+      return body(ctx);
+    })().finally(() => {
+      signal?.removeEventListener('abort', onAbort);
+      this.#running.delete(ctx);
+      this.#gate.release();
+    });
+    return new Promise<T>((resolve, reject) => {
+      ctx.onStop(reject); // abort, close or worker failure rejects at once
+      work.then(resolve, reject);
+    });
+  }
+}

@@ -1,0 +1,55 @@
+// Runs one phase of a call: on the calling thread for small problems, else on the worker pool.
+//
+// piscina.run costs ~40–55 µs per message here — more than a small tile's compute — so a phase posts
+// one task per thread ("lane"), not one per tile; each task pulls tile indices from a shared counter.
+// A task returns after TASK_TIME_SLICE_MS and its lane re-posts it at the back of the pool's queue:
+// that is how concurrent calls share the threads fairly.
+
+import type { Piscina } from 'piscina';
+import { WorkerFailedError } from '../errors.js';
+import type { Job, KernelName } from '../../workers/kernels/jobs.js';
+import { tileCount } from '../../workers/kernels/jobs.js';
+import type { KernelSet } from '../../workers/kernels/select.js';
+import { runTiles, type TilesOutcome } from '../../workers/run-tiles.js';
+import type { PhaseTask } from '../../workers/task.js';
+import type { CallContext } from './call-context.js';
+
+/** A slice long enough that the ~50 µs re-post costs < 0.5 %, short enough that a call waiting
+ *  behind a long one starts within tens of milliseconds. */
+export const TASK_TIME_SLICE_MS = 20;
+
+export class Dispatcher {
+  constructor(
+    private readonly piscina: Piscina<PhaseTask, TilesOutcome>,
+    private readonly threads: number,
+    private readonly callingThreadKernels: KernelSet,
+  ) {}
+
+  async runPhase(ctx: CallContext, job: Job, kernel: KernelName): Promise<void> {
+    ctx.throwIfStopped();
+    const tiles = tileCount(job);
+    if (tiles === 0) return;
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    if (ctx.inline) {
+      runTiles(this.callingThreadKernels[kernel](), job, counter, ctx.abortFlag, Infinity);
+    } else {
+      const task: PhaseTask = { job, kernel, counter, abort: ctx.abortFlag, budgetMs: TASK_TIME_SLICE_MS };
+      const lanes = Math.min(this.threads, tiles);
+      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, task)));
+    }
+    ctx.throwIfStopped();
+  }
+
+  async #lane(ctx: CallContext, task: PhaseTask): Promise<void> {
+    for (;;) {
+      let outcome: TilesOutcome;
+      try {
+        outcome = await this.piscina.run(task);
+      } catch (err) {
+        ctx.stop(new WorkerFailedError(ctx.op, err)); // the other lanes see the flag and return
+        return;
+      }
+      if (outcome !== 'more') return;
+    }
+  }
+}

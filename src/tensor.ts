@@ -1,0 +1,78 @@
+// Tensors: a typed array in row-major order plus its shape. attnpool allocates every tensor it returns
+// on a SharedArrayBuffer so workers can read and write it in place; inputs that are not shared are
+// copied once per call (see toShared).
+
+import { rangeError, typeError } from './errors.js';
+
+export type Shape = readonly number[];
+export type DType = 'float32' | 'float64' | 'uint8';
+export type FloatArray = Float32Array | Float64Array;
+export type TensorData = Float32Array | Float64Array | Uint8Array;
+
+export interface Tensor<A extends TensorData = Float32Array> {
+  readonly data: A;
+  readonly shape: Shape;
+}
+
+interface DTypeMap { float32: Float32Array; float64: Float64Array; uint8: Uint8Array }
+const CONSTRUCTORS = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array } as const;
+
+export function product(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Throws unless `shape` is an array of non-negative safe integers. */
+export function checkShape(op: string, name: string, shape: unknown): asserts shape is Shape {
+  if (!Array.isArray(shape)) throw typeError(op, `${name}`, 'an array of non-negative integers', shape);
+  shape.forEach((d: unknown, i) => {
+    if (typeof d !== 'number') throw typeError(op, `${name}[${i}]`, 'a number', d);
+    if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, `${name}[${i}]`, 'a non-negative integer', d);
+  });
+}
+
+/** A float32 tensor on a SharedArrayBuffer, filled with `values` (or zeros). */
+export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor {
+  checkShape('tensor', 'shape', shape);
+  const t = zeros(shape, 'float32');
+  if (values !== undefined) {
+    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+      throw typeError('tensor', 'values', 'an array-like of numbers', values);
+    }
+    if (values.length !== t.data.length) {
+      throw rangeError('tensor', 'values.length', `product(shape) = ${t.data.length}`, values.length);
+    }
+    t.data.set(values);
+  }
+  return t;
+}
+
+export function zeros(shape: Shape): Tensor<Float32Array>;
+export function zeros<D extends DType>(shape: Shape, dtype: D): Tensor<DTypeMap[D]>;
+export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor<TensorData> {
+  checkShape('zeros', 'shape', shape);
+  const Ctor: (new (buffer: SharedArrayBuffer) => TensorData) & { BYTES_PER_ELEMENT: number } | undefined =
+    CONSTRUCTORS[dtype as DType];
+  if (Ctor === undefined) throw rangeError('zeros', 'dtype', "'float32', 'float64' or 'uint8'", dtype);
+  return { data: new Ctor(new SharedArrayBuffer(product(shape) * Ctor.BYTES_PER_ELEMENT)), shape: [...shape] };
+}
+
+export function isShared(data: TensorData): boolean {
+  return data.buffer instanceof SharedArrayBuffer;
+}
+
+/** The same values on a SharedArrayBuffer: `data` itself when it already is shared (zero-copy). */
+export function toShared<A extends TensorData>(data: A): A {
+  if (isShared(data)) return data;
+  const Ctor = data.constructor as new (buffer: SharedArrayBuffer) => A;
+  const copy = new Ctor(new SharedArrayBuffer(data.byteLength));
+  copy.set(data as never);
+  return copy;
+}
+
+export function allocLike(data: FloatArray, length: number): FloatArray {
+  return data instanceof Float64Array
+    ? new Float64Array(new SharedArrayBuffer(length * 8))
+    : new Float32Array(new SharedArrayBuffer(length * 4));
+}

@@ -1,0 +1,99 @@
+// Validation of pool.attention(q, k, v, options): everything is checked before any work starts.
+
+import { rangeError, typeError } from '../errors.js';
+import type { FloatArray, Tensor } from '../tensor.js';
+import type { Broadcast4 } from '../../workers/kernels/jobs.js';
+import {
+  BROADCASTABLE, checkBoolean, checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject,
+  checkSameDtype, checkSignal, checkUint8Tensor,
+} from './tensor-arg.js';
+import { broadcastTo4 } from './broadcast.js';
+
+const OP = 'attention';
+const OPTION_NAMES = ['causal', 'mask', 'bias', 'scale', 'out', 'lse', 'signal'] as const;
+
+export interface AttentionOptions<A extends FloatArray = Float32Array> {
+  /** Query i may see key j iff j <= i + (Sk - Sq) (bottom-right aligned, as with a KV cache). */
+  causal?: boolean;
+  /** Broadcastable to [B, H, Sq, Sk]; 1 = may attend (PyTorch SDPA's bool convention). */
+  mask?: Tensor<Uint8Array>;
+  /** Broadcastable to [B, H, Sq, Sk], same float type as q; added to the scaled scores. */
+  bias?: Tensor<A>;
+  /** Default 1 / sqrt(D). */
+  scale?: number;
+  /** [B, H, Sq, Dv]: written in place and returned. */
+  out?: Tensor<A>;
+  /** [B, H, Sq]: receives the log-sum-exp of each row's scaled, masked scores. */
+  lse?: Tensor<A>;
+  signal?: AbortSignal;
+}
+
+export interface AttentionArgs {
+  readonly q: Tensor<FloatArray>;
+  readonly k: Tensor<FloatArray>;
+  readonly v: Tensor<FloatArray>;
+  readonly B: number; readonly H: number; readonly Hkv: number;
+  readonly Sq: number; readonly Sk: number; readonly D: number; readonly Dv: number;
+  readonly scale: number;
+  readonly causal: boolean;
+  readonly mask?: Broadcast4<Uint8Array>;
+  readonly bias?: Broadcast4<FloatArray>;
+  readonly out?: Tensor<FloatArray>;
+  readonly lse?: Tensor<FloatArray>;
+  readonly signal?: AbortSignal;
+}
+
+export function validateAttentionArgs(qIn: unknown, kIn: unknown, vIn: unknown, optionsIn: unknown): AttentionArgs {
+  const q = checkFloatTensor(OP, 'q', qIn, ['B', 'H', 'Sq', 'D']);
+  const k = checkFloatTensor(OP, 'k', kIn, ['B', 'Hkv', 'Sk', 'D']);
+  const v = checkFloatTensor(OP, 'v', vIn, ['B', 'Hkv', 'Sk', 'Dv']);
+  checkSameDtype(OP, 'k', k.data, 'q', q.data);
+  checkSameDtype(OP, 'v', v.data, 'q', q.data);
+  const [B, H, Sq, D] = q.shape;
+  const [, Hkv, Sk] = k.shape;
+  const Dv = v.shape[3];
+  if (H < 1) throw rangeError(OP, 'q.shape[1] (H)', 'at least 1', H);
+  if (D < 1) throw rangeError(OP, 'q.shape[3] (D)', 'at least 1', D);
+  checkDim(OP, 'k.shape[0] (B)', k.shape[0], B, 'q.shape[0] (B)');
+  checkDim(OP, 'k.shape[3] (D)', k.shape[3], D, 'q.shape[3] (D)');
+  if (Hkv < 1 || H % Hkv !== 0) throw rangeError(OP, 'k.shape[1] (Hkv)', `a divisor of q.shape[1] (H = ${H})`, Hkv);
+  checkDim(OP, 'v.shape[0] (B)', v.shape[0], B, 'q.shape[0] (B)');
+  checkDim(OP, 'v.shape[1] (Hkv)', v.shape[1], Hkv, 'k.shape[1] (Hkv)');
+  checkDim(OP, 'v.shape[2] (Sk)', v.shape[2], Sk, 'k.shape[2] (Sk)');
+
+  const options = checkOptionsObject(OP, optionsIn);
+  checkOptionNames(OP, options, OPTION_NAMES);
+  const causal = checkBoolean(OP, 'options.causal', options.causal);
+  const scale = options.scale === undefined ? 1 / Math.sqrt(D) : options.scale;
+  if (typeof scale !== 'number') throw typeError(OP, 'options.scale', 'a number', scale);
+  if (!Number.isFinite(scale)) throw rangeError(OP, 'options.scale', 'a finite number', scale);
+  const target = [B, H, Sq, Sk] as const;
+  let mask: Broadcast4<Uint8Array> | undefined;
+  if (options.mask !== undefined) {
+    mask = broadcastTo4(OP, 'options.mask', checkUint8Tensor(OP, 'options.mask', options.mask, BROADCASTABLE), target);
+  }
+  let bias: Broadcast4<FloatArray> | undefined;
+  if (options.bias !== undefined) {
+    const b = checkFloatTensor(OP, 'options.bias', options.bias, BROADCASTABLE);
+    checkSameDtype(OP, 'options.bias', b.data, 'q', q.data);
+    bias = broadcastTo4(OP, 'options.bias', b, target);
+  }
+  let out: Tensor<FloatArray> | undefined;
+  if (options.out !== undefined) {
+    out = checkFloatTensor(OP, 'options.out', options.out, ['B', 'H', 'Sq', 'Dv']);
+    checkSameDtype(OP, 'options.out', out.data, 'q', q.data);
+    expectShape('options.out', out.shape, [B, H, Sq, Dv]);
+  }
+  let lse: Tensor<FloatArray> | undefined;
+  if (options.lse !== undefined) {
+    lse = checkFloatTensor(OP, 'options.lse', options.lse, ['B', 'H', 'Sq']);
+    checkSameDtype(OP, 'options.lse', lse.data, 'q', q.data);
+    expectShape('options.lse', lse.shape, [B, H, Sq]);
+  }
+  const signal = checkSignal(OP, options.signal);
+  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, causal, mask, bias, out, lse, signal };
+}
+
+function expectShape(name: string, shape: readonly number[], expected: readonly number[]): void {
+  if (shape.some((d, i) => d !== expected[i])) throw rangeError(OP, `${name}.shape`, `[${expected.join(', ')}]`, shape);
+}

@@ -1,0 +1,108 @@
+// Validation of pool.multiHeadAttention(query, key, value, weights, options) — torch.nn.MultiheadAttention
+// with batch_first=True and PyTorch's weight layout.
+
+import { rangeError, typeError } from '../errors.js';
+import type { FloatArray, Tensor } from '../tensor.js';
+import {
+  checkBoolean, checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject, checkSameDtype,
+  checkSignal, checkUint8Tensor,
+} from './tensor-arg.js';
+
+const OP = 'multiHeadAttention';
+const OPTION_NAMES = ['numHeads', 'causal', 'keyPaddingMask', 'needWeights', 'signal'] as const;
+
+export type NeedWeights = false | 'average' | 'per-head';
+
+export interface MultiHeadAttentionWeights<A extends FloatArray = Float32Array> {
+  /** [3E, E]: rows [0, E) are Wq, [E, 2E) Wk, [2E, 3E) Wv (y = x·Wᵀ + b). */
+  inProjWeight: Tensor<A>;
+  /** [3E] */
+  inProjBias?: Tensor<A>;
+  /** [E, E] */
+  outProjWeight: Tensor<A>;
+  /** [E] */
+  outProjBias?: Tensor<A>;
+}
+
+export interface MultiHeadAttentionOptions {
+  /** E % numHeads === 0. */
+  numHeads: number;
+  causal?: boolean;
+  /** [B, Sk]; 1 = padding, ignored (PyTorch's key_padding_mask convention). */
+  keyPaddingMask?: Tensor<Uint8Array>;
+  /** Attention probabilities: [B, Sq, Sk] (mean over heads) or [B, H, Sq, Sk]. Default false. */
+  needWeights?: NeedWeights;
+  signal?: AbortSignal;
+}
+
+export interface MhaArgs {
+  readonly query: Tensor<FloatArray>;
+  readonly key: Tensor<FloatArray>;
+  readonly value: Tensor<FloatArray>;
+  readonly inProjWeight: FloatArray;
+  readonly inProjBias?: FloatArray;
+  readonly outProjWeight: FloatArray;
+  readonly outProjBias?: FloatArray;
+  readonly B: number; readonly Sq: number; readonly Sk: number; readonly E: number;
+  readonly numHeads: number;
+  readonly causal: boolean;
+  readonly keyPaddingMask?: Uint8Array;
+  readonly needWeights: NeedWeights;
+  readonly signal?: AbortSignal;
+}
+
+export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unknown, weightsIn: unknown, optionsIn: unknown): MhaArgs {
+  const query = checkFloatTensor(OP, 'query', queryIn, ['B', 'Sq', 'E']);
+  const key = checkFloatTensor(OP, 'key', keyIn, ['B', 'Sk', 'E']);
+  const value = checkFloatTensor(OP, 'value', valueIn, ['B', 'Sk', 'E']);
+  checkSameDtype(OP, 'key', key.data, 'query', query.data);
+  checkSameDtype(OP, 'value', value.data, 'query', query.data);
+  const [B, Sq, E] = query.shape;
+  const Sk = key.shape[1];
+  if (E < 1) throw rangeError(OP, 'query.shape[2] (E)', 'at least 1', E);
+  checkDim(OP, 'key.shape[0] (B)', key.shape[0], B, 'query.shape[0] (B)');
+  checkDim(OP, 'key.shape[2] (E)', key.shape[2], E, 'query.shape[2] (E)');
+  checkDim(OP, 'value.shape[0] (B)', value.shape[0], B, 'query.shape[0] (B)');
+  checkDim(OP, 'value.shape[1] (Sk)', value.shape[1], Sk, 'key.shape[1] (Sk)');
+  checkDim(OP, 'value.shape[2] (E)', value.shape[2], E, 'query.shape[2] (E)');
+
+  if (weightsIn === null || typeof weightsIn !== 'object') throw typeError(OP, 'weights', 'an object { inProjWeight, inProjBias?, outProjWeight, outProjBias? }', weightsIn);
+  const w = weightsIn as Record<string, unknown>;
+  const weight = (name: string, names: string[], dims: number[]) => {
+    const t = checkFloatTensor(OP, `weights.${name}`, w[name], names);
+    checkSameDtype(OP, `weights.${name}`, t.data, 'query', query.data);
+    dims.forEach((d, i) => checkDim(OP, `weights.${name}.shape[${i}]`, t.shape[i], d, names[i]));
+    return t.data;
+  };
+  const optionalWeight = (name: string, names: string[], dims: number[]) => (w[name] === undefined ? undefined : weight(name, names, dims));
+  const inProjWeight = weight('inProjWeight', ['3E', 'E'], [3 * E, E]);
+  const inProjBias = optionalWeight('inProjBias', ['3E'], [3 * E]);
+  const outProjWeight = weight('outProjWeight', ['E', 'E'], [E, E]);
+  const outProjBias = optionalWeight('outProjBias', ['E'], [E]);
+
+  if (optionsIn === null || typeof optionsIn !== 'object') throw typeError(OP, 'options', 'an object with numHeads', optionsIn);
+  const options = checkOptionsObject(OP, optionsIn);
+  checkOptionNames(OP, options, OPTION_NAMES);
+  const numHeads = options.numHeads;
+  if (typeof numHeads !== 'number') throw typeError(OP, 'options.numHeads', 'a number', numHeads);
+  if (!Number.isInteger(numHeads) || numHeads < 1 || E % numHeads !== 0) {
+    throw rangeError(OP, 'options.numHeads', `a positive divisor of E = ${E}`, numHeads);
+  }
+  const causal = checkBoolean(OP, 'options.causal', options.causal);
+  let keyPaddingMask: Uint8Array | undefined;
+  if (options.keyPaddingMask !== undefined) {
+    const m = checkUint8Tensor(OP, 'options.keyPaddingMask', options.keyPaddingMask, ['B', 'Sk']);
+    checkDim(OP, 'options.keyPaddingMask.shape[0]', m.shape[0], B, 'B');
+    checkDim(OP, 'options.keyPaddingMask.shape[1]', m.shape[1], Sk, 'Sk');
+    keyPaddingMask = m.data;
+  }
+  const needWeights = options.needWeights ?? false;
+  if (needWeights !== false && needWeights !== 'average' && needWeights !== 'per-head') {
+    throw rangeError(OP, 'options.needWeights', "false, 'average' or 'per-head'", needWeights);
+  }
+  const signal = checkSignal(OP, options.signal);
+  return {
+    query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias,
+    B, Sq, Sk, E, numHeads, causal, keyPaddingMask, needWeights, signal,
+  };
+}

@@ -1,0 +1,20 @@
+// Mean of the per-head attention weights (needWeights: 'average', as PyTorch's
+// average_attn_weights=True): a sum over heads in head order, then one division — the same for every
+// kernel, since it is memory-bound and trivial.
+
+import type { HeadMeanJob } from './jobs.js';
+
+export function headMeanTile(job: HeadMeanJob, tile: number): void {
+  const { H, Sq, Sk, src, dst, tiles } = job;
+  const b = tiles[tile * 3], i0 = tiles[tile * 3 + 1], i1 = tiles[tile * 3 + 2];
+  const headStride = Sq * Sk;
+  for (let i = i0; i < i1; i++) {
+    const d = (b * Sq + i) * Sk;
+    const s = b * H * headStride + i * Sk;
+    for (let j = 0; j < Sk; j++) {
+      let sum = 0;
+      for (let h = 0; h < H; h++) sum += src[s + h * headStride + j];
+      dst[d + j] = sum / H;
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// Job descriptors: the plain, structured-cloneable objects the coordinator hands to a kernel.
+//
+// Every array here is a typed-array view over a SharedArrayBuffer (on the worker path) or over any
+// buffer (on the calling-thread path); a kernel reads its inputs and writes its block of the output in
+// place. Tensors are described as strided views so the multi-head layer can read head h of a
+// [B, S, E] projection (row stride E, head stride E / H) and write the attention output straight into
+// the concatenated [B, Sq, E] layout, without any transpose.
+//
+// A job is split into tiles; `tiles` lists them (TILE_INTS int32 each) in the order workers pull them.
+// How a tile is computed never depends on which thread runs it or how many threads there are, so the
+// output is bit-for-bit the same for every thread count.
+
+export type FloatArray = Float32Array | Float64Array;
+
+/** A [B, H, rows, cols] float tensor with unit column stride. Element (b, h, r, c) is at
+ *  `offset + b*strideB + h*strideH + r*strideRow + c`. */
+export interface View4 {
+  readonly data: FloatArray;
+  readonly offset: number;
+  readonly strideB: number;
+  readonly strideH: number;
+  readonly strideRow: number;
+}
+
+/** A [B, H, Sq, Sk] mask or bias, broadcast by zero strides (any of the four may be 0). */
+export interface Broadcast4<A extends FloatArray | Uint8Array> {
+  readonly data: A;
+  readonly offset: number;
+  readonly strideB: number;
+  readonly strideH: number;
+  readonly strideRow: number;
+  readonly strideCol: number;
+}
+
+/** Scaled dot-product attention over pre-split heads.
+ *  tiles: [b, h, rowStart, rowEnd] per tile. */
+export interface AttentionJob {
+  readonly kind: 'attention';
+  readonly B: number;
+  readonly H: number;
+  readonly Hkv: number;
+  readonly Sq: number;
+  readonly Sk: number;
+  readonly D: number;
+  readonly Dv: number;
+  readonly scale: number;
+  readonly causal: boolean;
+  readonly q: View4;
+  readonly k: View4;
+  readonly v: View4;
+  readonly out: View4;
+  /** [B, H, Sq] log-sum-exp per row; strideRow is the element stride between rows. */
+  readonly lse?: View4;
+  /** 1 = may attend. */
+  readonly mask?: Broadcast4<Uint8Array>;
+  readonly bias?: Broadcast4<FloatArray>;
+  /** When present, the softmax probabilities are written here ([B, H, Sq, Sk], unit column stride). */
+  readonly weights?: View4;
+  readonly tiles: Int32Array;
+}
+
+/** One matrix product `out = x · wᵀ + bias` with x [M, K], w [N, K] (PyTorch's [out, in] layout),
+ *  out [M, N]; each with its own row stride and offset. */
+export interface GemmPart {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly x: FloatArray;
+  readonly xOffset: number;
+  readonly xRowStride: number;
+  readonly w: FloatArray;
+  readonly wOffset: number;
+  readonly wRowStride: number;
+  readonly bias?: FloatArray;
+  readonly biasOffset: number;
+  readonly out: FloatArray;
+  readonly outOffset: number;
+  readonly outRowStride: number;
+}
+
+/** Several independent products in one phase (e.g. the Q, K and V projections of cross-attention).
+ *  tiles: [part, rowStart, rowEnd, colStart, colEnd] per tile. */
+export interface GemmJob {
+  readonly kind: 'gemm';
+  readonly parts: readonly GemmPart[];
+  readonly tiles: Int32Array;
+}
+
+/** Mean over heads of per-head attention weights: src [B, H, Sq, Sk] → dst [B, Sq, Sk].
+ *  tiles: [b, rowStart, rowEnd] per tile. */
+export interface HeadMeanJob {
+  readonly kind: 'head-mean';
+  readonly B: number;
+  readonly H: number;
+  readonly Sq: number;
+  readonly Sk: number;
+  readonly src: FloatArray;
+  readonly dst: FloatArray;
+  readonly tiles: Int32Array;
+}
+
+export type Job = AttentionJob | GemmJob | HeadMeanJob;
+
+export const TILE_INTS = { attention: 4, gemm: 5, 'head-mean': 3 } as const satisfies Record<Job['kind'], number>;
+
+export function tileCount(job: Job): number {
+  return job.tiles.length / TILE_INTS[job.kind];
+}
+
+/** What a kernel implements: compute one tile of a job, in place. Kernels are pure functions of the
+ *  job and tile index (plus private scratch), which is what makes results independent of scheduling. */
+export interface Kernel {
+  readonly name: KernelName;
+  attentionTile(job: AttentionJob, tile: number): void;
+  gemmTile(job: GemmJob, tile: number): void;
+}
+
+export type KernelName = 'js' | 'wasm';

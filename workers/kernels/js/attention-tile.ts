@@ -1,0 +1,162 @@
+// Scalar attention kernel: one tile = one (batch, head, block of query rows), FlashAttention-2 style.
+//
+// For each key block the tile's rows get their scores, a running maximum m, a running sum l of
+// exp(s - m) and an unnormalised accumulator acc = Σ exp(s - m)·v; when a block raises m, l and acc are
+// rescaled by exp(m_old - m_new). The output is acc / l, divided once at the end. Memory is
+// O(rows × (KEY_BLOCK + Dv)), independent of Sk.
+//
+// Arithmetic is in float64 (JavaScript numbers) whatever the storage type, and each row is computed by
+// the same sequence of operations wherever its tile starts or ends: a row whose scores in a key block
+// are all masked skips that block entirely, so a tile-mate needing the block changes nothing. That is
+// what makes the output identical for every thread count.
+
+import type { AttentionJob } from '../jobs.js';
+
+/** Keys per online-softmax step. A fixed constant, never derived from the tile: the block boundaries
+ *  decide where rescaling happens, so they must be the same for every plan. 64 keys × 64 dims of K
+ *  and V (2 × 16 KiB as float32) stay in L1/L2 while every row of the tile passes over them. */
+export const JS_KEY_BLOCK = 64;
+
+// Per-thread scratch, grown on demand and reused across tiles and calls.
+let scoreScratch = new Float64Array(0); // [rows, KEY_BLOCK]
+let rowMaxScratch = new Float64Array(0); // [rows]
+let rowSumScratch = new Float64Array(0); // [rows]
+let accScratch = new Float64Array(0); // [rows, Dv]
+
+function ensureScratch(rows: number, dv: number): void {
+  if (scoreScratch.length < rows * JS_KEY_BLOCK) scoreScratch = new Float64Array(rows * JS_KEY_BLOCK);
+  if (rowMaxScratch.length < rows) {
+    rowMaxScratch = new Float64Array(rows);
+    rowSumScratch = new Float64Array(rows);
+  }
+  if (accScratch.length < rows * dv) accScratch = new Float64Array(rows * dv);
+}
+
+export function attentionTileJs(job: AttentionJob, tile: number): void {
+  const { tiles, Sq, Sk, D, Dv, scale, causal, q, k, v, mask, bias } = job;
+  const b = tiles[tile * 4], h = tiles[tile * 4 + 1], i0 = tiles[tile * 4 + 2], i1 = tiles[tile * 4 + 3];
+  const rows = i1 - i0;
+  const kvHead = Math.floor(h / (job.H / job.Hkv));
+  const shift = Sk - Sq; // bottom-right aligned causal: row i sees keys j <= i + shift
+  ensureScratch(rows, Dv);
+  // Locals, not module variables or object fields, inside the hot loops: V8 then keeps them in
+  // registers instead of reloading (and re-checking the type of) each one per element.
+  const scores = scoreScratch, acc = accScratch, rowMax = rowMaxScratch, rowSum = rowSumScratch;
+  const qData = q.data, kData = k.data, vData = v.data;
+  const qStride = q.strideRow, kStride = k.strideRow, vStride = v.strideRow;
+  rowMax.fill(-Infinity, 0, rows);
+  rowSum.fill(0, 0, rows);
+  acc.fill(0, 0, rows * Dv);
+  const qBase = q.offset + b * q.strideB + h * q.strideH;
+  const kBase = k.offset + b * k.strideB + kvHead * k.strideH;
+  const vBase = v.offset + b * v.strideB + kvHead * v.strideH;
+  const maskBase = mask ? mask.offset + b * mask.strideB + h * mask.strideH : 0;
+  const biasBase = bias ? bias.offset + b * bias.strideB + h * bias.strideH : 0;
+
+  // Key blocks past the causal limit of the tile's last row are skipped whole.
+  const tileKeyEnd = causal ? Math.min(Sk, i1 - 1 + shift + 1) : Sk;
+  for (let j0 = 0; j0 < tileKeyEnd; j0 += JS_KEY_BLOCK) {
+    const blockEnd = Math.min(j0 + JS_KEY_BLOCK, tileKeyEnd);
+    for (let r = 0; r < rows; r++) {
+      const i = i0 + r;
+      const j1 = causal ? Math.min(blockEnd, i + shift + 1) : blockEnd;
+      if (j1 <= j0) continue;
+      const s = r * JS_KEY_BLOCK - j0; // scores[s + j] holds key j of this row
+      const qRow = qBase + i * qStride;
+      const maskRow = mask ? maskBase + i * mask.strideRow : 0;
+      const biasRow = bias ? biasBase + i * bias.strideRow : 0;
+      let blockMax = -Infinity;
+      for (let j = j0; j < j1; j++) {
+        let score: number;
+        if (mask && mask.data[maskRow + j * mask.strideCol] === 0) {
+          score = -Infinity;
+        } else {
+          score = dot(qData, qRow, kData, kBase + j * kStride, D) * scale;
+          if (bias) score += bias.data[biasRow + j * bias.strideCol];
+          if (score > blockMax) blockMax = score;
+        }
+        scores[s + j] = score;
+      }
+      if (blockMax === -Infinity) continue; // nothing to attend in this block: leave the row untouched
+      const mOld = rowMax[r];
+      const mNew = mOld > blockMax ? mOld : blockMax;
+      const a = r * Dv;
+      if (mNew !== mOld) {
+        const correction = Math.exp(mOld - mNew); // 0 on the first block (mOld = -Infinity)
+        rowSum[r] *= correction;
+        for (let d = 0; d < Dv; d++) acc[a + d] *= correction;
+        rowMax[r] = mNew;
+      }
+      let sum = rowSum[r];
+      for (let j = j0; j < j1; j++) {
+        const p = Math.exp(scores[s + j] - mNew);
+        if (p === 0) continue; // masked (or underflowed) key: contributes nothing, even if v is not finite
+        sum += p;
+        const vRow = vBase + j * vStride;
+        for (let d = 0; d < Dv; d++) acc[a + d] += p * vData[vRow + d];
+      }
+      rowSum[r] = sum;
+    }
+  }
+  writeRows(job, b, h, i0, rows);
+  if (job.weights) writeWeights(job, b, h, i0, rows, kvHead);
+}
+
+/** out = acc / l and lse = m + log(l); a row that attended nothing gives zeros and lse = -Infinity. */
+function writeRows(job: AttentionJob, b: number, h: number, i0: number, rows: number): void {
+  const { out, lse, Dv } = job;
+  const outBase = out.offset + b * out.strideB + h * out.strideH;
+  for (let r = 0; r < rows; r++) {
+    const o = outBase + (i0 + r) * out.strideRow;
+    const l = rowSumScratch[r];
+    const a = r * Dv;
+    if (l === 0) {
+      out.data.fill(0, o, o + Dv);
+    } else {
+      const inv = 1 / l;
+      for (let d = 0; d < Dv; d++) out.data[o + d] = accScratch[a + d] * inv;
+    }
+    if (lse) lse.data[lse.offset + b * lse.strideB + h * lse.strideH + (i0 + r) * lse.strideRow] = l === 0 ? -Infinity : rowMaxScratch[r] + Math.log(l);
+  }
+}
+
+/** Second pass over the keys when the caller asked for the probabilities: p = exp(s - m) / l. */
+function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows: number, kvHead: number): void {
+  const { Sq, Sk, D, scale, causal, q, k, mask, bias } = job;
+  const weights = job.weights!;
+  const shift = Sk - Sq;
+  const qBase = q.offset + b * q.strideB + h * q.strideH;
+  const kBase = k.offset + b * k.strideB + kvHead * k.strideH;
+  for (let r = 0; r < rows; r++) {
+    const i = i0 + r;
+    const w = weights.offset + b * weights.strideB + h * weights.strideH + i * weights.strideRow;
+    const l = rowSumScratch[r];
+    weights.data.fill(0, w, w + Sk);
+    if (l === 0) continue;
+    const m = rowMaxScratch[r];
+    const inv = 1 / l;
+    const keyEnd = causal ? Math.min(Sk, i + shift + 1) : Sk;
+    const qRow = qBase + i * q.strideRow;
+    for (let j = 0; j < keyEnd; j++) {
+      if (mask && mask.data[mask.offset + b * mask.strideB + h * mask.strideH + i * mask.strideRow + j * mask.strideCol] === 0) continue;
+      let score = dot(q.data, qRow, k.data, kBase + j * k.strideRow, D) * scale;
+      if (bias) score += bias.data[bias.offset + b * bias.strideB + h * bias.strideH + i * bias.strideRow + j * bias.strideCol];
+      weights.data[w + j] = Math.exp(score - m) * inv;
+    }
+  }
+}
+
+/** q·k with four independent partial sums: a single chain of float64 adds is bound by the adder's
+ *  latency, four chains keep it busy. The order is fixed, so results stay reproducible. */
+function dot(a: ArrayLike<number>, aOffset: number, b: ArrayLike<number>, bOffset: number, n: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let d = 0;
+  for (; d + 4 <= n; d += 4) {
+    s0 += a[aOffset + d] * b[bOffset + d];
+    s1 += a[aOffset + d + 1] * b[bOffset + d + 1];
+    s2 += a[aOffset + d + 2] * b[bOffset + d + 2];
+    s3 += a[aOffset + d + 3] * b[bOffset + d + 3];
+  }
+  for (; d < n; d++) s0 += a[aOffset + d] * b[bOffset + d];
+  return (s0 + s1) + (s2 + s3);
+}

@@ -1,0 +1,13 @@
+// Piscina worker entry: one task = take tiles of one phase until none are left, the time budget is
+// used up, or the call is aborted.
+
+import { workerData } from 'piscina';
+import type { PhaseTask, WorkerSetup } from './task.js';
+import { runTiles, type TilesOutcome } from './run-tiles.js';
+import { kernelsFrom } from './kernels/select.js';
+
+const kernels = kernelsFrom((workerData as WorkerSetup).wasmModule);
+
+export default function runPhaseTask(task: PhaseTask): TilesOutcome {
+  return runTiles(kernels[task.kernel](), task.job, task.counter, task.abort, task.budgetMs);
+}
