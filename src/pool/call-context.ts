@@ -22,6 +22,10 @@ export class CallContext {
     this.#onStop = listener;
   }
 
+  get stopped(): boolean {
+    return this.#failure !== undefined;
+  }
+
   throwIfStopped(): void {
     if (this.#failure) throw this.#failure;
   }

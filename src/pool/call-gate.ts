@@ -8,6 +8,7 @@
 import { AbortError, PoolClosedError, QueueFullError } from '../errors.js';
 
 interface Waiter {
+  readonly op: string;
   readonly admit: () => void;
   readonly refuse: (err: Error) => void;
 }
@@ -34,6 +35,7 @@ export class CallGate {
         reject(new AbortError(op));
       };
       const waiter: Waiter = {
+        op,
         admit: () => { signal?.removeEventListener('abort', onAbort); resolve(); },
         refuse: (err) => { signal?.removeEventListener('abort', onAbort); reject(err); },
       };
@@ -49,9 +51,9 @@ export class CallGate {
   }
 
   /** Refuses every waiting call and all later ones. */
-  close(op: string): void {
+  close(): void {
     this.#closed = true;
-    for (const waiter of this.#waiting.splice(0)) waiter.refuse(new PoolClosedError(op));
+    for (const waiter of this.#waiting.splice(0)) waiter.refuse(new PoolClosedError(waiter.op));
   }
 
   get waiting(): number {

@@ -49,7 +49,8 @@ export class Dispatcher {
         ctx.stop(new WorkerFailedError(ctx.op, err)); // the other lanes see the flag and return
         return;
       }
-      if (outcome !== 'more') return;
+      // A stopped call posts nothing more: after close() a new task would start a fresh thread.
+      if (outcome !== 'more' || ctx.stopped) return;
     }
   }
 }

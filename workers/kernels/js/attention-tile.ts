@@ -73,7 +73,7 @@ export function attentionTileJs(job: AttentionJob, tile: number): void {
         } else {
           score = dot(qData, qRow, kData, kBase + j * kStride, D) * scale;
           if (bias) score += bias.data[biasRow + j * bias.strideCol];
-          if (score > blockMax) blockMax = score;
+          if (!(score <= blockMax)) blockMax = score; // NaN wins, so a NaN row propagates instead of looking fully masked
         }
         scores[s + j] = score;
       }

@@ -1,0 +1,267 @@
+// Attention for a chunk of query rows over one span of keys, FlashAttention-2 style.
+//
+// Per key block (KEY_BLOCK keys at fixed positions 0, 64, 128, …) and row group (4 rows):
+//   1. s = scale · q·kᵀ (+ bias), -Infinity where the key is masked or past the row's key limit
+//      (causal limit, or Sk for the zero padding of the last panel) — dot4x8 on packed K panels;
+//   2. per row: block maximum; a row with no allowed key in the block is left untouched (no rescale,
+//      no 0·v), so a tile-mate that needs the block changes nothing in it. Otherwise
+//      m' = max(m, block max), α = exp(m - m'), p = exp(s - m'), l = α·l + Σp;
+//   3. acc = α·acc + p·V, with lanes along Dv, four rows at a time when all four are active.
+// The driver divides acc by l once at the end (finishRows).
+//
+// Every row goes through the same sequence of float32 operations whichever rows share its group or
+// chunk, so the bits of a row do not depend on the tile decomposition. The one divergence — the
+// careful P·V that skips p = 0 keys, used when V holds Inf/NaN so that a masked key's Inf·0 cannot
+// poison a row — is chosen per span of V, never per tile.
+//
+// Loop order: key block outer, row group inner: the block's K panels and V rows (2 × 16 KiB at head
+// dim 64) stay in L1 while the chunk's row groups pass over them; the chunk's accumulators (rows × Dv)
+// live in L2.
+
+import { expVec } from './exp';
+import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
+import { dot4x8 } from './panel-dot';
+
+const SCORE_ROW_BYTES: usize = KEY_BLOCK * 4;
+/** scratch: scores [ROW_GROUP][KEY_BLOCK], then the rescale factors α [ROW_GROUP]. */
+const ALPHA_OFFSET: usize = <usize>ROW_GROUP * SCORE_ROW_BYTES;
+export const ATTENTION_SCRATCH_BYTES: i32 = <i32>ALPHA_OFFSET + ROW_GROUP * 4;
+
+/**
+ * rows: a multiple of 4; rows past the chunk's real rows must have key limit 0.
+ * q: [rows][depth]. keyLimit: i32 per row, keys j >= limit are masked.
+ * kPanels: the span's keys packed in panels ([panel][depth][8]); vRows: [keys][dvPad].
+ * mask: u8 per key (0 = masked), rows maskStride bytes apart (0: one row for all), 0 = none.
+ * bias: f32 per key, rows biasStride floats apart (0: one row for all), 0 = none.
+ * mask and bias rows start at the span's first key and cover its keys rounded up to 8.
+ * rowMax, rowSum: f32 per row; acc: [rows][dvPad]; all carried from span to span.
+ * scores: 0, or [rows][scoresStride] floats receiving the masked scores at their global key index
+ *   (for the attention weights; finishWeights turns them into probabilities).
+ */
+export function attentionSpan(
+  rows: i32, depth: i32, dvPad: i32, scale: f32, spanStart: i32, spanKeys: i32,
+  q: usize, keyLimit: usize, kPanels: usize, vRows: usize, vFinite: bool,
+  mask: usize, maskStride: i32, bias: usize, biasStride: i32,
+  rowMax: usize, rowSum: usize, acc: usize, scratch: usize, scores: usize, scoresStride: i32,
+): void {
+  const spanEnd = spanStart + spanKeys;
+  const qRowBytes = <usize>depth << 2;
+  const accRowBytes = <usize>dvPad << 2;
+  for (let j0 = spanStart; j0 < spanEnd; j0 += KEY_BLOCK) {
+    const local = j0 - spanStart;
+    const panels = (min(KEY_BLOCK, spanEnd - j0) + PANEL_WIDTH - 1) / PANEL_WIDTH;
+    const kBlock = kPanels + <usize>local * qRowBytes; // 8 keys × depth floats per panel
+    const vBlock = vRows + <usize>local * accRowBytes;
+    for (let g = 0; g < rows; g += ROW_GROUP) {
+      const limits = keyLimit + (<usize>g << 2);
+      const groupLimit = max(max(load<i32>(limits), load<i32>(limits, 4)),
+        max(load<i32>(limits, 8), load<i32>(limits, 12)));
+      if (j0 >= groupLimit) continue; // causal: every row of the group ends before this block
+      if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
+
+      const qGroup = q + <usize>g * qRowBytes;
+      for (let p = 0; p < panels; p++) {
+        dot4x8(qGroup, qRowBytes, kBlock + <usize>p * qRowBytes * PANEL_WIDTH, depth,
+          scratch + (<usize>p * PANEL_WIDTH << 2), SCORE_ROW_BYTES);
+      }
+      let active = 0;
+      for (let r = 0; r < ROW_GROUP; r++) {
+        const row = g + r;
+        const rowMask = mask == 0 ? <usize>0 : mask + <usize>(row * maskStride + local);
+        const rowBias = bias == 0 ? <usize>0 : bias + (<usize>(row * biasStride + local) << 2);
+        const rowScores = scores == 0 ? <usize>0 : scores + (<usize>(row * scoresStride + j0) << 2);
+        const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, j0,
+          load<i32>(limits + (<usize>r << 2)), rowMask, rowBias, rowScores,
+          rowMax + (<usize>row << 2), rowSum + (<usize>row << 2), scratch + ALPHA_OFFSET + (<usize>r << 2));
+        active |= i32(isActive) << r;
+      }
+      const accGroup = acc + <usize>g * accRowBytes;
+      if (active == 0xf && vFinite) {
+        pv4(accGroup, dvPad, scratch, scratch + ALPHA_OFFSET, vBlock, panels * PANEL_WIDTH);
+      } else {
+        for (let r = 0; r < ROW_GROUP; r++) {
+          if ((active >> r & 1) == 0) continue;
+          pv1(accGroup + <usize>r * accRowBytes, dvPad, scratch + <usize>r * SCORE_ROW_BYTES,
+            load<f32>(scratch + ALPHA_OFFSET + (<usize>r << 2)), vBlock, panels * PANEL_WIDTH, !vFinite);
+        }
+      }
+    }
+  }
+}
+
+/** Whether any of the 4 rows allows any key of the block (8·panels mask bytes per row). */
+function anyAllowed(mask: usize, stride: i32, panels: i32): bool {
+  let any = i32x4.splat(0);
+  for (let r = 0; r < ROW_GROUP; r++) {
+    const row = mask + <usize>(r * stride);
+    for (let p = 0; p < panels; p++) any = v128.or(any, v128.load64_zero(row + (<usize>p << 3)));
+  }
+  return v128.any_true(any);
+}
+
+/**
+ * Scales and masks one row's scores of the block in place, then (if any key is allowed) turns them
+ * into p = exp(s - m') and updates the row's running max and sum. Returns whether the row is active.
+ */
+function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, mask: usize,
+  bias: usize, scoresOut: usize, rowMax: usize, rowSum: usize, alphaOut: usize): bool {
+  if (j0 >= limit) return false;
+  const vectors = panels * (PANEL_WIDTH / 4);
+  const blockMax = maskScores(s, vectors, scale, j0, limit, mask, bias);
+  if (blockMax == -Infinity) return false; // every key masked: the row keeps its state as it is
+
+  if (scoresOut != 0) memory.copy(scoresOut, s, <usize>vectors << 4);
+  const mOld = load<f32>(rowMax);
+  const mNew = max<f32>(mOld, blockMax); // NaN stays NaN from here on
+  // α = exp(m - m'): 0 on the row's first active block (m = -Infinity), and exactly 1 when the maximum
+  // stays — expVec(0) is 1, so skipping it then changes no bit.
+  const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(expVec(f32x4.splat(mOld - mNew)), 0);
+  const mV = f32x4.splat(mNew);
+  let sum = f32x4.splat(0);
+  for (let c = 0; c < vectors; c++) {
+    const at = s + (<usize>c << 4);
+    const p = expVec(f32x4.sub(v128.load(at), mV));
+    v128.store(at, p);
+    sum = f32x4.add(sum, p);
+  }
+  sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 2, 3, 0, 1));
+  sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 1, 0, 3, 2));
+  store<f32>(rowSum, load<f32>(rowSum) * alpha + f32x4.extract_lane(sum, 0));
+  store<f32>(rowMax, mNew);
+  store<f32>(alphaOut, alpha);
+  return true;
+}
+
+/**
+ * s = scale·dot (+ bias), -Infinity where the mask is 0 or the key is at or past the row's limit;
+ * returns the block's maximum, or NaN when an allowed score is NaN (NaN in q or in a visible key must
+ * make the row NaN, as the arithmetic of the definition does; pmax — one maxps — would skip it).
+ * The splats are hoisted by hand (V8 does not move them out of the loop) and the limit is only
+ * checked in the one block that crosses it.
+ */
+function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, mask: usize, bias: usize): f32 {
+  const scaleV = f32x4.splat(scale);
+  const negInf = f32x4.splat(-Infinity);
+  const zero = i32x4.splat(0);
+  const crossesLimit = j0 + vectors * 4 > limit;
+  const limitV = i32x4.splat(limit - j0);
+  let best = negInf;
+  let nan = zero;
+  for (let c = 0; c < vectors; c++) {
+    const at = s + (<usize>c << 4);
+    let x = f32x4.mul(v128.load(at), scaleV);
+    if (bias != 0) x = f32x4.add(x, v128.load(bias + (<usize>c << 4)));
+    if (mask != 0) {
+      const allowed = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(mask + (<usize>c << 2))));
+      x = v128.bitselect(negInf, x, i32x4.eq(allowed, zero));
+    }
+    if (crossesLimit) x = v128.bitselect(negInf, x, i32x4.ge_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), limitV));
+    v128.store(at, x);
+    best = f32x4.pmax(best, x);
+    nan = v128.or(nan, f32x4.ne(x, x));
+  }
+  best = f32x4.pmax(best, v128.shuffle<f32>(best, best, 2, 3, 0, 1));
+  best = f32x4.pmax(best, v128.shuffle<f32>(best, best, 1, 0, 3, 2));
+  return v128.any_true(nan) ? NaN : f32x4.extract_lane(best, 0);
+}
+
+/**
+ * acc[r] = α[r]·acc[r] + Σ_k p[r][k]·v[k] for the 4 rows of a group, 8 columns at a time (then a last
+ * 4). Per element this is exactly pv1's sequence: one multiply by α, then multiply-adds in key order.
+ */
+function pv4(acc: usize, dvPad: i32, p: usize, alpha: usize, v: usize, keys: i32): void {
+  const rowBytes = <usize>dvPad << 2;
+  const a0 = v128.load32_splat(alpha), a1 = v128.load32_splat(alpha, 4);
+  const a2 = v128.load32_splat(alpha, 8), a3 = v128.load32_splat(alpha, 12);
+  let c = 0;
+  for (; c + 8 <= dvPad; c += 8) {
+    const at0 = acc + (<usize>c << 2), at1 = at0 + rowBytes, at2 = at1 + rowBytes, at3 = at2 + rowBytes;
+    let c00 = f32x4.mul(v128.load(at0), a0), c01 = f32x4.mul(v128.load(at0, 16), a0);
+    let c10 = f32x4.mul(v128.load(at1), a1), c11 = f32x4.mul(v128.load(at1, 16), a1);
+    let c20 = f32x4.mul(v128.load(at2), a2), c21 = f32x4.mul(v128.load(at2, 16), a2);
+    let c30 = f32x4.mul(v128.load(at3), a3), c31 = f32x4.mul(v128.load(at3, 16), a3);
+    let vk = v + (<usize>c << 2);
+    let pk = p;
+    const pEnd = p + (<usize>keys << 2);
+    // One key per iteration: unrolling by two measured no faster (V8 then spills an accumulator). The
+    // p loads of rows 1–3 use immediate offsets of whole score rows.
+    for (; pk < pEnd; pk += 4) {
+      const v0 = v128.load(vk), v1 = v128.load(vk, 16);
+      let x = v128.load32_splat(pk);
+      c00 = f32x4.add(c00, f32x4.mul(x, v0)); c01 = f32x4.add(c01, f32x4.mul(x, v1));
+      x = v128.load32_splat(pk, SCORE_ROW_BYTES);
+      c10 = f32x4.add(c10, f32x4.mul(x, v0)); c11 = f32x4.add(c11, f32x4.mul(x, v1));
+      x = v128.load32_splat(pk, 2 * SCORE_ROW_BYTES);
+      c20 = f32x4.add(c20, f32x4.mul(x, v0)); c21 = f32x4.add(c21, f32x4.mul(x, v1));
+      x = v128.load32_splat(pk, 3 * SCORE_ROW_BYTES);
+      c30 = f32x4.add(c30, f32x4.mul(x, v0)); c31 = f32x4.add(c31, f32x4.mul(x, v1));
+      vk += rowBytes;
+    }
+    v128.store(at0, c00); v128.store(at0, c01, 16);
+    v128.store(at1, c10); v128.store(at1, c11, 16);
+    v128.store(at2, c20); v128.store(at2, c21, 16);
+    v128.store(at3, c30); v128.store(at3, c31, 16);
+  }
+  if (c < dvPad) {
+    const at0 = acc + (<usize>c << 2), at1 = at0 + rowBytes, at2 = at1 + rowBytes, at3 = at2 + rowBytes;
+    let c0 = f32x4.mul(v128.load(at0), a0), c1 = f32x4.mul(v128.load(at1), a1);
+    let c2 = f32x4.mul(v128.load(at2), a2), c3 = f32x4.mul(v128.load(at3), a3);
+    let vk = v + (<usize>c << 2);
+    for (let k = 0; k < keys; k++) {
+      const v0 = v128.load(vk);
+      const pk = p + (<usize>k << 2);
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pk), v0));
+      c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(pk, SCORE_ROW_BYTES), v0));
+      c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(pk, 2 * SCORE_ROW_BYTES), v0));
+      c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(pk, 3 * SCORE_ROW_BYTES), v0));
+      vk += rowBytes;
+    }
+    v128.store(at0, c0); v128.store(at1, c1); v128.store(at2, c2); v128.store(at3, c3);
+  }
+}
+
+/** One row's acc = α·acc + Σ_k p[k]·v[k]; with skipZero, keys with p = 0 are left out entirely. */
+function pv1(acc: usize, dvPad: i32, p: usize, alpha: f32, v: usize, keys: i32, skipZero: bool): void {
+  const rowBytes = <usize>dvPad << 2;
+  const a = f32x4.splat(alpha);
+  for (let c = 0; c < dvPad; c += 4) {
+    const at = acc + (<usize>c << 2);
+    let sum = f32x4.mul(v128.load(at), a);
+    let vk = v + (<usize>c << 2);
+    for (let k = 0; k < keys; k++) {
+      const x = load<f32>(p + (<usize>k << 2));
+      if (!skipZero || x != 0) sum = f32x4.add(sum, f32x4.mul(f32x4.splat(x), v128.load(vk)));
+      vk += rowBytes;
+    }
+    v128.store(at, sum);
+  }
+}
+
+/** out = acc / l per row (in place), zeros for a row that attended nothing (l = 0). */
+export function finishRows(rows: i32, dvPad: i32, rowSum: usize, acc: usize): void {
+  let at = acc;
+  for (let r = 0; r < rows; r++) {
+    const l = load<f32>(rowSum + (<usize>r << 2));
+    const lV = f32x4.splat(l);
+    for (let c = 0; c < dvPad; c += 4) {
+      v128.store(at, l == 0 ? f32x4.splat(0) : f32x4.div(v128.load(at), lV));
+      at += 16;
+    }
+  }
+}
+
+/** Turns stored scores into probabilities exp(s - m) / l, in place; a row with l = 0 becomes zeros.
+ *  keys: a multiple of 4. */
+export function finishWeights(rows: i32, keys: i32, rowMax: usize, rowSum: usize, scores: usize,
+  scoresStride: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const l = load<f32>(rowSum + (<usize>r << 2));
+    const m = f32x4.splat(load<f32>(rowMax + (<usize>r << 2)));
+    const lV = f32x4.splat(l);
+    let at = scores + (<usize>(r * scoresStride) << 2);
+    for (let j = 0; j < keys; j += 4) {
+      v128.store(at, l == 0 ? f32x4.splat(0) : f32x4.div(expVec(f32x4.sub(v128.load(at), m)), lV));
+      at += 16;
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * One row of the comparison, meant to run alone in its own process: attnpool, then onnxruntime,
+ * on the same seeded inputs and thread count, then the difference between their outputs.
+ *
+ * The two engines run one after the other (not interleaved) so that the process peak RSS read
+ * after attnpool is attnpool's alone; the reading after ORT is the peak of both, which is ORT's
+ * whenever ORT needs more (its causal path does, by gigabytes).
+ */
+import { freemem } from 'node:os';
+import { AttentionPool, tensor, type KernelChoice, type Tensor } from '../../src/index.js';
+import { headsToTokens, tokensToHeads, type HeadLayout } from './layout.js';
+import type { LayerWeights } from './onnx-models.js';
+import { loadOrtPeer, ORT_PEER_MISSING, type OrtPeer, type OrtPeerConfig } from './ort-peer.js';
+import { seededRandom, uniformArray } from './random.js';
+import { BENCH_EMBED, BENCH_SHAPE, ortPeakBytesEstimate, type BenchRow } from './rows.js';
+import { maxAbsDifference, peakRssGiB, timeRuns } from './timing.js';
+
+export interface RowSettings {
+  readonly threads: number;
+  readonly warmup: number;
+  readonly runs: number;
+  readonly kernel: KernelChoice;
+}
+
+export interface EngineTimes {
+  readonly times: number[];
+  /** Process peak RSS right after this engine's runs (GiB). */
+  readonly peakRssGiB: number;
+}
+
+export interface RowResult {
+  readonly row: string;
+  readonly threads: number;
+  readonly attnpool: EngineTimes;
+  /** Why ORT did not run (not installed, or not enough memory), or its times. */
+  readonly ort: EngineTimes | { readonly skipped: string };
+  /** Max |attnpool − ORT| over the output, or null when ORT did not run. */
+  readonly maxAbsError: number | null;
+}
+
+/** Self-attention inputs in ORT's [B, S, E] layout (q = k = v = x for layer rows). */
+interface RowInputs {
+  readonly query: Float32Array;
+  readonly key: Float32Array;
+  readonly value: Float32Array;
+  readonly weights: Required<LayerWeights>;
+}
+
+export async function runRow(row: BenchRow, settings: RowSettings): Promise<RowResult> {
+  const inputs = makeInputs(row);
+  const attnpool = await timeAttnpool(row, settings, inputs);
+  const attnpoolTimes = { times: attnpool.times, peakRssGiB: peakRssGiB() };
+  const measured = { row: row.id, threads: settings.threads, attnpool: attnpoolTimes };
+
+  const peer = await loadPeerFor(row, settings, inputs);
+  if ('skipped' in peer) return { ...measured, ort: peer, maxAbsError: null };
+  try {
+    const { query, key, value } = inputs;
+    const feed = { query, key, value, batch: BENCH_SHAPE.batch, querySeq: row.seq };
+    const ort = await timeRuns(() => peer.run(feed), settings.warmup, settings.runs);
+    return {
+      ...measured,
+      ort: { times: ort.times, peakRssGiB: peakRssGiB() },
+      maxAbsError: maxAbsDifference(attnpool.last, ort.last),
+    };
+  } finally {
+    await peer.release();
+  }
+}
+
+/** The ORT session for this row, unless ORT is missing or would not fit in free memory. */
+async function loadPeerFor(
+  row: BenchRow,
+  settings: RowSettings,
+  inputs: RowInputs,
+): Promise<OrtPeer | { skipped: string }> {
+  const needed = ortPeakBytesEstimate(row);
+  const free = freemem();
+  if (needed > free) {
+    const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+    return { skipped: `ORT skipped: needs ~${gib(needed)} GiB, ${gib(free)} GiB free` };
+  }
+  const shape = { numHeads: BENCH_SHAPE.heads, embedDim: BENCH_EMBED, causal: row.causal, threads: settings.threads };
+  const config: OrtPeerConfig = row.layer
+    ? { model: 'layer', ...shape, weights: inputs.weights }
+    : { model: 'attention', ...shape };
+  const peer = await loadOrtPeer(config);
+  return peer ?? { skipped: ORT_PEER_MISSING };
+}
+
+function makeInputs(row: BenchRow): RowInputs {
+  const next = seededRandom(row.seq);
+  const n = BENCH_SHAPE.batch * row.seq * BENCH_EMBED;
+  const query = uniformArray(n, next);
+  // PyTorch's nn.MultiheadAttention initialisation scale keeps projected values O(1).
+  const bound = 1 / Math.sqrt(BENCH_EMBED);
+  const weights: Required<LayerWeights> = {
+    inProjWeight: uniformArray(3 * BENCH_EMBED * BENCH_EMBED, next, bound),
+    inProjBias: uniformArray(3 * BENCH_EMBED, next, bound),
+    outProjWeight: uniformArray(BENCH_EMBED * BENCH_EMBED, next, bound),
+    outProjBias: uniformArray(BENCH_EMBED, next, bound),
+  };
+  if (row.layer) return { query, key: query, value: query, weights };
+  return { query, key: uniformArray(n, next), value: uniformArray(n, next), weights };
+}
+
+/** Times attnpool; `last` is its output in ORT's [B, S, E] layout for the comparison. */
+async function timeAttnpool(row: BenchRow, settings: RowSettings, inputs: RowInputs) {
+  const pool = new AttentionPool({ threads: settings.threads, kernel: settings.kernel });
+  try {
+    if (row.layer) {
+      const e = BENCH_EMBED;
+      const x = tensor([BENCH_SHAPE.batch, row.seq, e], inputs.query);
+      const w = inputs.weights;
+      const weights = {
+        inProjWeight: tensor([3 * e, e], w.inProjWeight),
+        inProjBias: tensor([3 * e], w.inProjBias),
+        outProjWeight: tensor([e, e], w.outProjWeight),
+        outProjBias: tensor([e], w.outProjBias),
+      };
+      const options = { numHeads: BENCH_SHAPE.heads, causal: row.causal };
+      const call = async () => (await pool.multiHeadAttention(x, x, x, weights, options)).output.data;
+      return await timeRuns(call, settings.warmup, settings.runs);
+    }
+    const layout: HeadLayout = { ...BENCH_SHAPE, seq: row.seq };
+    const [q, k, v] = [inputs.query, inputs.key, inputs.value].map((tokens) => splitHeads(tokens, layout));
+    const timed = await timeRuns(() => pool.attention(q, k, v, { causal: row.causal }), settings.warmup, settings.runs);
+    return { times: timed.times, last: headsToTokens(timed.last.data, layout) };
+  } finally {
+    await pool.close();
+  }
+}
+
+function splitHeads(tokens: Float32Array, layout: HeadLayout): Tensor {
+  const t = tensor([layout.batch, layout.heads, layout.seq, layout.headDim]);
+  tokensToHeads(tokens, layout, t.data);
+  return t;
+}

@@ -1,0 +1,127 @@
+// attnpool mha: a full multi-head attention layer (torch.nn.MultiheadAttention, batch_first) on .npy
+// files, with the weights read from a folder in PyTorch's names.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import type { FloatArray, MultiHeadAttentionWeights } from '../../src/index.js';
+import { blameFile } from '../blame-file.js';
+import { commandHandler } from '../command-handler.js';
+import { UsageError } from '../errors.js';
+import { ms, threadCount } from '../format.js';
+import { readFloatTensor, readMaskTensor } from '../npy/read.js';
+import { describeOutput, writeNpyFilesAtomically, type NpyOutput } from '../npy/write.js';
+import { pathOption, positiveInt } from '../options.js';
+import { kernelOption, threadsOption, withPool, type KernelChoice } from '../pool-options.js';
+
+interface MhaArgs {
+  query: string;
+  key?: string;
+  value?: string;
+  weights: string;
+  numHeads: number;
+  causal: boolean;
+  keyPaddingMask?: string;
+  out: string;
+  weightsOut?: string;
+  perHeadWeights: boolean;
+  threads: number;
+  kernel: KernelChoice;
+}
+
+/** torch.nn.MultiheadAttention's parameter names, '.' replaced by '_' (out_proj.weight → out_proj_weight.npy). */
+const WEIGHT_FILES = {
+  inProjWeight: 'in_proj_weight.npy',
+  inProjBias: 'in_proj_bias.npy',
+  outProjWeight: 'out_proj_weight.npy',
+  outProjBias: 'out_proj_bias.npy',
+} as const;
+
+function builder(yargs: Argv): Argv<MhaArgs> {
+  return yargs
+    .usage('$0 mha --query x.npy [--key k.npy --value v.npy] --weights DIR --num-heads H --out out.npy [options]\n\n' +
+      'torch.nn.MultiheadAttention (batch_first=True) on numpy .npy files. DIR holds in_proj_weight.npy [3E, E],\n' +
+      'in_proj_bias.npy [3E], out_proj_weight.npy [E, E] and out_proj_bias.npy [E] (the biases may be absent).')
+    .options({
+      query: { ...pathOption('query [B, Sq, E], float32 or float64'), demandOption: true },
+      key: pathOption('key [B, Sk, E] (cross-attention; give --value too) [default: the query]'),
+      value: pathOption('value [B, Sk, E] [default: the query]'),
+      weights: { ...pathOption('folder with the layer weights in PyTorch names'), demandOption: true },
+      'num-heads': { requiresArg: true, demandOption: true, describe: 'heads; E % heads == 0', coerce: positiveInt('num-heads') },
+      causal: { type: 'boolean', default: false, describe: 'query i sees keys j <= i + (Sk - Sq)' },
+      'key-padding-mask': pathOption('bool/uint8 [B, Sk]; 1 = padding, ignored (PyTorch convention)'),
+      out: { ...pathOption('output file [B, Sq, E]'), demandOption: true },
+      'weights-out': pathOption('also write the attention weights, averaged over heads [B, Sq, Sk]'),
+      'per-head-weights': { type: 'boolean', default: false, describe: 'write --weights-out per head [B, H, Sq, Sk] instead' },
+      threads: threadsOption,
+      kernel: kernelOption,
+    })
+    .check((args) => {
+      if ((args.key === undefined) !== (args.value === undefined)) throw new UsageError('--key and --value go together (neither means self-attention)');
+      if (args['per-head-weights'] && args['weights-out'] === undefined) throw new UsageError('--per-head-weights needs --weights-out');
+      return true;
+    })
+    .example('$0 mha --query x.npy --weights layer/ --num-heads 8 --out y.npy', 'self-attention')
+    .example('$0 mha --query x.npy --key mem.npy --value mem.npy --weights layer/ --num-heads 8 --causal --out y.npy --weights-out w.npy',
+      'causal cross-attention, also writing the head-averaged weights') as unknown as Argv<MhaArgs>;
+}
+
+/** The layer weights from DIR; the two biases may be absent (a layer built with bias=False). */
+async function readWeights(dir: string): Promise<{ weights: MultiHeadAttentionWeights<FloatArray>; files: Record<string, string> }> {
+  const path = (name: keyof typeof WEIGHT_FILES) => join(dir, WEIGHT_FILES[name]);
+  const optional = (name: keyof typeof WEIGHT_FILES) => (existsSync(path(name)) ? readFloatTensor(path(name)) : undefined);
+  const [inProjWeight, inProjBias, outProjWeight, outProjBias] = await Promise.all([
+    readFloatTensor(path('inProjWeight')), optional('inProjBias'), readFloatTensor(path('outProjWeight')), optional('outProjBias'),
+  ]);
+  const files = Object.fromEntries(Object.keys(WEIGHT_FILES).map((name) => [`weights.${name}`, path(name as keyof typeof WEIGHT_FILES)]));
+  return { weights: { inProjWeight, inProjBias, outProjWeight, outProjBias }, files };
+}
+
+async function mha(args: MhaArgs): Promise<void> {
+  const needWeights = args.weightsOut === undefined ? false : args.perHeadWeights ? 'per-head' as const : 'average' as const;
+  const { inputs, result, elapsed, threads } = await withPool(args.threads, args.kernel, async (pool) => {
+    const inputs = await readInputs(args);
+    const { query, key, value, keyPaddingMask, weights } = inputs;
+    const started = performance.now();
+    const result = await pool.multiHeadAttention(query, key, value, weights, {
+      numHeads: args.numHeads, causal: args.causal, keyPaddingMask, needWeights,
+    }).catch((err: unknown) => {
+      throw blameFile(err, {
+        query: args.query, key: args.key ?? args.query, value: args.value ?? args.query,
+        keyPaddingMask: args.keyPaddingMask, ...inputs.weightFiles,
+      });
+    });
+    return { inputs, result, elapsed: performance.now() - started, threads: pool.threads };
+  });
+
+  const outputs: NpyOutput[] = [{ file: args.out, data: result.output.data, shape: result.output.shape }];
+  if (args.weightsOut !== undefined && result.attnWeights) {
+    outputs.push({ file: args.weightsOut, data: result.attnWeights.data, shape: result.attnWeights.shape });
+  }
+  await writeNpyFilesAtomically(outputs);
+
+  const [B, Sq, E] = inputs.query.shape;
+  console.log(`multi-head attention B=${B} Sq=${Sq} Sk=${inputs.key.shape[1]} E=${E} heads=${args.numHeads}` +
+    `${args.key === undefined ? ' self' : ' cross'}${args.causal ? ' causal' : ''}${inputs.keyPaddingMask ? ' padded' : ''}: ` +
+    `${ms(elapsed)} ms on ${threadCount(threads)}`);
+  for (const o of outputs) console.log(describeOutput(o));
+}
+
+async function readInputs(args: MhaArgs) {
+  const [query, key, value, keyPaddingMask, { weights, files: weightFiles }] = await Promise.all([
+    readFloatTensor(args.query),
+    args.key === undefined ? undefined : readFloatTensor(args.key),
+    args.value === undefined ? undefined : readFloatTensor(args.value),
+    args.keyPaddingMask === undefined ? undefined : readMaskTensor(args.keyPaddingMask),
+    readWeights(args.weights),
+  ]);
+  // Without --key and --value the layer is self-attention: the query stands in for both.
+  return { query, key: key ?? query, value: value ?? query, keyPaddingMask, weights, weightFiles };
+}
+
+export const mhaCommand: CommandModule<object, MhaArgs> = {
+  command: 'mha',
+  describe: 'a multi-head attention layer (PyTorch weights) on .npy files',
+  builder,
+  handler: commandHandler('mha', mha),
+};

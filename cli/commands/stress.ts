@@ -1,0 +1,120 @@
+// attnpool stress: concurrent random calls at several pool sizes, every result checked bit for bit
+// against a 1-thread pool's result of the same call.
+
+import type { Argv, CommandModule } from 'yargs';
+import type { TensorData } from '../../src/index.js';
+import { commandHandler } from '../command-handler.js';
+import { CliFailure } from '../errors.js';
+import { formatTable, mib, ms, threadCount } from '../format.js';
+import { durationMs, nonNegativeInt, positiveInt, positiveIntList } from '../options.js';
+import { kernelOption, withPool, type KernelChoice } from '../pool-options.js';
+import { progressBar } from '../progress.js';
+import { Random } from '../random.js';
+import { randomValidCalls, warmUpCall, type ValidCall } from '../stress/calls.js';
+import { firePhase, type PhaseResult } from '../stress/fire.js';
+
+interface StressArgs {
+  threads: number[];
+  duration: number;
+  concurrency: number;
+  seed?: number;
+  calls: number;
+  kernel: KernelChoice;
+  json: boolean;
+}
+
+function builder(yargs: Argv): Argv<StressArgs> {
+  return yargs
+    .usage('$0 stress [options]\n\n' +
+      'Fires concurrent random calls (shapes, masks, bias, causal, grouped-query, float64, whole layers; some aborted,\n' +
+      'some invalid) at a pool of each size and checks every result bit for bit against a 1-thread pool. Prints per\n' +
+      'pool size: calls, calls/s, p50/p99 latency, wrong results, unexpected errors, peak RSS and event-loop delay p99.\n' +
+      'Exits 1 if any result was wrong or any error unexpected.')
+    .options({
+      threads: { requiresArg: true, describe: 'comma-separated pool sizes', default: [1, 2, 8, 32],
+        defaultDescription: '1,2,8,32', coerce: positiveIntList('threads') },
+      duration: { requiresArg: true, describe: 'total time, split evenly across the pool sizes (30s, 500ms, 2m)', default: 30_000,
+        defaultDescription: '30s', coerce: durationMs('duration') },
+      concurrency: { requiresArg: true, describe: 'calls in flight at once', default: 16, coerce: positiveInt('concurrency') },
+      seed: { requiresArg: true, describe: 'seed of the random calls [default: random, printed]', coerce: nonNegativeInt('seed') },
+      calls: { requiresArg: true, describe: 'distinct valid calls to draw from', default: 32, coerce: positiveInt('calls') },
+      kernel: kernelOption,
+      json: { type: 'boolean', default: false, describe: 'print one JSON document instead of the table' },
+    })
+    .example('$0 stress', 'pools of 1, 2, 8 and 32 threads, 30 s in all')
+    .example('$0 stress --threads 2,64 --duration 2m --concurrency 64 --seed 7', 'a longer, reproducible run') as unknown as Argv<StressArgs>;
+}
+
+async function stress(args: StressArgs): Promise<void> {
+  const seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const random = new Random(seed);
+  const calls = randomValidCalls(random, args.calls);
+  const { references, kernel } = await referenceResults(calls, args.kernel);
+  const progress = progressBar(args.threads.length, !args.json);
+  const phases: (PhaseResult & { startupMs: number })[] = [];
+  try {
+    for (const threads of args.threads) {
+      phases.push(await withPool(threads, args.kernel, async (pool) => {
+        // Thread start-up is timed on its own: it is a one-off cost, not what an operator sizes for.
+        const startupStarted = performance.now();
+        await warmUpCall(threads).run(pool);
+        const startupMs = performance.now() - startupStarted;
+        const phase = await firePhase(pool, {
+          calls, references, durationMs: args.duration / args.threads.length, concurrency: args.concurrency, random,
+        });
+        return { ...phase, startupMs };
+      }));
+      progress.tick(`${threadCount(threads)} done`);
+    }
+  } finally {
+    progress.done();
+  }
+
+  const findings = phases.flatMap((p) => p.findings);
+  if (args.json) {
+    console.log(JSON.stringify({ command: 'stress', settings: { ...pickSettings(args), seed, kernel }, phases }, null, 2));
+  } else {
+    console.log(`stress: seed ${seed}, ${calls.length} distinct valid calls, concurrency ${args.concurrency}, kernel ${kernel}`);
+    console.log(formatPhases(phases));
+  }
+  for (const finding of findings) process.stderr.write(`${finding}\n`);
+  const wrong = phases.reduce((n, p) => n + p.wrongResults, 0);
+  const unexpected = phases.reduce((n, p) => n + p.unexpectedErrors, 0);
+  if (wrong > 0 || unexpected > 0) {
+    throw new CliFailure(`${wrong} wrong result${wrong === 1 ? '' : 's'} and ${unexpected} unexpected error${unexpected === 1 ? '' : 's'} (seed ${seed})`);
+  }
+}
+
+/** Every valid call once on a 1-thread pool: the bits every other pool size must reproduce. */
+async function referenceResults(calls: readonly ValidCall[], kernel: KernelChoice): Promise<{ references: TensorData[][]; kernel: string }> {
+  return withPool(1, kernel, async (pool) => {
+    const references: TensorData[][] = [];
+    for (const call of calls) {
+      references.push(await call.run(pool).catch((err: unknown) => {
+        throw new CliFailure(`the 1-thread reference run failed for ${call.label}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      }));
+    }
+    return { references, kernel: pool.kernel };
+  });
+}
+
+function pickSettings({ threads, duration, concurrency, calls }: StressArgs) {
+  return { threads, durationMs: duration, concurrency, calls };
+}
+
+function formatPhases(phases: readonly (PhaseResult & { startupMs: number })[]): string {
+  return formatTable(
+    ['threads', 'start-up ms', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'aborted', 'invalid rejected', 'wrong', 'unexpected errors', 'peak RSS', 'loop delay p99 ms'],
+    phases.map((p) => [
+      String(p.threads), ms(p.startupMs), String(p.calls), p.callsPerSecond.toFixed(0), ms(p.p50Ms), ms(p.p99Ms), String(p.aborted),
+      String(p.invalidRejected), String(p.wrongResults), String(p.unexpectedErrors), mib(p.peakRssBytes), ms(p.eventLoopDelayP99Ms),
+    ]),
+  );
+}
+
+export const stressCommand: CommandModule<object, StressArgs> = {
+  command: 'stress',
+  describe: 'concurrent random calls at several pool sizes, checked bit for bit',
+  builder,
+  handler: commandHandler('stress', stress),
+};

@@ -1,0 +1,70 @@
+// Parsers for option values that yargs hands over as strings or numbers. Each throws a UsageError
+// naming the option, so a bad value ends the command with exit code 2 and a one-line reason.
+
+import { availableParallelism } from 'node:os';
+import { UsageError } from './errors.js';
+
+/** A file or folder path option (normalized, value required). */
+export function pathOption(describe: string) {
+  return { type: 'string', requiresArg: true, normalize: true, describe } as const;
+}
+
+export function positiveInt(option: string): (value: unknown) => number {
+  return (value) => {
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${option} must be a positive integer, got ${show(value)}`);
+    return n;
+  };
+}
+
+export function nonNegativeInt(option: string): (value: unknown) => number {
+  return (value) => {
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${option} must be a non-negative integer, got ${show(value)}`);
+    return n;
+  };
+}
+
+export function finiteNumber(option: string): (value: unknown) => number {
+  return (value) => {
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isFinite(n) || String(value).trim() === '') throw new UsageError(`--${option} must be a finite number, got ${show(value)}`);
+    return n;
+  };
+}
+
+/** "1,2,8" → [1, 2, 8]: positive integers, duplicates dropped, in ascending order. */
+export function positiveIntList(option: string): (value: unknown) => number[] {
+  const one = positiveInt(option);
+  return (value) => {
+    const text = Array.isArray(value) ? value.join(',') : String(value);
+    const items = text.split(',').map((s) => s.trim());
+    if (items.some((s) => s === '')) throw new UsageError(`--${option} must be a comma-separated list of positive integers, got ${show(text)}`);
+    return [...new Set(items.map(one))].sort((a, b) => a - b);
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/** "30s", "500ms", "2m" or a bare number of seconds → milliseconds. */
+export function durationMs(option: string): (value: unknown) => number {
+  return (value) => {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(value).trim());
+    const ms = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? 's']! : NaN;
+    if (!(ms > 0)) throw new UsageError(`--${option} must be a duration like 30s, 500ms or 2m, got ${show(value)}`);
+    return ms;
+  };
+}
+
+/** 1, 2, 4, … up to the machine's parallelism, plus the parallelism itself when it is not a power of two. */
+export function defaultThreadCounts(): number[] {
+  const max = availableParallelism();
+  const counts: number[] = [];
+  for (let t = 1; t < max; t *= 2) counts.push(t);
+  counts.push(max);
+  return counts;
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}

@@ -1,0 +1,54 @@
+// The remote engine's worker: hosts one AttentionPool off the main thread and serves it through
+// comlink. Validation, planning, intermediate allocations and the pool's own messaging with its
+// threads all happen here, so the caller's event loop only posts a message and receives the result.
+
+import { expose } from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { parentPort } from 'node:worker_threads';
+import { AttentionPool } from '../pool/attention-pool.js';
+import type { EngineHostApi, Outcome } from './wire.js';
+import { toWireError } from './wire.js';
+
+let pool: AttentionPool | undefined;
+/** Calls in progress, by the id the main thread gave them, so abort(id) can reach their signal. */
+const running = new Map<number, AbortController>();
+
+async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: toWireError(err) };
+  }
+}
+
+function openPool(): AttentionPool {
+  if (!pool) throw new Error('remote engine: the host received a call before open()');
+  return pool;
+}
+
+/** Runs one call with an AbortController registered under its id for as long as it runs. The
+ *  controller is registered synchronously, before any await: comlink delivers abort(id) after the
+ *  call's own message, so an abort always finds its call. */
+function track<T>(callId: number, body: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
+  const controller = new AbortController();
+  running.set(callId, controller);
+  return settle(() => body(controller.signal)).finally(() => running.delete(callId));
+}
+
+const host: EngineHostApi = {
+  open: (options) => settle(async () => {
+    pool = new AttentionPool(options);
+    return { threads: pool.threads, kernel: pool.kernel };
+  }),
+  attention: (callId, q, k, v, options) =>
+    track(callId, (signal) => openPool().attention(q, k, v, { ...options, signal })),
+  multiHeadAttention: (callId, query, key, value, weights, options) =>
+    track(callId, (signal) => openPool().multiHeadAttention(query, key, value, weights, { ...options, signal })),
+  abort: (callId) => running.get(callId)?.abort(),
+  close: () => settle(async () => {
+    await pool?.close();
+  }),
+};
+
+if (!parentPort) throw new Error('engine-host.js must run as a worker thread (see remote-engine.ts)');
+expose(host, nodeEndpoint(parentPort));

@@ -1,0 +1,46 @@
+// Command-line mistakes: exit code 2 and one line on stderr giving the reason (no help dump, no stack
+// trace); --help on every command exits 0 and shows examples.
+
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli-helpers.js';
+
+const USAGE_ERRORS: readonly { what: string; args: string[]; reason: RegExp }[] = [
+  { what: 'no command', args: [], reason: /^attnpool: name a command: bench, run, mha or stress/ },
+  { what: 'an unknown command', args: ['benchmark'], reason: /^attnpool: Unknown argument: benchmark/ },
+  { what: 'an unknown option', args: ['bench', '--sequence', '10'], reason: /^attnpool bench: Unknown arguments?: sequence/ },
+  { what: 'a missing required option', args: ['run', '--q', 'q.npy', '--k', 'k.npy', '--v', 'v.npy'], reason: /^attnpool run: Missing required argument: out/ },
+  { what: 'a thread count of 0', args: ['bench', '--threads', '1,0'], reason: /^attnpool bench: --threads must be a positive integer, got "0"/ },
+  { what: 'a non-numeric --seq', args: ['bench', '--seq', 'long'], reason: /^attnpool bench: --seq must be a positive integer, got "long"/ },
+  { what: 'an invalid --mode', args: ['bench', '--mode', 'flash'], reason: /^attnpool bench: Invalid values:.*mode/ },
+  { what: '--kv-heads that does not divide --heads', args: ['bench', '--heads', '8', '--kv-heads', '3'], reason: /^attnpool bench: --kv-heads \(3\) must divide --heads \(8\)/ },
+  { what: 'an unreadable --duration', args: ['stress', '--duration', 'soon'], reason: /^attnpool stress: --duration must be a duration like 30s/ },
+  { what: '--key without --value', args: ['mha', '--query', 'x.npy', '--key', 'k.npy', '--weights', 'w', '--num-heads', '2', '--out', 'y.npy'], reason: /^attnpool mha: --key and --value go together/ },
+  { what: 'a non-numeric --scale', args: ['run', '--q', 'q', '--k', 'k', '--v', 'v', '--out', 'o', '--scale', 'big'], reason: /^attnpool run: --scale must be a finite number, got "big"/ },
+  { what: 'a thread count the pool refuses', args: ['run', '--q', 'q', '--k', 'k', '--v', 'v', '--out', 'o', '--threads', '5000'], reason: /options\.threads must be an integer from 1 to 1024/ },
+];
+
+describe('usage errors', () => {
+  it.concurrent.each(USAGE_ERRORS)('$what: exit 2 with a one-line reason', async ({ args, reason }) => {
+    const result = await runCli(args);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.split('\n'), result.stderr).toHaveLength(2); // one line and its newline
+    expect(result.stderr).toMatch(reason);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('--help', () => {
+  it.concurrent.each(['bench', 'run', 'mha', 'stress'])('%s --help: exit 0, with examples', async (command) => {
+    const result = await runCli([command, '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`attnpool ${command}`);
+    expect(result.stdout).toMatch(/Examples:\n\s+attnpool /);
+  });
+
+  it.concurrent('the top-level help lists every command', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const command of ['bench', 'run', 'mha', 'stress']) expect(result.stdout).toContain(`attnpool ${command} `);
+  });
+});

@@ -1,0 +1,25 @@
+// Helpers for suites that use the pool's test-only hooks (src/pool/test-hooks.ts): a pool built with
+// them, and waiting until its thread count is back.
+
+import { AttentionPool, type AttentionPoolOptions } from '../../dist/src/index.js';
+import { TEST_HOOKS, TestHooks } from '../../dist/src/pool/test-hooks.js';
+
+export { FAULT_EXIT_CODE, FAULT_KINDS, TestHooks, type FaultKind } from '../../dist/src/pool/test-hooks.js';
+
+/** A query length no workload call uses: a fault aimed at it hits only the call built for it. */
+export const VICTIM_SQ = 997;
+
+export function hookedPool(options: AttentionPoolOptions): { pool: AttentionPool; hooks: TestHooks } {
+  const hooks = new TestHooks();
+  const pool = new AttentionPool({ ...options, [TEST_HOOKS]: hooks } as AttentionPoolOptions);
+  return { pool, hooks };
+}
+
+/** Resolves once `hooks` reports `threads` live threads; rejects after `timeoutMs`. */
+export async function untilLiveThreads(hooks: TestHooks, threads: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (hooks.liveThreads !== threads) {
+    if (performance.now() > deadline) throw new Error(`the pool has ${hooks.liveThreads} live threads after ${timeoutMs} ms, expected ${threads}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

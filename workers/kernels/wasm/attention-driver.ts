@@ -1,0 +1,244 @@
+// Runs attention tiles on the wasm kernel: streams each tile's inputs into the instance's memory,
+// calls asm/attention.ts, and copies the results out.
+//
+// Memory model (issue 3, item 2). Tensors stay in the caller's SharedArrayBuffers, which may exceed
+// the 4 GiB a wasm32 memory can address, so each instance copies what a tile needs into its own
+// memory: Q rows and mask/bias slices per chunk of rows, and K/V per span of keys, which it packs
+// (K transposed into 8-key panels for dot4x8) and keeps in an LRU cache for the rest of the job.
+// Measured here (1 thread, B1 H8 D64 S4096, the 128-row tiles of the planner; bench/kernel.bench.ts):
+//   - copying + packing one head's K and V: about 0.3 ms (dense [B, H, S, D]) or 0.7 ms (a [B, S, E]
+//     projection read with row stride E: one TypedArray.set per row), against ~6 ms of arithmetic
+//     per 128-row tile: streaming K/V afresh for every tile ("K/V per tile") ran 3–14% slower;
+//   - with the cache a thread packs each head once per job (0.2% of the head's ~190 ms), and the
+//     bench's "K/V already packed" run — the bound that tensors living in wasm memory could reach —
+//     is within run-to-run noise (±7%) of it.
+// A shared WebAssembly.Memory holding the tensors is therefore not worth its costs: it would cap all
+// tensors of a call at 4 GiB together, user tensors are ordinary SharedArrayBuffers that would have to
+// be copied into it anyway, and K would still need repacking into panels.
+
+import type { AttentionJob, View4 } from '../jobs.js';
+import { WasmArena, alignUp } from './arena.js';
+import type { KernelExports } from './kernel-exports.js';
+import { requireFloat32 } from './require-float32.js';
+import { SlotCache } from './slot-cache.js';
+import { copyRows, copyStridedRow } from './strided-copy.js';
+
+const MiB = 1 << 20;
+/** Packed K/V kept per instance: every head of B1 H8 at S = 16384, D = 64 (8 MiB a head). */
+const KV_CACHE_BYTES = 64 * MiB;
+/** At most this much K + V per span (32768 keys at D = 64), so that any Sk fits in wasm memory. */
+const KV_SPAN_BYTES = 16 * MiB;
+/** Query rows per kernel call. The chunk's accumulators (64 × Dv floats, 16 KiB at Dv = 64) stay in
+ *  L2 while the key blocks pass; any row count works, since rows never influence each other. */
+const CHUNK_ROWS = 64;
+/** Bound on the per-chunk mask, bias and weights rows, which grow with Sk. */
+const SLICE_BYTES = 4 * MiB;
+
+interface Regions {
+  readonly staging: number; // raw K rows of one span, before packing
+  readonly q: number;
+  readonly keyLimit: number;
+  readonly mask: number;
+  readonly bias: number;
+  readonly rowMax: number;
+  readonly rowSum: number;
+  readonly acc: number;
+  readonly scratch: number;
+  readonly scores: number;
+}
+
+interface AttentionPlan {
+  readonly epoch: number;
+  readonly dvPad: number;
+  readonly spanKeys: number;
+  /** spanKeys rounded up to a whole panel: row stride of mask and bias slices, rows of a K/V slot. */
+  readonly spanStride: number;
+  readonly scoresStride: number;
+  readonly chunkRows: number;
+  readonly vOffset: number; // V's offset within a slot
+  readonly cache: SlotCache;
+  readonly vFinite: Map<string, boolean>;
+  readonly at: Regions;
+}
+
+interface KvSpan {
+  readonly kPanels: number;
+  readonly vRows: number;
+  readonly vFinite: boolean;
+}
+
+export class WasmAttention {
+  // A weak reference: the plan must not keep a finished job's tensors alive.
+  private lastJob: WeakRef<AttentionJob> | undefined;
+  private plan: AttentionPlan | undefined;
+  private readonly keyBlock: number;
+  private readonly panelWidth: number;
+  private readonly rowGroup: number;
+
+  constructor(private readonly kernels: KernelExports, private readonly arena: WasmArena) {
+    this.keyBlock = kernels.keyBlock();
+    this.panelWidth = kernels.panelWidth();
+    this.rowGroup = kernels.rowGroup();
+  }
+
+  tile(job: AttentionJob, tile: number): void {
+    const plan = this.planFor(job);
+    const t = tile * 4;
+    const b = job.tiles[t], h = job.tiles[t + 1], i0 = job.tiles[t + 2], i1 = job.tiles[t + 3];
+    const kvHead = Math.floor(h / (job.H / job.Hkv));
+    for (let r0 = i0; r0 < i1; r0 += plan.chunkRows) {
+      this.chunk(job, plan, b, h, kvHead, r0, Math.min(i1, r0 + plan.chunkRows));
+    }
+  }
+
+  private chunk(job: AttentionJob, plan: AttentionPlan, b: number, h: number, kvHead: number,
+    r0: number, r1: number): void {
+    const { at, dvPad } = plan;
+    const { D, Dv, Sk } = job;
+    const { f32, i32 } = this.arena;
+    const rows = r1 - r0;
+    const groupRows = Math.ceil(rows / this.rowGroup) * this.rowGroup;
+
+    copyRows(f32, at.q / 4, D, job.q.data as Float32Array, rowStart(job.q, b, h, r0), job.q.strideRow, rows, D);
+    for (let r = 0; r < groupRows; r++) i32[at.keyLimit / 4 + r] = r < rows ? keyLimit(job, r0 + r) : 0;
+    f32.fill(-Infinity, at.rowMax / 4, at.rowMax / 4 + groupRows);
+    f32.fill(0, at.rowSum / 4, at.rowSum / 4 + groupRows);
+    f32.fill(0, at.acc / 4, at.acc / 4 + groupRows * dvPad);
+    if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * plan.scoresStride);
+
+    const keyEnd = job.causal ? keyLimit(job, r1 - 1) : Sk; // keys past every row's limit are skipped
+    for (let spanStart = 0; spanStart < keyEnd; spanStart += plan.spanKeys) {
+      const spanKeys = Math.min(plan.spanKeys, Sk - spanStart);
+      const kv = this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
+      const maskStride = this.maskSlice(job, plan, b, h, r0, rows, spanStart, spanKeys);
+      const biasStride = this.biasSlice(job, plan, b, h, r0, rows, spanStart, spanKeys);
+      this.kernels.attentionSpan(groupRows, D, dvPad, job.scale, spanStart, spanKeys,
+        at.q, at.keyLimit, kv.kPanels, kv.vRows, kv.vFinite ? 1 : 0,
+        job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
+        at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
+    }
+
+    this.kernels.finishRows(groupRows, dvPad, at.rowSum, at.acc);
+    const out = job.out;
+    copyRows(out.data as Float32Array, rowStart(out, b, h, r0), out.strideRow, f32, at.acc / 4, dvPad, rows, Dv);
+    if (job.lse) {
+      const lse = job.lse.data as Float32Array, first = rowStart(job.lse, b, h, r0);
+      for (let r = 0; r < rows; r++) {
+        const l = f32[at.rowSum / 4 + r];
+        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] + Math.log(l);
+      }
+    }
+    if (job.weights) {
+      this.kernels.finishWeights(groupRows, plan.scoresStride, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
+      const w = job.weights;
+      copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, plan.scoresStride, rows, Sk);
+    }
+  }
+
+  /** The packed K panels and V rows of one span of one kv head, from the cache or packed now. */
+  private kvSpan(job: AttentionJob, plan: AttentionPlan, b: number, kvHead: number, spanStart: number,
+    spanKeys: number): KvSpan {
+    const { dvPad, at } = plan;
+    const key = `${b}:${kvHead}:${spanStart}`;
+    const { offset, hit } = plan.cache.acquire(key);
+    const kPanels = offset, vRows = offset + plan.vOffset;
+    if (!hit) {
+      const { f32 } = this.arena;
+      const { k, v, D, Dv } = job;
+      copyRows(f32, at.staging / 4, D, k.data as Float32Array, rowStart(k, b, kvHead, spanStart), k.strideRow, spanKeys, D);
+      this.kernels.packPanels(at.staging, D, spanKeys, D, kPanels);
+      const paddedKeys = Math.ceil(spanKeys / this.panelWidth) * this.panelWidth;
+      // Pad rows and columns of V must be finite zeros: padded keys get p = 0, and 0·NaN would poison.
+      if (dvPad !== Dv || paddedKeys !== spanKeys) f32.fill(0, vRows / 4, vRows / 4 + paddedKeys * dvPad);
+      copyRows(f32, vRows / 4, dvPad, v.data as Float32Array, rowStart(v, b, kvHead, spanStart), v.strideRow, spanKeys, Dv);
+      plan.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
+    }
+    return { kPanels, vRows, vFinite: plan.vFinite.get(key)! };
+  }
+
+  /** Copies the chunk's mask rows for the span; returns the row stride (0 when broadcast over rows). */
+  private maskSlice(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number,
+    spanStart: number, spanKeys: number): number {
+    const mask = job.mask;
+    if (!mask) return 0;
+    const first = mask.offset + b * mask.strideB + h * mask.strideH + spanStart * mask.strideCol;
+    const sharedRow = mask.strideRow === 0;
+    for (let r = 0; r < (sharedRow ? 1 : rows); r++) {
+      copyStridedRow(this.arena.u8, plan.at.mask + r * plan.spanStride, mask.data,
+        first + (r0 + r) * mask.strideRow, mask.strideCol, spanKeys);
+    }
+    return sharedRow ? 0 : plan.spanStride;
+  }
+
+  /** As maskSlice, for the bias (strides in floats). */
+  private biasSlice(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number,
+    spanStart: number, spanKeys: number): number {
+    const bias = job.bias;
+    if (!bias) return 0;
+    const data = bias.data as Float32Array;
+    const first = bias.offset + b * bias.strideB + h * bias.strideH + spanStart * bias.strideCol;
+    const sharedRow = bias.strideRow === 0;
+    for (let r = 0; r < (sharedRow ? 1 : rows); r++) {
+      copyStridedRow(this.arena.f32, plan.at.bias / 4 + r * plan.spanStride, data,
+        first + (r0 + r) * bias.strideRow, bias.strideCol, spanKeys);
+    }
+    return sharedRow ? 0 : plan.spanStride;
+  }
+
+  private planFor(job: AttentionJob): AttentionPlan {
+    if (this.plan && this.arena.isCurrent(this.plan.epoch) && this.lastJob?.deref() === job) return this.plan;
+    requireFloat32(job.q.data, 'job.q.data');
+    requireFloat32(job.k.data, 'job.k.data');
+    requireFloat32(job.v.data, 'job.v.data');
+    requireFloat32(job.out.data, 'job.out.data');
+    if (job.lse) requireFloat32(job.lse.data, 'job.lse.data');
+    if (job.bias) requireFloat32(job.bias.data, 'job.bias.data');
+    if (job.weights) requireFloat32(job.weights.data, 'job.weights.data');
+
+    const { D, Dv, Sk } = job;
+    const width = this.panelWidth;
+    const dvPad = Math.ceil(Dv / 4) * 4;
+    const maxSpanKeys = Math.max(this.keyBlock,
+      Math.floor(KV_SPAN_BYTES / ((D + dvPad) * 4) / this.keyBlock) * this.keyBlock);
+    const spanKeys = Math.max(1, Math.min(Sk, maxSpanKeys));
+    const spanStride = Math.ceil(spanKeys / width) * width;
+    const scoresStride = Math.ceil(Sk / width) * width;
+    const sliceBytesPerRow = (job.mask ? spanStride : 0) + (job.bias ? spanStride * 4 : 0) + (job.weights ? scoresStride * 4 : 0);
+    const chunkRows = sliceBytesPerRow === 0 ? CHUNK_ROWS : Math.min(CHUNK_ROWS,
+      Math.max(this.rowGroup, Math.floor(SLICE_BYTES / sliceBytesPerRow / this.rowGroup) * this.rowGroup));
+
+    const vOffset = alignUp(spanStride * D * 4);
+    const slotBytes = alignUp(vOffset + spanStride * dvPad * 4);
+    const spans = Math.ceil(Sk / spanKeys);
+    const slots = Math.max(1, Math.min(Math.floor(KV_CACHE_BYTES / slotBytes), job.B * job.Hkv * spans));
+
+    const { layout, epoch } = this.arena.newLayout();
+    const cache = new SlotCache(layout.take(slotBytes * slots), slotBytes, slots);
+    const at: Regions = {
+      staging: layout.take(spanKeys * D * 4),
+      q: layout.take(chunkRows * D * 4),
+      keyLimit: layout.take(chunkRows * 4),
+      mask: layout.take(job.mask ? chunkRows * spanStride : 0),
+      bias: layout.take(job.bias ? chunkRows * spanStride * 4 : 0),
+      rowMax: layout.take(chunkRows * 4),
+      rowSum: layout.take(chunkRows * 4),
+      acc: layout.take(chunkRows * dvPad * 4),
+      scratch: layout.take(this.kernels.attentionScratchBytes()),
+      scores: layout.take(job.weights ? chunkRows * scoresStride * 4 : 0),
+    };
+    this.arena.ensure(layout.end);
+    this.lastJob = new WeakRef(job);
+    this.plan = { epoch, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache, vFinite: new Map(), at };
+    return this.plan;
+  }
+}
+
+/** Element index of row `row` of head (b, h) in a view. */
+function rowStart(view: View4, b: number, h: number, row: number): number {
+  return view.offset + b * view.strideB + h * view.strideH + row * view.strideRow;
+}
+
+/** Keys j < limit are visible to query row i (bottom-right aligned causal masking). */
+function keyLimit(job: AttentionJob, i: number): number {
+  return job.causal ? Math.max(0, Math.min(job.Sk, i + job.Sk - job.Sq + 1)) : job.Sk;
+}

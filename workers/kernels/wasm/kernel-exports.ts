@@ -1,0 +1,28 @@
+// The functions dist/wasm/kernels.wasm exports (sources in asm/), typed for the driver. Pointers are
+// byte offsets into the instance's own memory; see asm/attention.ts and asm/gemm.ts for the layouts.
+
+export interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  heapBase(): number;
+  keyBlock(): number;
+  rowGroup(): number;
+  panelWidth(): number;
+  attentionScratchBytes(): number;
+  expArray(src: number, dst: number, count: number): void;
+  allFinite(ptr: number, count: number): number;
+  packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
+  attentionSpan(
+    rows: number, depth: number, dvPad: number, scale: number, spanStart: number, spanKeys: number,
+    q: number, keyLimit: number, kPanels: number, vRows: number, vFinite: number,
+    mask: number, maskStride: number, bias: number, biasStride: number,
+    rowMax: number, rowSum: number, acc: number, scratch: number, scores: number, scoresStride: number,
+  ): void;
+  finishRows(rows: number, dvPad: number, rowSum: number, acc: number): void;
+  finishWeights(rows: number, keys: number, rowMax: number, rowSum: number, scores: number, scoresStride: number): void;
+  gemmRows(rows: number, depth: number, x: number, wPanels: number, panels: number, bias: number, out: number, ldo: number): void;
+}
+
+/** A fresh instance of the kernel module, with its own memory (the module imports nothing). */
+export function instantiateKernels(module: WebAssembly.Module): KernelExports {
+  return new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+}

@@ -1,0 +1,10 @@
+// The wasm kernel computes in float32 only; the coordinator sends float64 jobs to the js kernel.
+
+import type { FloatArray } from '../jobs.js';
+
+export function requireFloat32(data: FloatArray, name: string): Float32Array {
+  if (!(data instanceof Float32Array)) {
+    throw new TypeError(`wasm kernel: ${name} must be a Float32Array (float64 jobs run on the js kernel), got ${data.constructor.name}`);
+  }
+  return data;
+}

@@ -1,0 +1,31 @@
+// Moving rows between the job's strided views (SharedArrayBuffers of any size) and wasm memory.
+//
+// Rows are copied with TypedArray.prototype.set on subarrays (a native memcpy); a column stride of 0
+// (a mask or bias broadcast along keys) becomes a fill.
+
+type Elements = Float32Array | Uint8Array;
+
+/** rows × cols elements: row r from src[srcAt + r·srcStride] to dst[dstAt + r·dstStride]. */
+export function copyRows(dst: Elements, dstAt: number, dstStride: number,
+  src: Elements, srcAt: number, srcStride: number, rows: number, cols: number): void {
+  if (srcStride === cols && dstStride === cols) {
+    dst.set(src.subarray(srcAt, srcAt + rows * cols), dstAt);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const from = srcAt + r * srcStride;
+    dst.set(src.subarray(from, from + cols), dstAt + r * dstStride);
+  }
+}
+
+/** One row of `cols` elements read with column stride `srcStep` (0, 1, or a general stride). */
+export function copyStridedRow(dst: Elements, dstAt: number, src: Elements, srcAt: number,
+  srcStep: number, cols: number): void {
+  if (srcStep === 1) {
+    dst.set(src.subarray(srcAt, srcAt + cols), dstAt);
+  } else if (srcStep === 0) {
+    dst.fill(src[srcAt], dstAt, dstAt + cols);
+  } else {
+    for (let c = 0; c < cols; c++) dst[dstAt + c] = src[srcAt + c * srcStep];
+  }
+}
