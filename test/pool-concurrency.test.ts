@@ -48,9 +48,10 @@ describe('thread-count matrix: concurrent mixed calls give the 1-thread bits', (
 
 describe('fairness: a long call does not starve a short one', () => {
   // Scheduling policy (src/pool/dispatch.ts, call-gate.ts): up to 2 calls per thread run at once;
-  // each phase posts one task per thread, and a task gives its thread back after a 20 ms slice and is
-  // re-posted at the back of the pool's FIFO queue. A short call therefore waits for at most one
-  // slice per thread queued ahead of it, however long the other calls are.
+  // each phase posts one task per thread, and while more tasks want threads than there are threads a
+  // task gives its thread back after a 20 ms slice and is re-posted at the back of the pool's FIFO
+  // queue. A short call therefore waits for at most one slice per thread queued ahead of it, however
+  // long the other calls are — also when a single long call held every thread before it arrived.
   const long = attentionCall({ seed: 71, B: 1, H: 8, Hkv: 8, Sq: 640, Sk: 640, D: 64, Dv: 64, causal: false, withLse: false });
   const short = attentionCall({ seed: 72, B: 1, H: 2, Hkv: 2, Sq: 96, Sk: 96, D: 32, Dv: 32, causal: false, withLse: false });
   let pool: AttentionPool;
@@ -62,14 +63,14 @@ describe('fairness: a long call does not starve a short one', () => {
     await pool?.close();
   });
 
-  it('a short call started while two long ones run finishes long before them', async () => {
+  it.each([1, 2])('a short call started while %i long call(s) hold both threads finishes long before them', async (longCalls) => {
     const alone = performance.now();
     await short.run(pool);
     const shortAlone = performance.now() - alone;
 
     const start = performance.now();
     let longsDone = 0;
-    const longs = [long.run(pool), long.run(pool)].map((p) => p.then((r) => { longsDone++; return r; }));
+    const longs = Array.from({ length: longCalls }, () => long.run(pool).then((r) => { longsDone++; return r; }));
     await new Promise((resolve) => setTimeout(resolve, 50)); // the long calls hold both threads
     const shortStart = performance.now();
     const shortResult = await short.run(pool);
@@ -79,7 +80,7 @@ describe('fairness: a long call does not starve a short one', () => {
     const longTotal = performance.now() - start;
 
     short.expectMatchesReference(shortResult);
-    expect(longsBefore, 'the short call finished while both long calls were still running').toBe(0);
+    expect(longsBefore, 'the short call finished while every long call was still running').toBe(0);
     // The long calls take seconds; the short one alone tens of milliseconds. Sharing the threads it
     // waits a slice or two per phase (~100 ms here), far below the long calls' time. The bound is a
     // ratio so that other processes slowing the machine down slow both sides alike.

@@ -11,5 +11,5 @@ const setup = workerData as FaultWorkerSetup;
 const kernels = kernelsFrom(setup.wasmModule);
 
 export default function runPhaseTaskWithFaults(task: PhaseTask): TilesOutcome {
-  return runTiles(withFaults(kernels[task.kernel](), setup.faultState), task.job, task.counter, task.abort, task.budgetMs);
+  return runTiles(withFaults(kernels[task.kernel](), setup.faultState), task);
 }

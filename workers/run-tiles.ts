@@ -1,12 +1,14 @@
 // The loop every thread runs for a phase: pull the next tile index from the shared counter, compute
 // it, repeat. Workers that start late or run slower simply take fewer tiles (ggml's chunk counter).
 //
-// A task also gives the thread back after `budgetMs`, so a long call cannot hold a worker while other
-// calls wait: the coordinator re-posts the task at the back of the pool's queue (see dispatch.ts).
+// While other work waits for a thread, a task also gives its thread back after `budgetMs`, so a long
+// call cannot hold a worker while other calls wait: the coordinator re-posts the task at the back of
+// the pool's queue (see dispatch.ts). Without contention it runs its phase to the end.
 
 import type { Job, Kernel } from './kernels/jobs.js';
 import { tileCount } from './kernels/jobs.js';
 import { headMeanTile } from './kernels/head-mean.js';
+import type { PhaseTask } from './task.js';
 
 export type TilesOutcome = 'done' | 'more' | 'aborted';
 
@@ -18,8 +20,8 @@ export function runTile(kernel: Kernel, job: Job, tile: number): void {
   }
 }
 
-/** counter[0]: next tile to take. abort[0] != 0: the call was cancelled or failed; stop between tiles. */
-export function runTiles(kernel: Kernel, job: Job, counter: Int32Array, abort: Int32Array, budgetMs: number): TilesOutcome {
+export function runTiles(kernel: Kernel, task: PhaseTask): TilesOutcome {
+  const { job, counter, abort, contended, budgetMs } = task;
   const n = tileCount(job);
   const start = performance.now();
   for (;;) {
@@ -27,6 +29,6 @@ export function runTiles(kernel: Kernel, job: Job, counter: Int32Array, abort: I
     const tile = Atomics.add(counter, 0, 1);
     if (tile >= n) return 'done';
     runTile(kernel, job, tile);
-    if (performance.now() - start >= budgetMs) return 'more';
+    if (performance.now() - start >= budgetMs && Atomics.load(contended, 0) !== 0) return 'more';
   }
 }

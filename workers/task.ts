@@ -5,8 +5,13 @@ import type { Job, KernelName } from './kernels/jobs.js';
 export interface PhaseTask {
   readonly job: Job;
   readonly kernel: KernelName;
+  /** counter[0]: the next tile to take. */
   readonly counter: Int32Array;
+  /** abort[0] != 0: the call was cancelled or failed; stop between tiles. */
   readonly abort: Int32Array;
+  /** contended[0] != 0: other work is waiting for a thread (set by the dispatcher, shared by all calls). */
+  readonly contended: Int32Array;
+  /** After this many milliseconds a task gives its thread back, but only while `contended` is raised. */
   readonly budgetMs: number;
 }
 

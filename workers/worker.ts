@@ -9,5 +9,5 @@ import { kernelsFrom } from './kernels/select.js';
 const kernels = kernelsFrom((workerData as WorkerSetup).wasmModule);
 
 export default function runPhaseTask(task: PhaseTask): TilesOutcome {
-  return runTiles(kernels[task.kernel](), task.job, task.counter, task.abort, task.budgetMs);
+  return runTiles(kernels[task.kernel](), task);
 }
