@@ -88,3 +88,30 @@ describe('fairness: a long call does not starve a short one', () => {
       .toBeLessThan(longTotal / 4);
   }, TIMEOUT_MS);
 });
+
+describe('the event loop keeps turning while small calls run on the calling thread', () => {
+  // Calls below the inline threshold run on the calling thread; callers that issue them in a loop
+  // chain only promises, so without a macrotask hop per call timers and I/O would wait for the loop.
+  const tiny = attentionCall({ seed: 73, B: 1, H: 2, Hkv: 2, Sq: 16, Sk: 16, D: 16, Dv: 16, causal: false, withLse: false });
+
+  it('a 10 ms timer fires while 8 loops of tiny calls keep the pool busy for 600 ms', async () => {
+    const pool = new AttentionPool({ threads: 2, kernel: 'js' });
+    try {
+      const start = performance.now();
+      const deadline = start + 600;
+      let timerFiredAt = Infinity;
+      setTimeout(() => { timerFiredAt = performance.now(); }, 10);
+      let calls = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (performance.now() < deadline) {
+          tiny.expectMatchesReference(await tiny.run(pool));
+          calls++;
+        }
+      }));
+      expect(calls, 'tiny calls completed').toBeGreaterThan(8);
+      expect(timerFiredAt - start, 'the timer fired long before the calls stopped').toBeLessThan(300);
+    } finally {
+      await pool.close();
+    }
+  }, TIMEOUT_MS);
+});
