@@ -7,10 +7,10 @@
 //     sdpa-mqa golden cases), heads merged and out-projected — so the layer must wire the same grouping;
 //   * bit for bit across 1, 2 and 3 threads, per kernel and dtype.
 // The cases sit several times above the inline threshold, so their work really is split across workers;
-// the last test covers the calling-thread path.
+// a tiny case covers the calling-thread path, and a remote engine must pass numKvHeads on.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionPool, INLINE_MAX_FLOPS, zeros } from '../dist/src/index.js';
+import { AttentionPool, createRemoteEngine, INLINE_MAX_FLOPS, zeros } from '../dist/src/index.js';
 import { expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, FLOAT64_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { mhaInputs, toFloat64, type FloatDType, type MhaInputs, type MhaSpec, type TensorLike } from './support/random.js';
 import { attendMaskFromPadding, linear, mergeHeads, referenceMultiHeadAttention, splitHeads } from './support/reference.js';
@@ -206,3 +206,24 @@ describe.each(['js', 'wasm'] as const)('the %s kernel', (kernel) => {
     expectMaxAbsDiff(one.attnWeights!.data, ref.weightsPerHead, WEIGHTS_ATOL, 'tiny layer weights vs reference');
   }, TIMEOUT_MS);
 });
+
+// The remote engine validates on the caller's thread and passes the options on to a pool in its host
+// thread, so numKvHeads must cross the wire: the same call gives the local pool's bits.
+it('a remote engine forwards numKvHeads: the same bits as a local pool', async () => {
+  const c = cases[3];
+  const { query, key, value, weights, keyPaddingMask } = mhaInputs(c);
+  const options = { numHeads: H, numKvHeads: c.numKvHeads, keyPaddingMask, needWeights: 'per-head' } as const;
+  const remote = await createRemoteEngine({ threads: 2, kernel: 'js' });
+  const local = new AttentionPool({ threads: 2, kernel: 'js' });
+  try {
+    const a = await remote.multiHeadAttention(query, key, value, weights, options);
+    const b = await local.multiHeadAttention(query, key, value, weights, options);
+    expectSameBits(a.output.data, b.output.data, 'output');
+    expectSameBits(a.attnWeights!.data, b.attnWeights!.data, 'weights');
+    const err = await remote.multiHeadAttention(query, key, value, weights, { ...options, numKvHeads: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toMatch(/options\.numKvHeads/);
+  } finally {
+    await Promise.all([remote.close(), local.close()]);
+  }
+}, TIMEOUT_MS);
