@@ -1,9 +1,9 @@
 // Shared by the CLI suites (test/cli-*.test.ts): run the built binary in a child process, make temp
-// folders, and read the .npy files it writes with a reader of its own (so a bug in the CLI's npy code
-// cannot hide behind the same bug on the reading side).
+// folders, and read and write .npy files with a reader and writer of their own (so a bug in the CLI's npy
+// code cannot hide behind the same bug on the test's side).
 
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,4 +59,21 @@ export function readNpyPlain(file: string): PlainNpy {
   if (data === undefined) throw new Error(`${file}: unexpected dtype ${descr}`);
   if (data.length !== shape.reduce((n, d) => n * d, 1)) throw new Error(`${file}: ${data.length} values for shape [${shape}]`);
   return { descr, shape, data };
+}
+
+/** A version 1.0 .npy file with the given header fields and data bytes (header padded to 64 bytes, as numpy does). */
+export function npy(descr: string, shape: readonly number[], data: Uint8Array, fortran = false): Buffer {
+  const dict = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const padded = dict.padEnd(Math.ceil((10 + dict.length + 1) / 64) * 64 - 10 - 1) + '\n';
+  const head = Buffer.alloc(10);
+  Buffer.from('\x93NUMPY', 'latin1').copy(head);
+  head[6] = 1;
+  head.writeUInt16LE(padded.length, 8);
+  return Buffer.concat([head, Buffer.from(padded, 'latin1'), data]);
+}
+
+/** Writes a float32/float64 tensor as a version 1.0 .npy file, C order. */
+export function writeNpyPlain(file: string, t: { readonly data: Float32Array | Float64Array; readonly shape: readonly number[] }): void {
+  const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  writeFileSync(file, npy(t.data instanceof Float64Array ? '<f8' : '<f4', t.shape, bytes));
 }

@@ -5,7 +5,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from './cli-helpers.js';
+import { npy, runCli, tempDir } from './cli-helpers.js';
 import { GOLDEN_DIR } from './support/golden.js';
 
 const root = tempDir('cli-npy-errors');
@@ -13,17 +13,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const TINY = join(GOLDEN_DIR, 'sdpa-tiny'); // q, k, v: float32 [1, 1, 4, 3]
 const goodQ = readFileSync(join(TINY, 'q.npy'));
-
-/** A version 1.0 .npy file with the given header fields and data bytes (header padded to 64 bytes, as numpy does). */
-function npy(descr: string, shape: readonly number[], data: Uint8Array, fortran = false): Buffer {
-  const dict = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const padded = dict.padEnd(Math.ceil((10 + dict.length + 1) / 64) * 64 - 10 - 1) + '\n';
-  const head = Buffer.alloc(10);
-  Buffer.from('\x93NUMPY', 'latin1').copy(head);
-  head[6] = 1;
-  head.writeUInt16LE(padded.length, 8);
-  return Buffer.concat([head, Buffer.from(padded, 'latin1'), data]);
-}
 
 const f32Bytes = (n: number) => new Uint8Array(new Float32Array(n).fill(0.5).buffer);
 

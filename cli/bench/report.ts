@@ -34,7 +34,8 @@ export interface ConfigResult {
 }
 
 export function describeShape(s: BenchShape): string {
-  const kv = s.mode === 'attention' ? ` Hkv=${s.kvHeads}` : '';
+  // The layer's title names Hkv only when it is grouped-query, so ordinary layers read as before.
+  const kv = s.mode === 'attention' || s.kvHeads !== s.heads ? ` Hkv=${s.kvHeads}` : '';
   const dims = s.mode === 'attention' ? `D=${s.headDim}` : `E=${s.heads * s.headDim} (D=${s.headDim})`;
   return `${s.mode === 'attention' ? 'attention' : 'multi-head attention layer'}  B=${s.batch} H=${s.heads}${kv} S=${s.seq} ${dims}  ` +
     `${s.causal ? 'causal' : 'non-causal'}`;

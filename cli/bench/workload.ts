@@ -28,11 +28,13 @@ export type Workload =
   | { readonly mode: 'mha'; readonly shape: BenchShape; readonly flops: number; readonly x: Tensor; readonly weights: LayerWeightTensors };
 
 /** FLOPs as PEERS.md counts them: q·kᵀ and p·v are 2·Sq·Sk·D each per head, not halved for causal
- *  (so causal GFLOP/s show how much work a kernel skips); the layer adds its four E×E projections. */
+ *  (so causal GFLOP/s show how much work a kernel skips); the layer adds its projections: Q and out
+ *  E×E, K and V E×(Hkv·D) each (all four E×E without grouped-query heads). */
 export function countFlops(s: BenchShape): number {
   const attention = 4 * s.batch * s.heads * s.seq * s.seq * s.headDim;
   const embed = s.heads * s.headDim;
-  return s.mode === 'attention' ? attention : attention + 4 * 2 * s.batch * s.seq * embed * embed;
+  const kvDim = s.kvHeads * s.headDim;
+  return s.mode === 'attention' ? attention : attention + 2 * s.batch * s.seq * embed * (2 * embed + 2 * kvDim);
 }
 
 function randomTensor(shape: readonly number[], random: Random, scale = 1): Tensor {
@@ -53,13 +55,14 @@ export function makeWorkload(shape: BenchShape, seed: number): Workload {
     };
   }
   const E = H * D;
+  const inRows = E + 2 * Hkv * D; // Q rows, then K and V rows of Hkv heads each (3E without grouped-query heads)
   // Weights uniform in ±1/sqrt(E), as nn.Linear initialises them, keep the scores in a realistic range.
   const w = 1 / Math.sqrt(E);
   return {
     mode: 'mha', shape, flops,
     x: randomTensor([B, S, E], random),
     weights: {
-      inProjWeight: randomTensor([3 * E, E], random, w), inProjBias: randomTensor([3 * E], random, w),
+      inProjWeight: randomTensor([inRows, E], random, w), inProjBias: randomTensor([inRows], random, w),
       outProjWeight: randomTensor([E, E], random, w), outProjBias: randomTensor([E], random, w),
     },
   };
@@ -71,7 +74,7 @@ export async function runWorkload(pool: AttentionPool, work: Workload): Promise<
     return (await pool.attention(work.q, work.k, work.v, { causal: work.shape.causal })).data;
   }
   const { output } = await pool.multiHeadAttention(work.x, work.x, work.x, work.weights, {
-    numHeads: work.shape.heads, causal: work.shape.causal,
+    numHeads: work.shape.heads, numKvHeads: work.shape.kvHeads, causal: work.shape.causal,
   });
   return output.data;
 }

@@ -20,6 +20,7 @@ interface MhaArgs {
   value?: string;
   weights: string;
   numHeads: number;
+  numKvHeads?: number;
   causal: boolean;
   keyPaddingMask?: string;
   out: string;
@@ -41,13 +42,17 @@ function builder(yargs: Argv): Argv<MhaArgs> {
   return yargs
     .usage('$0 mha --query x.npy [--key k.npy --value v.npy] --weights DIR --num-heads H --out out.npy [options]\n\n' +
       'torch.nn.MultiheadAttention (batch_first=True) on numpy .npy files. DIR holds in_proj_weight.npy [3E, E],\n' +
-      'in_proj_bias.npy [3E], out_proj_weight.npy [E, E] and out_proj_bias.npy [E] (the biases may be absent).')
+      'in_proj_bias.npy [3E], out_proj_weight.npy [E, E] and out_proj_bias.npy [E] (the biases may be absent).\n' +
+      'With --num-kv-heads Hkv (grouped-query attention) the in-projection has E + 2·Hkv·(E/H) rows instead of 3E:\n' +
+      'the Q rows, then the K rows and the V rows of Hkv heads each.')
     .options({
       query: { ...pathOption('query [B, Sq, E], float32 or float64'), demandOption: true },
       key: pathOption('key [B, Sk, E] (cross-attention; give --value too) [default: the query]'),
       value: pathOption('value [B, Sk, E] [default: the query]'),
       weights: { ...pathOption('folder with the layer weights in PyTorch names'), demandOption: true },
       'num-heads': { requiresArg: true, demandOption: true, describe: 'heads; E % heads == 0', coerce: positiveInt('num-heads') },
+      'num-kv-heads': { requiresArg: true, describe: 'key/value heads (grouped-query attention; must divide --num-heads) [default: --num-heads]',
+        coerce: positiveInt('num-kv-heads') },
       causal: { type: 'boolean', default: false, describe: 'query i sees keys j <= i + (Sk - Sq)' },
       'key-padding-mask': pathOption('bool/uint8 [B, Sk]; 1 = padding, ignored (PyTorch convention)'),
       out: { ...pathOption('output file [B, Sq, E]'), demandOption: true },
@@ -59,9 +64,14 @@ function builder(yargs: Argv): Argv<MhaArgs> {
     .check((args) => {
       if ((args.key === undefined) !== (args.value === undefined)) throw new UsageError('--key and --value go together (neither means self-attention)');
       if (args['per-head-weights'] && args['weights-out'] === undefined) throw new UsageError('--per-head-weights needs --weights-out');
+      const kvHeads = args['num-kv-heads'];
+      if (kvHeads !== undefined && args['num-heads'] % kvHeads !== 0) {
+        throw new UsageError(`--num-kv-heads (${kvHeads}) must divide --num-heads (${args['num-heads']})`);
+      }
       return true;
     })
     .example('$0 mha --query x.npy --weights layer/ --num-heads 8 --out y.npy', 'self-attention')
+    .example('$0 mha --query x.npy --weights gqa-layer/ --num-heads 8 --num-kv-heads 2 --out y.npy', 'a grouped-query layer')
     .example('$0 mha --query x.npy --key mem.npy --value mem.npy --weights layer/ --num-heads 8 --causal --out y.npy --weights-out w.npy',
       'causal cross-attention, also writing the head-averaged weights') as unknown as Argv<MhaArgs>;
 }
@@ -84,7 +94,7 @@ async function mha(args: MhaArgs): Promise<void> {
     const { query, key, value, keyPaddingMask, weights } = inputs;
     const started = performance.now();
     const result = await pool.multiHeadAttention(query, key, value, weights, {
-      numHeads: args.numHeads, causal: args.causal, keyPaddingMask, needWeights,
+      numHeads: args.numHeads, numKvHeads: args.numKvHeads, causal: args.causal, keyPaddingMask, needWeights,
     }).catch((err: unknown) => {
       throw blameFile(err, {
         query: args.query, key: args.key ?? args.query, value: args.value ?? args.query,
@@ -102,6 +112,7 @@ async function mha(args: MhaArgs): Promise<void> {
 
   const [B, Sq, E] = inputs.query.shape;
   console.log(`multi-head attention B=${B} Sq=${Sq} Sk=${inputs.key.shape[1]} E=${E} heads=${args.numHeads}` +
+    `${args.numKvHeads === undefined ? '' : ` kv-heads=${args.numKvHeads}`}` +
     `${args.key === undefined ? ' self' : ' cross'}${args.causal ? ' causal' : ''}${inputs.keyPaddingMask ? ' padded' : ''}: ` +
     `${ms(elapsed)} ms on ${threadCount(threads)}`);
   for (const o of outputs) console.log(describeOutput(o));

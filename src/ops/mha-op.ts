@@ -1,10 +1,12 @@
 // pool.multiHeadAttention: three phases, each spread over every thread.
 //   1. in-projections  Q = query·Wqᵀ + bq, K = key·Wkᵀ + bk, V = value·Wvᵀ + bv   (GEMM tiles)
-//   2. attention per (batch, head, query-row block), reading head h of the [B, S, E] projections in
-//      place (row stride E, head offset h·E/H) and writing into the concatenated [B, Sq, E] layout
+//   2. attention per (batch, head, query-row block), reading head h of the projections in place
+//      (head offset h·headDim within a row) and writing into the concatenated [B, Sq, E] layout
 //   3. out-projection  output = concat·Woᵀ + bo   (GEMM tiles), beside the head mean of the weights
+// With grouped-query attention (numKvHeads = Hkv < H) K and V have kvDim = Hkv·headDim columns, not E,
+// and the attention job maps query head h to kv head floor(h / (H / Hkv)), as pool.attention does.
 // Self-attention (query, key and value the same tensor) projects Q, K and V with one GEMM over the
-// whole [3E, E] weight; key === value projects K and V together.
+// whole [E + 2·kvDim, E] weight; key === value projects K and V together.
 
 import type { AttentionJob, GemmJob, GemmPart, HeadMeanJob, KernelName, View4 } from '../../workers/kernels/jobs.js';
 import { planAttentionTiles } from '../plan/attention-plan.js';
@@ -23,8 +25,10 @@ export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
   attnWeights: Tensor<A> | null;
 }
 
-export function mhaFlops(a: Pick<MhaArgs, 'B' | 'Sq' | 'Sk' | 'E' | 'causal'>): number {
-  const projections = 2 * a.B * (2 * a.Sq + 2 * a.Sk) * a.E * a.E;
+export function mhaFlops(a: Pick<MhaArgs, 'B' | 'Sq' | 'Sk' | 'E' | 'numHeads' | 'numKvHeads' | 'causal'>): number {
+  const kvDim = a.numKvHeads * (a.E / a.numHeads);
+  // Q and out-projections are E×E on Sq rows; K and V are E×kvDim each on Sk rows.
+  const projections = 2 * a.B * a.E * (2 * a.Sq * a.E + 2 * a.Sk * kvDim);
   const attention = 4 * a.B * a.Sq * a.Sk * a.E;
   return projections + (a.causal ? attention / 2 : attention);
 }
@@ -57,29 +61,30 @@ function project(args: MhaArgs, x: FloatArray, rows: number, S: number, wRow0: n
 export async function runMha(
   args: MhaArgs, ctx: CallContext, dispatcher: Dispatcher, threads: number, kernel: KernelName,
 ): Promise<MultiHeadAttentionResult<FloatArray>> {
-  const { B, Sq, Sk, E, numHeads: H } = args;
+  const { B, Sq, Sk, E, numHeads: H, numKvHeads: Hkv } = args;
   const headDim = E / H;
+  const kvDim = Hkv * headDim;
   const query = toShared(args.query.data);
 
   // Phase 1: in-projections.
   let qView: View4, kView: View4, vView: View4;
   const parts: GemmPart[] = [];
   if (sameTensor(args.query, args.key) && sameTensor(args.key, args.value)) {
-    const qkv = project(args, query, B * Sq, Sq, 0, 3 * E);
+    const qkv = project(args, query, B * Sq, Sq, 0, E + 2 * kvDim);
     parts.push(qkv.part);
-    [qView, kView, vView] = [qkv.view(0), qkv.view(E), qkv.view(2 * E)];
+    [qView, kView, vView] = [qkv.view(0), qkv.view(E), qkv.view(E + kvDim)];
   } else {
     const q = project(args, query, B * Sq, Sq, 0, E);
     parts.push(q.part);
     qView = q.view(0);
     const key = toShared(args.key.data);
     if (sameTensor(args.key, args.value)) {
-      const kv = project(args, key, B * Sk, Sk, E, 2 * E);
+      const kv = project(args, key, B * Sk, Sk, E, 2 * kvDim);
       parts.push(kv.part);
-      [kView, vView] = [kv.view(0), kv.view(E)];
+      [kView, vView] = [kv.view(0), kv.view(kvDim)];
     } else {
-      const k = project(args, key, B * Sk, Sk, E, E);
-      const v = project(args, toShared(args.value.data), B * Sk, Sk, 2 * E, E);
+      const k = project(args, key, B * Sk, Sk, E, kvDim);
+      const v = project(args, toShared(args.value.data), B * Sk, Sk, E + kvDim, kvDim);
       parts.push(k.part, v.part);
       [kView, vView] = [k.view(0), v.view(0)];
     }
@@ -91,7 +96,7 @@ export async function runMha(
   const concat = allocLike(query, B * Sq * E);
   const weights = args.needWeights ? allocLike(query, B * H * Sq * Sk) : undefined;
   const attention: AttentionJob = {
-    kind: 'attention', B, H, Hkv: H, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), causal: args.causal,
+    kind: 'attention', B, H, Hkv, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), causal: args.causal,
     q: qView, k: kView, v: vView,
     out: heads(concat, 0, Sq, E, headDim),
     mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },

@@ -1,5 +1,6 @@
 // Validation of pool.multiHeadAttention(query, key, value, weights, options) — torch.nn.MultiheadAttention
-// with batch_first=True and PyTorch's weight layout.
+// with batch_first=True and PyTorch's weight layout, generalised to grouped-query attention: with
+// numKvHeads < numHeads the K and V projections have numKvHeads·headDim rows each instead of E.
 
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
@@ -9,14 +10,15 @@ import {
 } from './tensor-arg.js';
 
 const OP = 'multiHeadAttention';
-const OPTION_NAMES = ['numHeads', 'causal', 'keyPaddingMask', 'needWeights', 'signal'] as const;
+const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'signal'] as const;
 
 export type NeedWeights = false | 'average' | 'per-head';
 
 export interface MultiHeadAttentionWeights<A extends FloatArray = Float32Array> {
-  /** [3E, E]: rows [0, E) are Wq, [E, 2E) Wk, [2E, 3E) Wv (y = x·Wᵀ + b). */
+  /** [E + 2·kvDim, E] with kvDim = numKvHeads·(E / numHeads): rows [0, E) are Wq, [E, E + kvDim) Wk,
+   *  [E + kvDim, E + 2·kvDim) Wv (y = x·Wᵀ + b). Without numKvHeads that is PyTorch's [3E, E]. */
   inProjWeight: Tensor<A>;
-  /** [3E] */
+  /** [E + 2·kvDim] ([3E] without numKvHeads), in the same row order. */
   inProjBias?: Tensor<A>;
   /** [E, E] */
   outProjWeight: Tensor<A>;
@@ -27,6 +29,10 @@ export interface MultiHeadAttentionWeights<A extends FloatArray = Float32Array> 
 export interface MultiHeadAttentionOptions {
   /** E % numHeads === 0. */
   numHeads: number;
+  /** Key/value heads for grouped-query attention: numHeads % numKvHeads === 0, and query head h reads
+   *  key/value head floor(h / (numHeads / numKvHeads)); 1 is multi-query attention. Default numHeads
+   *  (ordinary multi-head attention, PyTorch's layout). Sets the first dimension of inProjWeight. */
+  numKvHeads?: number;
   causal?: boolean;
   /** [B, Sk]; 1 = padding, ignored (PyTorch's key_padding_mask convention). */
   keyPaddingMask?: Tensor<Uint8Array>;
@@ -45,6 +51,7 @@ export interface MhaArgs {
   readonly outProjBias?: FloatArray;
   readonly B: number; readonly Sq: number; readonly Sk: number; readonly E: number;
   readonly numHeads: number;
+  readonly numKvHeads: number;
   readonly causal: boolean;
   readonly keyPaddingMask?: Uint8Array;
   readonly needWeights: NeedWeights;
@@ -66,6 +73,21 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   checkDim(OP, 'value.shape[1] (Sk)', value.shape[1], Sk, 'key.shape[1] (Sk)');
   checkDim(OP, 'value.shape[2] (E)', value.shape[2], E, 'query.shape[2] (E)');
 
+  // The head counts come before the weights: they set inProjWeight's shape.
+  if (optionsIn === null || typeof optionsIn !== 'object') throw typeError(OP, 'options', 'an object with numHeads', optionsIn);
+  const options = checkOptionsObject(OP, optionsIn);
+  checkOptionNames(OP, options, OPTION_NAMES);
+  const numHeads = options.numHeads;
+  if (typeof numHeads !== 'number') throw typeError(OP, 'options.numHeads', 'a number', numHeads);
+  if (!Number.isInteger(numHeads) || numHeads < 1 || E % numHeads !== 0) {
+    throw rangeError(OP, 'options.numHeads', `a positive divisor of E = ${E}`, numHeads);
+  }
+  const numKvHeads = options.numKvHeads === undefined ? numHeads : options.numKvHeads;
+  if (typeof numKvHeads !== 'number') throw typeError(OP, 'options.numKvHeads', 'a number', numKvHeads);
+  if (!Number.isInteger(numKvHeads) || numKvHeads < 1 || numHeads % numKvHeads !== 0) {
+    throw rangeError(OP, 'options.numKvHeads', `a positive divisor of options.numHeads = ${numHeads}`, numKvHeads);
+  }
+
   if (weightsIn === null || typeof weightsIn !== 'object') throw typeError(OP, 'weights', 'an object { inProjWeight, inProjBias?, outProjWeight, outProjBias? }', weightsIn);
   const w = weightsIn as Record<string, unknown>;
   const weight = (name: string, names: string[], dims: number[]) => {
@@ -75,19 +97,14 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
     return t.data;
   };
   const optionalWeight = (name: string, names: string[], dims: number[]) => (w[name] === undefined ? undefined : weight(name, names, dims));
-  const inProjWeight = weight('inProjWeight', ['3E', 'E'], [3 * E, E]);
-  const inProjBias = optionalWeight('inProjBias', ['3E'], [3 * E]);
+  // The in-projection's rows: E for Q, then kvDim each for K and V. The default layout keeps PyTorch's name.
+  const inRows = E + 2 * numKvHeads * (E / numHeads);
+  const inRowsName = numKvHeads === numHeads ? '3E' : 'E + 2·numKvHeads·headDim';
+  const inProjWeight = weight('inProjWeight', [inRowsName, 'E'], [inRows, E]);
+  const inProjBias = optionalWeight('inProjBias', [inRowsName], [inRows]);
   const outProjWeight = weight('outProjWeight', ['E', 'E'], [E, E]);
   const outProjBias = optionalWeight('outProjBias', ['E'], [E]);
 
-  if (optionsIn === null || typeof optionsIn !== 'object') throw typeError(OP, 'options', 'an object with numHeads', optionsIn);
-  const options = checkOptionsObject(OP, optionsIn);
-  checkOptionNames(OP, options, OPTION_NAMES);
-  const numHeads = options.numHeads;
-  if (typeof numHeads !== 'number') throw typeError(OP, 'options.numHeads', 'a number', numHeads);
-  if (!Number.isInteger(numHeads) || numHeads < 1 || E % numHeads !== 0) {
-    throw rangeError(OP, 'options.numHeads', `a positive divisor of E = ${E}`, numHeads);
-  }
   const causal = checkBoolean(OP, 'options.causal', options.causal);
   let keyPaddingMask: Uint8Array | undefined;
   if (options.keyPaddingMask !== undefined) {
@@ -103,6 +120,6 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   const signal = checkSignal(OP, options.signal);
   return {
     query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias,
-    B, Sq, Sk, E, numHeads, causal, keyPaddingMask, needWeights, signal,
+    B, Sq, Sk, E, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, signal,
   };
 }

@@ -152,6 +152,13 @@ export interface MhaSpec {
   readonly Sk: number;
   readonly E: number;
   readonly selfAttention: boolean;
+  /** Cross-attention with one tensor passed as both key and value (ignored for self-attention). */
+  readonly keyIsValue?: boolean;
+  /** Query heads; needed only with numKvHeads. */
+  readonly numHeads?: number;
+  /** Key/value heads of a grouped-query layer: the in-projection then has E + 2·numKvHeads·(E / numHeads)
+   *  rows. Default: PyTorch's [3E, E]. */
+  readonly numKvHeads?: number;
   /** Default true: include inProjBias and outProjBias (both are optional in the API). */
   readonly withBias?: boolean;
   /** Unpadded keys per batch element; builds a keyPaddingMask [B, Sk] (1 = padding). */
@@ -172,20 +179,22 @@ export interface MhaInputs {
 }
 
 /** Inputs N(0, 1); weights uniform with PyTorch's xavier_uniform bound for in_proj_weight [3E, E]
- *  (sqrt(6 / (E + 3E))) so logits stay of order 1, as in a trained layer. */
+ *  (sqrt(6 / (E + 3E))) so logits stay of order 1, as in a trained layer (the same bound for the
+ *  grouped-query layer's smaller in-projection). */
 export function mhaInputs(spec: MhaSpec): MhaInputs {
   const rng = new Rng(spec.seed);
   const { B, Sq, E } = spec;
   const Sk = spec.selfAttention ? Sq : spec.Sk;
   const query = randomTensor(rng, [B, Sq, E]) as TensorLike<Float32Array>;
   const key = spec.selfAttention ? query : (randomTensor(rng, [B, Sk, E]) as TensorLike<Float32Array>);
-  const value = spec.selfAttention ? query : (randomTensor(rng, [B, Sk, E]) as TensorLike<Float32Array>);
+  const value = spec.selfAttention ? query : spec.keyIsValue ? key : (randomTensor(rng, [B, Sk, E]) as TensorLike<Float32Array>);
   const bound = Math.sqrt(6 / (4 * E));
+  const inRows = spec.numKvHeads === undefined ? 3 * E : E + (2 * spec.numKvHeads * E) / spec.numHeads!;
   const withBias = spec.withBias ?? true;
   const weights = {
-    inProjWeight: uniformTensor(rng, [3 * E, E], bound),
+    inProjWeight: uniformTensor(rng, [inRows, E], bound),
     outProjWeight: uniformTensor(rng, [E, E], 1 / Math.sqrt(E)),
-    ...(withBias && { inProjBias: uniformTensor(rng, [3 * E], 0.1), outProjBias: uniformTensor(rng, [E], 0.1) }),
+    ...(withBias && { inProjBias: uniformTensor(rng, [inRows], 0.1), outProjBias: uniformTensor(rng, [E], 0.1) }),
   };
   let keyPaddingMask: TensorLike<Uint8Array> | undefined;
   if (spec.keyLengths) {

@@ -8,7 +8,9 @@
 //     a size-1 axis repeats).
 //   * causal is bottom-right aligned: query i may see key j iff j <= i + (Sk - Sq).
 //   * a row with no visible key gives zeros in out and in the weights, and -Infinity in lse.
-//   * the MHA layer is torch.nn.MultiheadAttention (batch_first): y = x·Wᵀ + b with W stored [out, in].
+//   * the MHA layer is torch.nn.MultiheadAttention (batch_first): y = x·Wᵀ + b with W stored [out, in];
+//     with numKvHeads = Hkv < H (grouped-query) the in-projection's rows are E for Q, then Hkv·hd for K
+//     and Hkv·hd for V, and K and V split into Hkv heads.
 
 import type { FloatData, Shape, TensorLike } from './random.js';
 
@@ -107,6 +109,8 @@ export interface MhaWeightsLike {
 
 export interface ReferenceMhaOptions {
   readonly numHeads: number;
+  /** Default numHeads. */
+  readonly numKvHeads?: number;
   readonly causal?: boolean;
   /** [B, Sk]; 1 = padding, ignored (torch's key_padding_mask). */
   readonly keyPaddingMask?: TensorLike<Uint8Array>;
@@ -122,7 +126,7 @@ export interface ReferenceMha {
 }
 
 /** y[n, o] = Σ_i x[n, i] · W[rowOffset + o, i] + bias[rowOffset + o], for o < outFeatures (torch nn.Linear). */
-function linear(x: ArrayLike<number>, rows: number, inFeatures: number, w: TensorLike, bias: TensorLike | undefined, rowOffset: number, outFeatures: number): Float64Array {
+export function linear(x: ArrayLike<number>, rows: number, inFeatures: number, w: TensorLike, bias: TensorLike | undefined, rowOffset: number, outFeatures: number): Float64Array {
   const y = new Float64Array(rows * outFeatures);
   for (let n = 0; n < rows; n++) {
     for (let o = 0; o < outFeatures; o++) {
@@ -134,8 +138,8 @@ function linear(x: ArrayLike<number>, rows: number, inFeatures: number, w: Tenso
   return y;
 }
 
-/** [B, S, E] → [B, H, S, E / H]: head h is columns [h·hd, (h+1)·hd). */
-function splitHeads(x: Float64Array, B: number, S: number, H: number, hd: number): TensorLike<Float64Array> {
+/** [B, S, H·hd] → [B, H, S, hd]: head h is columns [h·hd, (h+1)·hd). */
+export function splitHeads(x: Float64Array, B: number, S: number, H: number, hd: number): TensorLike<Float64Array> {
   const heads = new Float64Array(B * H * S * hd);
   for (let b = 0; b < B; b++)
     for (let s = 0; s < S; s++)
@@ -145,7 +149,7 @@ function splitHeads(x: Float64Array, B: number, S: number, H: number, hd: number
 }
 
 /** [B, H, S, hd] → [B, S, H·hd]. */
-function mergeHeads(x: Float64Array, B: number, S: number, H: number, hd: number): Float64Array {
+export function mergeHeads(x: Float64Array, B: number, S: number, H: number, hd: number): Float64Array {
   const merged = new Float64Array(B * S * H * hd);
   for (let b = 0; b < B; b++)
     for (let s = 0; s < S; s++)
@@ -154,24 +158,28 @@ function mergeHeads(x: Float64Array, B: number, S: number, H: number, hd: number
   return merged;
 }
 
+/** key_padding_mask [B, Sk] (1 = ignore) as an attention mask (1 = may attend) of shape [B, 1, 1, Sk]. */
+export function attendMaskFromPadding(keyPaddingMask: TensorLike<Uint8Array>): TensorLike<Uint8Array> {
+  const [B, Sk] = keyPaddingMask.shape;
+  const m = new Uint8Array(B * Sk);
+  for (let n = 0; n < B * Sk; n++) m[n] = keyPaddingMask.data[n] ? 0 : 1;
+  return { data: m, shape: [B, 1, 1, Sk] };
+}
+
 export function referenceMultiHeadAttention(query: TensorLike, key: TensorLike, value: TensorLike, weights: MhaWeightsLike, options: ReferenceMhaOptions): ReferenceMha {
   const [B, Sq, E] = query.shape;
   const Sk = key.shape[1];
   const H = options.numHeads;
+  const Hkv = options.numKvHeads ?? H;
   const hd = E / H;
+  const kvDim = Hkv * hd;
 
   const Q = linear(query.data, B * Sq, E, weights.inProjWeight, weights.inProjBias, 0, E);
-  const K = linear(key.data, B * Sk, E, weights.inProjWeight, weights.inProjBias, E, E);
-  const V = linear(value.data, B * Sk, E, weights.inProjWeight, weights.inProjBias, 2 * E, E);
+  const K = linear(key.data, B * Sk, E, weights.inProjWeight, weights.inProjBias, E, kvDim);
+  const V = linear(value.data, B * Sk, E, weights.inProjWeight, weights.inProjBias, E + kvDim, kvDim);
 
-  // key_padding_mask (1 = ignore) becomes an attention mask (1 = may attend) of shape [B, 1, 1, Sk].
-  let mask: TensorLike<Uint8Array> | undefined;
-  if (options.keyPaddingMask) {
-    const m = new Uint8Array(B * Sk);
-    for (let n = 0; n < B * Sk; n++) m[n] = options.keyPaddingMask.data[n] ? 0 : 1;
-    mask = { data: m, shape: [B, 1, 1, Sk] };
-  }
-  const attention = referenceAttention(splitHeads(Q, B, Sq, H, hd), splitHeads(K, B, Sk, H, hd), splitHeads(V, B, Sk, H, hd), {
+  const mask = options.keyPaddingMask && attendMaskFromPadding(options.keyPaddingMask);
+  const attention = referenceAttention(splitHeads(Q, B, Sq, H, hd), splitHeads(K, B, Sk, Hkv, hd), splitHeads(V, B, Sk, Hkv, hd), {
     causal: options.causal,
     mask,
     scale: 1 / Math.sqrt(hd),
