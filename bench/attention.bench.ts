@@ -4,11 +4,17 @@
 // a warm-up run), attention GFLOP/s = 4·B·H·Sq·Sk·D / t (halved for causal: masked blocks are
 // skipped, not computed), and the speedup of all cores over 1 thread, measured side by side in this
 // process. Options: --kernel auto|wasm|js, --seq 512,2048, --iterations N.
+//
+// The pools take turns call by call (round r: 1 thread, then all threads), not tinybench's task after
+// task: this VM's speed drifts by up to 2× over tens of seconds (other tenants on the host; measured
+// 1-thread S=2048 at 368 and 651 ms a minute apart), and a drift during one task's block of runs
+// would show up as a false speedup or slowdown. Interleaved, both sides see the same conditions.
 
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Bench } from 'tinybench';
 import { AttentionPool, type KernelChoice } from '../src/index.js';
+import { median } from './peer/timing.js';
+import { timeInterleaved } from './support/interleaved.js';
 import { randomTensor } from './support/random-tensors.js';
 
 const { values } = parseArgs({
@@ -30,15 +36,9 @@ console.log('S      causal  threads  median ms    GFLOP/s  speedup');
 for (const S of seqs) {
   const q = randomTensor([B, H, S, D], 1), k = randomTensor([B, H, S, D], 2), v = randomTensor([B, H, S, D], 3);
   for (const causal of [false, true]) {
-    const bench = new Bench({ iterations, time: 0, warmupIterations: 1, warmupTime: 0 });
-    for (const pool of pools) bench.add(String(pool.threads), async () => { await pool.attention(q, k, v, { causal }); });
-    await bench.run();
+    const calls = pools.map((pool) => async () => { await pool.attention(q, k, v, { causal }); });
+    const medians = (await timeInterleaved(calls, 1, iterations)).map(median);
     const flops = (4 * B * H * S * S * D) / (causal ? 2 : 1);
-    const medians = bench.tasks.map((task) => {
-      const result = task.result;
-      if (!('latency' in result)) throw new Error(`benchmark task ${task.name} failed`);
-      return result.latency.p50;
-    });
     medians.forEach((ms, i) => {
       const row = [String(S).padEnd(6), String(causal).padEnd(7), String(threadCounts[i]).padEnd(8),
         ms.toFixed(1).padStart(9), (flops / ms / 1e6).toFixed(2).padStart(10), (medians[0] / ms).toFixed(2).padStart(8)];
