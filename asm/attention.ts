@@ -19,6 +19,7 @@
 // live in L2.
 
 import { expVec } from './exp';
+import { madd } from './madd';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { dot4x8 } from './panel-dot';
 
@@ -188,13 +189,13 @@ function pv4(acc: usize, dvPad: i32, p: usize, alpha: usize, v: usize, keys: i32
     for (; pk < pEnd; pk += 4) {
       const v0 = v128.load(vk), v1 = v128.load(vk, 16);
       let x = v128.load32_splat(pk);
-      c00 = f32x4.add(c00, f32x4.mul(x, v0)); c01 = f32x4.add(c01, f32x4.mul(x, v1));
+      c00 = madd(x, v0, c00); c01 = madd(x, v1, c01);
       x = v128.load32_splat(pk, SCORE_ROW_BYTES);
-      c10 = f32x4.add(c10, f32x4.mul(x, v0)); c11 = f32x4.add(c11, f32x4.mul(x, v1));
+      c10 = madd(x, v0, c10); c11 = madd(x, v1, c11);
       x = v128.load32_splat(pk, 2 * SCORE_ROW_BYTES);
-      c20 = f32x4.add(c20, f32x4.mul(x, v0)); c21 = f32x4.add(c21, f32x4.mul(x, v1));
+      c20 = madd(x, v0, c20); c21 = madd(x, v1, c21);
       x = v128.load32_splat(pk, 3 * SCORE_ROW_BYTES);
-      c30 = f32x4.add(c30, f32x4.mul(x, v0)); c31 = f32x4.add(c31, f32x4.mul(x, v1));
+      c30 = madd(x, v0, c30); c31 = madd(x, v1, c31);
       vk += rowBytes;
     }
     v128.store(at0, c00); v128.store(at0, c01, 16);
@@ -210,10 +211,10 @@ function pv4(acc: usize, dvPad: i32, p: usize, alpha: usize, v: usize, keys: i32
     for (let k = 0; k < keys; k++) {
       const v0 = v128.load(vk);
       const pk = p + (<usize>k << 2);
-      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pk), v0));
-      c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(pk, SCORE_ROW_BYTES), v0));
-      c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(pk, 2 * SCORE_ROW_BYTES), v0));
-      c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(pk, 3 * SCORE_ROW_BYTES), v0));
+      c0 = madd(v128.load32_splat(pk), v0, c0);
+      c1 = madd(v128.load32_splat(pk, SCORE_ROW_BYTES), v0, c1);
+      c2 = madd(v128.load32_splat(pk, 2 * SCORE_ROW_BYTES), v0, c2);
+      c3 = madd(v128.load32_splat(pk, 3 * SCORE_ROW_BYTES), v0, c3);
       vk += rowBytes;
     }
     v128.store(at0, c0); v128.store(at1, c1); v128.store(at2, c2); v128.store(at3, c3);
@@ -230,7 +231,7 @@ function pv1(acc: usize, dvPad: i32, p: usize, alpha: f32, v: usize, keys: i32, 
     let vk = v + (<usize>c << 2);
     for (let k = 0; k < keys; k++) {
       const x = load<f32>(p + (<usize>k << 2));
-      if (!skipZero || x != 0) sum = f32x4.add(sum, f32x4.mul(f32x4.splat(x), v128.load(vk)));
+      if (!skipZero || x != 0) sum = madd(f32x4.splat(x), v128.load(vk), sum);
       vk += rowBytes;
     }
     v128.store(at, sum);

@@ -1,6 +1,9 @@
-// Compiles the AssemblyScript kernels (asm/*.ts) into dist/wasm/kernels.wasm with the assemblyscript
-// package from node_modules: optimised for speed, SIMD on, no garbage collector (the kernels only use
-// raw memory that the JavaScript side lays out), and a text listing next to it for review.
+// Compiles the AssemblyScript kernels (asm/*.ts) with the assemblyscript package from node_modules:
+// optimised for speed, no garbage collector (the kernels only use raw memory that the JavaScript side
+// lays out), and a text listing next to each module for review. Two builds of the same sources:
+//   dist/wasm/kernels.wasm          WebAssembly SIMD (runs on every Node ≥ 16)
+//   dist/wasm/kernels-relaxed.wasm  + relaxed SIMD (fused multiply-add, see asm/madd.ts); optional,
+//                                   used only where the runtime accepts it
 //
 //   node asm/build.mjs
 
@@ -9,22 +12,28 @@ import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const BUILDS = [
+  { name: 'kernels', features: 'simd' },
+  { name: 'kernels-relaxed', features: 'simd,relaxed-simd' },
+];
 
 await mkdir(new URL('../dist/wasm/', import.meta.url), { recursive: true });
-const { error, stderr } = await asc.main([
-  'asm/kernels.ts',
-  '--outFile', 'dist/wasm/kernels.wasm',
-  '--textFile', 'dist/wasm/kernels.wat',
-  '--optimizeLevel', '3',
-  '--shrinkLevel', '0',
-  '--converge',
-  '--noAssert',
-  '--runtime', 'stub',
-  '--enable', 'simd',
-  '--baseDir', root,
-]);
-if (error) {
-  console.error(stderr.toString());
-  console.error(`asm/build.mjs: ${error.message}`);
-  process.exit(1);
+for (const { name, features } of BUILDS) {
+  const { error, stderr } = await asc.main([
+    'asm/kernels.ts',
+    '--outFile', `dist/wasm/${name}.wasm`,
+    '--textFile', `dist/wasm/${name}.wat`,
+    '--optimizeLevel', '3',
+    '--shrinkLevel', '0',
+    '--converge',
+    '--noAssert',
+    '--runtime', 'stub',
+    '--enable', features,
+    '--baseDir', root,
+  ]);
+  if (error) {
+    console.error(stderr.toString());
+    console.error(`asm/build.mjs (${name}): ${error.message}`);
+    process.exit(1);
+  }
 }

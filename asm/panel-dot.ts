@@ -8,9 +8,11 @@
 // or 6×8 block spills). Lanes run along columns, so every output is one float32 sum in d order whatever
 // the row grouping — the tail rows of a tile produce the same bits as full groups.
 //
-// Wasm SIMD has no fused multiply-add (relaxed SIMD is behind a flag on Node 20), so each 4-lane MAC is
-// a multiply and an add: the cores here issue about 1.5 such pairs per cycle, 34 GFLOP/s (measured
-// with a register-only loop in C); gemmRows reaches about 29 of them.
+// Wasm SIMD has no fused multiply-add, so in the baseline build each 4-lane MAC is a multiply and an
+// add: the cores here issue about 1.5 such pairs per cycle, 34 GFLOP/s (measured with a register-only
+// loop in C); gemmRows reaches about 29 of them. The relaxed-SIMD build fuses them (madd.ts).
+
+import { madd } from './madd';
 
 /** out rows are `ldo` bytes apart; `lda` is the byte stride of the A rows. */
 export function dot4x8(a: usize, lda: usize, panel: usize, depth: i32, out: usize, ldo: usize): void {
@@ -23,13 +25,13 @@ export function dot4x8(a: usize, lda: usize, panel: usize, depth: i32, out: usiz
   for (let d = 0; d < depth; d++) {
     const k0 = v128.load(p), k1 = v128.load(p, 16);
     let x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, k0)); c01 = f32x4.add(c01, f32x4.mul(x, k1));
+    c00 = madd(x, k0, c00); c01 = madd(x, k1, c01);
     x = v128.load32_splat(a1);
-    c10 = f32x4.add(c10, f32x4.mul(x, k0)); c11 = f32x4.add(c11, f32x4.mul(x, k1));
+    c10 = madd(x, k0, c10); c11 = madd(x, k1, c11);
     x = v128.load32_splat(a2);
-    c20 = f32x4.add(c20, f32x4.mul(x, k0)); c21 = f32x4.add(c21, f32x4.mul(x, k1));
+    c20 = madd(x, k0, c20); c21 = madd(x, k1, c21);
     x = v128.load32_splat(a3);
-    c30 = f32x4.add(c30, f32x4.mul(x, k0)); c31 = f32x4.add(c31, f32x4.mul(x, k1));
+    c30 = madd(x, k0, c30); c31 = madd(x, k1, c31);
     a0 += 4; a1 += 4; a2 += 4; a3 += 4; p += 32;
   }
   v128.store(out, c00); v128.store(out, c01, 16);

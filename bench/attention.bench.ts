@@ -31,7 +31,7 @@ const B = 1, H = 8, D = 64;
 const threadCounts = [...new Set([1, availableParallelism()])];
 const pools = threadCounts.map((threads) => new AttentionPool({ threads, kernel }));
 
-console.log(`attnpool attention — B=${B} H=${H} D=${D}, kernel ${pools[0].kernel}, threads ${threadCounts.join(' vs ')}, median of ${iterations} runs`);
+console.log(`attnpool attention — B=${B} H=${H} D=${D}, kernel ${pools[0].kernel}${pools[0].wasmVariant ? ` (${pools[0].wasmVariant})` : ''}, threads ${threadCounts.join(' vs ')}, median of ${iterations} runs`);
 console.log('S      causal  threads  median ms    GFLOP/s  speedup');
 for (const S of seqs) {
   const q = randomTensor([B, H, S, D], 1), k = randomTensor([B, H, S, D], 2), v = randomTensor([B, H, S, D], 3);

@@ -18,7 +18,7 @@ import { planAttentionTiles } from '../src/plan/attention-plan.js';
 import { planGemmTiles } from '../src/plan/gemm-plan.js';
 import { jsKernel } from '../workers/kernels/js/js-kernel.js';
 import { TILE_INTS, type AttentionJob, type GemmJob, type GemmPart, type Kernel, type View4 } from '../workers/kernels/jobs.js';
-import { compileWasmKernelModule, createWasmKernel } from '../workers/kernels/wasm/index.js';
+import { compileWasmKernelModule, createWasmKernel, wasmKernelVariant } from '../workers/kernels/wasm/index.js';
 import { randomTensor } from './support/random-tensors.js';
 
 const { values } = parseArgs({
@@ -130,7 +130,7 @@ function selectTiles(tiles: Int32Array, ints: number, keep: (t: number) => boole
   return Int32Array.from(kept);
 }
 
-console.log(`kernel level, 1 thread; median of ${wasmRuns} wasm / ${jsRuns} js runs after one warm-up`);
+console.log(`kernel level, 1 thread, wasm build ${wasmKernelVariant()}; median of ${wasmRuns} wasm / ${jsRuns} js runs after one warm-up`);
 console.log(`${'case'.padEnd(58)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'wasm/js'.padStart(8)}`);
 for (const group of [attentionCases(false), attentionCases(true), gemmCases()]) {
   const rates = new Map<Case, number>();

@@ -73,7 +73,8 @@ function runInChild(opts: BenchOptions, row: string, threads: number): Promise<R
     '--runs', String(opts.runs), '--warmup', String(opts.warmup), '--kernel', opts.kernel,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+    // execArgv: V8 flags such as --experimental-wasm-relaxed-simd apply to the child's run too.
+    const child = spawn(process.execPath, [...process.execArgv, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.on('error', reject);

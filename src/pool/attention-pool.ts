@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import { kernelsFrom } from '../../workers/kernels/select.js';
-import { compileWasmKernelModule } from '../../workers/kernels/wasm/index.js';
+import { compileWasmKernelModule, wasmKernelVariant, type WasmVariant } from '../../workers/kernels/wasm/index.js';
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
 import { attentionFlops, runAttention } from '../ops/attention-op.js';
@@ -34,6 +34,9 @@ export class AttentionPool {
   readonly threads: number;
   /** The kernel float32 calls run on ('auto' resolved); float64 calls always use the js kernel. */
   readonly kernel: KernelName;
+  /** Which build of the wasm kernel runs ('relaxed-simd': fused multiply-add, where the runtime accepts
+   *  it — Node 20 needs --experimental-wasm-relaxed-simd); null when the pool runs the js kernel. */
+  readonly wasmVariant: WasmVariant | null;
   readonly #piscina: Piscina<PhaseTask, TilesOutcome>;
   readonly #gate: CallGate;
   readonly #dispatcher: Dispatcher;
@@ -48,6 +51,7 @@ export class AttentionPool {
     }
     this.threads = threads;
     this.kernel = wasmModule ? 'wasm' : 'js';
+    this.wasmVariant = wasmModule ? wasmKernelVariant() : null;
     const workerData: WorkerSetup = { wasmModule };
     const hooks = testHooksOf(options); // test-only: fault injection, thread observation
     this.#piscina = new Piscina<PhaseTask, TilesOutcome>({
