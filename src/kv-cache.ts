@@ -28,6 +28,7 @@ interface KvStore<A extends FloatArray> {
 export interface KvSnapshot<A extends FloatArray> {
   readonly keys: A;
   readonly values: A;
+  readonly capacity: number;
   readonly length: number;
   readonly k: View4;
   readonly v: View4;
@@ -37,6 +38,18 @@ export interface KvSnapshot<A extends FloatArray> {
 
 /** Lets the pool snapshot a cache without making snapshots part of the public surface. */
 let snapshotOf: <A extends FloatArray>(cache: KvCache<A>) => KvSnapshot<A>;
+
+/** A cache's buffers and length as they cross to the remote engine's host thread (shared, not copied). */
+export interface KvCacheContents<A extends FloatArray = FloatArray> {
+  readonly layout: KvCacheLayout;
+  readonly keys: A;
+  readonly values: A;
+  readonly capacity: number;
+  readonly length: number;
+}
+
+/** Set only while kvCacheOver() constructs a cache over existing buffers. */
+let adopting: KvCacheContents | undefined;
 
 export class KvCache<A extends FloatArray = Float32Array> {
   readonly batch: number;
@@ -55,7 +68,11 @@ export class KvCache<A extends FloatArray = Float32Array> {
     this.headDim = layout.headDim;
     this.valueDim = layout.valueDim;
     this.dtype = layout.dtype;
-    this.#store = this.#allocate(capacity, 'createKvCache');
+    const adopted = adopting;
+    this.#store = adopted
+      ? { keys: adopted.keys as A, values: adopted.values as A, capacity: adopted.capacity, readers: 0 }
+      : this.#allocate(capacity, 'createKvCache');
+    this.#length = adopted ? adopted.length : 0;
   }
 
   /** Positions filled so far: [0, length) is what the next attention call reads. */
@@ -112,7 +129,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
       data, offset: 0, strideB: this.kvHeads * store.capacity * cols, strideH: store.capacity * cols, strideRow: cols,
     });
     return {
-      keys: store.keys, values: store.values, length: this.#length,
+      keys: store.keys, values: store.values, capacity: store.capacity, length: this.#length,
       k: view(store.keys, this.headDim), v: view(store.values, this.valueDim),
       release: () => {
         if (released) return;
@@ -141,6 +158,23 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const data = this.dtype === 'float32' ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float64Array(new SharedArrayBuffer(length * 8));
     return data as A;
   }
+}
+
+/** A cache over buffers another thread filled (the remote engine's host): a read-only stand-in for
+ *  the caller's cache in one call, which is why it needs no claim of its own on the buffers. */
+export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>): KvCache<A> {
+  adopting = contents;
+  try {
+    return new KvCache<A>({ ...contents.layout, capacity: contents.capacity });
+  } finally {
+    adopting = undefined;
+  }
+}
+
+/** What crosses to the remote engine's host for a call over `cache`. */
+export function kvCacheContents<A extends FloatArray>(cache: KvCache<A>, snapshot: KvSnapshot<A>): KvCacheContents<A> {
+  const { batch, kvHeads, headDim, valueDim, dtype } = cache;
+  return { layout: { batch, kvHeads, headDim, valueDim, dtype }, keys: snapshot.keys, values: snapshot.values, capacity: snapshot.capacity, length: snapshot.length };
 }
 
 /** The positions [0, cache.length) as of now, claimed until release(); for pool.attention. */

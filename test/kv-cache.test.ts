@@ -1,8 +1,8 @@
 // The KV cache (pool.createKvCache, cache.append, pool.attention(q, cache, options)): a decode loop over
 // a cache must give what full causal attention over the same sequence gives, on every kernel, in the
 // calling thread and in the workers; golden sdpa-decode through a cache; GQA, mask and bias; capacity,
-// reserve and reset (also while a call reads the cache); and every bad input, after which the pool
-// still answers.
+// reserve and reset (also while a call reads the cache); every bad input, after which the pool still
+// answers; and the remote engine, whose host reads the caller's cache in place.
 //
 // Why decode rows can be compared bit for bit with the full causal call: both kernels walk the keys in
 // blocks at fixed global positions (0, 64, 128, …), keep each query row's softmax state on its own,
@@ -11,7 +11,7 @@
 // operations that the decode step with Sk = i + 1 does, whatever rows share its tile.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionPool, INLINE_MAX_FLOPS, zeros, type KvCache, type Tensor } from '../dist/src/index.js';
+import { AttentionPool, createRemoteEngine, INLINE_MAX_FLOPS, zeros, type KvCache, type RemoteEngine, type Tensor } from '../dist/src/index.js';
 import { caught, expectAttentionClose, expectLseClose, expectRelativeToMax, expectSameBits, FLOAT32_RTOL } from './support/compare.js';
 import { loadGoldenCases, type SdpaCase } from './support/golden.js';
 import { KERNELS } from './support/kernels.js';
@@ -360,5 +360,49 @@ describe('KV cache: bad input throws before any work, then the pool keeps workin
     a.append(cloneTensor(good.k, { shared: false }) as Tensor, cloneTensor(good.v, { shared: false }) as Tensor);
     b.append(good.k as Tensor, good.v as Tensor);
     expectSameBits((await pool.attention(good.q as Tensor, a)).data, (await pool.attention(good.q as Tensor, b)).data, 'shared vs not');
+  });
+});
+
+describe('KV cache on the remote engine', () => {
+  let remote: RemoteEngine;
+  let local: AttentionPool;
+  beforeAll(async () => {
+    remote = await createRemoteEngine({ threads: 2, kernel: 'js' });
+    local = new AttentionPool({ threads: 2, kernel: 'js' });
+  }, TIMEOUT_MS);
+  afterAll(async () => {
+    await remote?.close();
+    await local?.close();
+  });
+
+  it('a decode loop on the host gives the local pool bits; later appends and reset do not reach a call', async () => {
+    const seq = attentionInputs({ seed: 631, B: 1, H: 8, Hkv: 8, Sq: 2052, Sk: 2052, D: 64, Dv: 64 });
+    const prefill = 2048;
+    const cache = remote.createKvCache({ batch: 1, kvHeads: 8, headDim: 64, capacity: 2052 });
+    cache.append(positions(seq.k, 0, prefill), positions(seq.v, 0, prefill));
+    for (let i = prefill; i < 2052; i++) {
+      cache.append(positions(seq.k, i, i + 1), positions(seq.v, i, i + 1));
+      const q = positions(seq.q, i, i + 1);
+      const lse = zeros([1, 8, 1]);
+      const out = await remote.attention(q, cache, { causal: true, lse });
+      const expectedLse = zeros([1, 8, 1]);
+      expectSameBits(out.data, (await local.attention(q, positions(seq.k, 0, i + 1), positions(seq.v, 0, i + 1), { causal: true, lse: expectedLse })).data, `step ${i}`);
+      expectSameBits(lse.data, expectedLse.data, `step ${i} lse`);
+    }
+    const q = positions(seq.q, 2048, 2052);
+    const pending = remote.attention(q, cache, { causal: true });
+    cache.reset(); // the host is reading: the cache moves to fresh buffers
+    cache.append(positions(seq.v, 0, 2052), positions(seq.k, 0, 2052));
+    expectSameBits((await pending).data, (await local.attention(q, seq.k, seq.v, { causal: true })).data, 'call before reset');
+  }, TIMEOUT_MS);
+
+  it('bad input rejects with the class and message the pool gives', async () => {
+    const cache = remote.createKvCache({ batch: 1, kvHeads: 2, headDim: 8, capacity: 4 });
+    const q = randomTensor(new Rng(632), [1, 4, 1, 6]);
+    const fromPool = (await caught(() => local.attention(q as Tensor, cache))) as Error;
+    const fromRemote = (await caught(() => remote.attention(q as Tensor, cache))) as Error;
+    expect(fromRemote).toBeInstanceOf(RangeError);
+    expect(fromRemote.message).toBe(fromPool.message);
+    expect(fromRemote.message).toMatch(/q\.shape\[3\] \(D\) must be equal to cache\.headDim = 8, got 6/);
   });
 });
