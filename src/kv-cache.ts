@@ -4,11 +4,12 @@
 //
 // Safety while calls are in flight. A call reads positions [0, length) as of the moment it was made
 // (its snapshot). append() only writes positions at or past the current length, so it never touches
-// what a call in flight reads. reset() and reserve() would: when some call still reads the current
-// buffers, they move the cache to fresh buffers and leave the old ones to those calls (which keep
-// them alive until they end); otherwise reset() just rewinds and reuses the buffers. A call counts
-// as reading until its last tile has returned, which for an aborted call is after its promise
-// rejected — so the cache never rewrites memory that a worker may still be reading.
+// what a call in flight reads. reserve() always moves the cache to larger buffers, copying [0, length).
+// reset() rewinds and reuses the buffers, unless some call still reads them: then it moves the cache
+// to fresh buffers and leaves the old ones to those calls, which keep them alive until they end (so
+// for a moment the memory is twice the cache's). A call counts as reading until its last tile has
+// returned, which for an aborted call is after its promise rejected — so the cache never rewrites
+// memory that a worker may still be reading, and reset() never has to throw or wait.
 
 import type { View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
