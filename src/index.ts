@@ -3,6 +3,8 @@
 export { AttentionPool, INLINE_MAX_FLOPS } from './pool/attention-pool.js';
 export type { AttentionPoolOptions, KernelChoice } from './pool/pool-options.js';
 export type { AttentionOptions } from './validate/attention-args.js';
+export type { KvCache } from './kv-cache.js';
+export type { KvCacheDType, KvCacheOptions } from './validate/kv-cache-args.js';
 export type { MultiHeadAttentionOptions, MultiHeadAttentionWeights, NeedWeights } from './validate/mha-args.js';
 export type { MultiHeadAttentionResult } from './ops/mha-op.js';
 export { tensor, zeros, type Tensor, type Shape, type DType, type FloatArray, type TensorData } from './tensor.js';

@@ -11,8 +11,10 @@ import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
 import { attentionFlops, runAttention } from '../ops/attention-op.js';
 import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
+import { KvCache, snapshotKvCache } from '../kv-cache.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import { validateAttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
@@ -73,11 +75,35 @@ export class AttentionPool {
 
   /** Scaled dot-product attention over pre-split heads: q [B, H, Sq, D], k [B, Hkv, Sk, D],
    *  v [B, Hkv, Sk, Dv] → [B, H, Sq, Dv]. Invalid input rejects before any work starts. */
-  async attention<A extends FloatArray = Float32Array>(q: Tensor<A>, k: Tensor<A>, v: Tensor<A>, options?: AttentionOptions<A>): Promise<Tensor<A>> {
-    const args = validateAttentionArgs(q, k, v, options);
-    const result = await this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
+  attention<A extends FloatArray = Float32Array>(q: Tensor<A>, k: Tensor<A>, v: Tensor<A>, options?: AttentionOptions<A>): Promise<Tensor<A>>;
+  /** The same over a KvCache, which stands in for k and v: the call reads the cache's positions
+   *  [0, cache.length) as of the call (Sk = cache.length; `causal` is aligned to its end). */
+  attention<A extends FloatArray = Float32Array>(q: Tensor<A>, cache: KvCache<A>, options?: AttentionOptions<A>): Promise<Tensor<A>>;
+  async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray>,
+    vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
+    if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
+    const args = validateAttentionArgs(q, kOrCache, vOrOptions, options);
+    return this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
       runAttention(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.q.data)));
-    return result as Tensor<A>;
+  }
+
+  /** A KV cache for incremental decoding: keys [B, Hkv, capacity, D] and values [B, Hkv, capacity, Dv]
+   *  in shared memory, for attention(q, cache, options). Options are checked as a call's are. */
+  createKvCache<D extends KvCacheDType = 'float32'>(options: KvCacheOptions<D>): KvCache<D extends 'float64' ? Float64Array : Float32Array> {
+    return new KvCache(options);
+  }
+
+  #attentionOverCache(q: unknown, cache: KvCache<FloatArray>, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
+    const snapshot = snapshotKvCache(cache); // synchronous with the call: later appends are not read
+    let args: AttentionArgs;
+    try {
+      args = validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, options, extra);
+    } catch (err) {
+      snapshot.release();
+      throw err;
+    }
+    return this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
+      runAttention(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.q.data), snapshot), snapshot.release);
   }
 
   /** The multi-head attention layer (torch.nn.MultiheadAttention, batch_first=True):
@@ -106,11 +132,20 @@ export class AttentionPool {
     return data instanceof Float64Array ? 'js' : this.kernel;
   }
 
-  async #call<T>(op: string, signal: AbortSignal | undefined, flops: number, body: (ctx: CallContext) => Promise<T>): Promise<T> {
-    if (this.#closing) throw new PoolClosedError(op);
-    await this.#gate.enter(op, signal);
+  /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an
+   *  aborted call, after its promise has already rejected), or when it is refused before starting. */
+  async #call<T>(op: string, signal: AbortSignal | undefined, flops: number, body: (ctx: CallContext) => Promise<T>,
+    done: () => void = () => {}): Promise<T> {
+    try {
+      if (this.#closing) throw new PoolClosedError(op);
+      await this.#gate.enter(op, signal);
+    } catch (err) {
+      done();
+      throw err;
+    }
     if (this.#closing) { // closed while this call was being admitted: its threads are gone
       this.#gate.release();
+      done();
       throw new PoolClosedError(op);
     }
     const ctx = new CallContext(op, flops <= INLINE_MAX_FLOPS);
@@ -127,6 +162,7 @@ export class AttentionPool {
       signal?.removeEventListener('abort', onAbort);
       this.#running.delete(ctx);
       this.#gate.release();
+      done();
     });
     return new Promise<T>((resolve, reject) => {
       ctx.onStop(reject); // abort, close or worker failure rejects at once

@@ -5,6 +5,7 @@
 import { expose } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { parentPort } from 'node:worker_threads';
+import { kvCacheOver } from '../kv-cache.js';
 import { AttentionPool } from '../pool/attention-pool.js';
 import type { EngineHostApi, Outcome } from './wire.js';
 import { toWireError } from './wire.js';
@@ -42,6 +43,8 @@ const host: EngineHostApi = {
   }),
   attention: (callId, q, k, v, options) =>
     track(callId, (signal) => openPool().attention(q, k, v, { ...options, signal })),
+  attentionOverCache: (callId, q, cache, options) =>
+    track(callId, (signal) => openPool().attention(q, kvCacheOver(cache), { ...options, signal })),
   multiHeadAttention: (callId, query, key, value, weights, options) =>
     track(callId, (signal) => openPool().multiHeadAttention(query, key, value, weights, { ...options, signal })),
   abort: (callId) => running.get(callId)?.abort(),

@@ -9,14 +9,16 @@
 import type { Remote } from 'comlink';
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
+import { KvCache, kvCacheContents, snapshotKvCache } from '../kv-cache.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { outputBuffer, type OutputBuffer } from '../ops/views.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from '../pool/pool-options.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { validateAttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { HostLink } from './host-link.js';
-import type { EngineHostApi, EngineInfo, Outcome } from './wire.js';
+import type { EngineHostApi, EngineInfo, Outcome, WireAttentionOptions } from './wire.js';
 import { WireTensors } from './wire-args.js';
 
 interface InFlight {
@@ -54,10 +56,46 @@ export class RemoteEngine {
   }
 
   /** As AttentionPool.attention. `out` and `lse`, when given, are written in place and `out` is returned. */
-  async attention<A extends FloatArray = Float32Array>(q: Tensor<A>, k: Tensor<A>, v: Tensor<A>, options?: AttentionOptions<A>): Promise<Tensor<A>> {
-    validateAttentionArgs(q, k, v, options);
-    const { signal, out, lse, mask, bias, ...plain } = options ?? {};
+  attention<A extends FloatArray = Float32Array>(q: Tensor<A>, k: Tensor<A>, v: Tensor<A>, options?: AttentionOptions<A>): Promise<Tensor<A>>;
+  /** As AttentionPool.attention over a KvCache (from createKvCache() here or on any pool): the host
+   *  reads the cache's shared buffers in place, positions [0, cache.length) as of the call. */
+  attention<A extends FloatArray = Float32Array>(q: Tensor<A>, cache: KvCache<A>, options?: AttentionOptions<A>): Promise<Tensor<A>>;
+  async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray>,
+    vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
+    if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
+    const { k, v } = validateAttentionArgs(q, kOrCache, vOrOptions, options);
     const wire = new WireTensors();
+    const [wk, wv] = [wire.tensor(k), wire.tensor(v)];
+    return this.#sendAttention(wire, q, options, (host, id, wq, wireOptions) => host.attention(id, wq, wk, wv, wireOptions));
+  }
+
+  /** As AttentionPool.createKvCache. */
+  createKvCache<D extends KvCacheDType = 'float32'>(options: KvCacheOptions<D>): KvCache<D extends 'float64' ? Float64Array : Float32Array> {
+    return new KvCache(options);
+  }
+
+  /** The snapshot is released when the host has answered. For an aborted call the host answers at
+   *  once while its last tiles may still read the buffers; a reset() then may reuse them, which can
+   *  only change that aborted call's (discarded) result. */
+  #attentionOverCache(q: Tensor<FloatArray>, cache: KvCache<FloatArray>, optionsIn: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
+    const snapshot = snapshotKvCache(cache);
+    try {
+      validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, optionsIn, extra);
+    } catch (err) {
+      snapshot.release();
+      throw err;
+    }
+    const contents = kvCacheContents(cache, snapshot);
+    return this.#sendAttention(new WireTensors(), q, optionsIn as AttentionOptions<FloatArray> | undefined,
+      (host, id, wq, wireOptions) => host.attentionOverCache(id, wq, contents, wireOptions)).finally(snapshot.release);
+  }
+
+  /** Sends one validated attention call: q and the options' tensors cross shared; out and lse are
+   *  written where the caller gave them. */
+  async #sendAttention(wire: WireTensors, q: Tensor<FloatArray>, options: AttentionOptions<FloatArray> | undefined,
+    send: (host: Remote<EngineHostApi>, callId: number, q: Tensor<FloatArray>, options: WireAttentionOptions) => Promise<Outcome<Tensor<FloatArray>>>,
+  ): Promise<Tensor<FloatArray>> {
+    const { signal, out, lse, mask, bias, ...plain } = options ?? {};
     const outBuffer = out && resultBuffer(out);
     const lseBuffer = lse && resultBuffer(lse);
     const wireOptions = {
@@ -65,10 +103,10 @@ export class RemoteEngine {
       out: outBuffer && { data: outBuffer.data, shape: [...out.shape] },
       lse: lseBuffer && { data: lseBuffer.data, shape: [...lse.shape] },
     };
-    const [wq, wk, wv] = [wire.tensor(q), wire.tensor(k), wire.tensor(v)];
-    const result = await this.#call('attention', signal, (host, id) => host.attention(id, wq, wk, wv, wireOptions));
+    const wq = wire.tensor(q);
+    const result = await this.#call('attention', signal, (host, id) => send(host, id, wq, wireOptions));
     lseBuffer?.finish();
-    return (outBuffer ? outBuffer.finish() : result) as Tensor<A>;
+    return outBuffer ? outBuffer.finish() : result;
   }
 
   /** As AttentionPool.multiHeadAttention. */

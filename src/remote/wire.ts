@@ -8,6 +8,7 @@
 
 import { AbortError, PoolClosedError, QueueFullError, WorkerFailedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
+import type { KvCacheContents } from '../kv-cache.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
 import type { ResolvedPoolOptions } from '../pool/pool-options.js';
 import type { FloatArray, Tensor } from '../tensor.js';
@@ -36,6 +37,8 @@ export type WireMhaOptions = Omit<MultiHeadAttentionOptions, 'signal'>;
 export interface EngineHostApi {
   open(options: ResolvedPoolOptions): Promise<Outcome<EngineInfo>>;
   attention(callId: number, q: Tensor<FloatArray>, k: Tensor<FloatArray>, v: Tensor<FloatArray>, options: WireAttentionOptions): Promise<Outcome<Tensor<FloatArray>>>;
+  /** attention(q, cache, options): the cache's buffers cross shared, with the length of the call's snapshot. */
+  attentionOverCache(callId: number, q: Tensor<FloatArray>, cache: KvCacheContents, options: WireAttentionOptions): Promise<Outcome<Tensor<FloatArray>>>;
   multiHeadAttention(
     callId: number, query: Tensor<FloatArray>, key: Tensor<FloatArray>, value: Tensor<FloatArray>,
     weights: MultiHeadAttentionWeights<FloatArray>, options: WireMhaOptions,

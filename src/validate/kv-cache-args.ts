@@ -1,0 +1,117 @@
+// Validation for the KV cache: pool.createKvCache(options), cache.append(k, v), cache.reserve(n), and
+// pool.attention(q, cache, options). Everything is checked before anything is allocated or written.
+
+import { rangeError, typeError } from '../errors.js';
+import type { FloatArray, Tensor } from '../tensor.js';
+import { validateAttentionArgs, type AttentionArgs } from './attention-args.js';
+import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
+
+export type KvCacheDType = 'float32' | 'float64';
+
+export interface KvCacheOptions<D extends KvCacheDType = KvCacheDType> {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Default headDim. */
+  readonly valueDim?: number;
+  /** Positions the cache holds; grow it explicitly with cache.reserve(). */
+  readonly capacity: number;
+  /** Element type of the cached keys and values, and of the q a call passes with it. Default 'float32'. */
+  readonly dtype?: D;
+}
+
+export interface KvCacheLayout {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  readonly dtype: KvCacheDType;
+}
+
+const CREATE = 'createKvCache';
+const OPTION_NAMES = ['batch', 'kvHeads', 'headDim', 'valueDim', 'capacity', 'dtype'] as const;
+const DTYPES: readonly KvCacheDType[] = ['float32', 'float64'];
+
+export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & { readonly capacity: number } {
+  if (optionsIn === undefined) throw typeError(CREATE, 'options', 'an object { batch, kvHeads, headDim, capacity }', optionsIn);
+  const options = checkOptionsObject(CREATE, optionsIn);
+  checkOptionNames(CREATE, options, OPTION_NAMES);
+  const headDim = checkPositiveInteger(CREATE, 'options.headDim', options.headDim);
+  const dtype = options.dtype === undefined ? 'float32' : options.dtype;
+  if (typeof dtype !== 'string') throw typeError(CREATE, 'options.dtype', "'float32' or 'float64'", dtype);
+  if (!DTYPES.includes(dtype as KvCacheDType)) throw rangeError(CREATE, 'options.dtype', "'float32' or 'float64'", dtype);
+  return {
+    batch: checkPositiveInteger(CREATE, 'options.batch', options.batch),
+    kvHeads: checkPositiveInteger(CREATE, 'options.kvHeads', options.kvHeads),
+    headDim,
+    valueDim: options.valueDim === undefined ? headDim : checkPositiveInteger(CREATE, 'options.valueDim', options.valueDim),
+    capacity: checkPositiveInteger(CREATE, 'options.capacity', options.capacity),
+    dtype: dtype as KvCacheDType,
+  };
+}
+
+export function checkPositiveInteger(op: string, name: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(op, name, 'a positive integer', value);
+  if (!Number.isSafeInteger(value) || value < 1) throw rangeError(op, name, 'a positive integer', value);
+  return value;
+}
+
+/** k [B, Hkv, n, D] and v [B, Hkv, n, Dv] of the cache's dtype, n ≥ 1 and within the free capacity. */
+export function checkAppendArgs(layout: KvCacheLayout, length: number, capacity: number, kIn: unknown, vIn: unknown):
+  { k: Tensor<FloatArray>; v: Tensor<FloatArray>; n: number } {
+  const op = 'KvCache.append';
+  const k = checkFloatTensor(op, 'k', kIn, ['B', 'Hkv', 'n', 'D']);
+  const v = checkFloatTensor(op, 'v', vIn, ['B', 'Hkv', 'n', 'Dv']);
+  checkCacheDtype(op, 'k', k.data, layout.dtype);
+  checkCacheDtype(op, 'v', v.data, layout.dtype);
+  const [B, Hkv, n, D] = k.shape;
+  checkDim(op, 'k.shape[0] (B)', B, layout.batch, 'cache.batch');
+  checkDim(op, 'k.shape[1] (Hkv)', Hkv, layout.kvHeads, 'cache.kvHeads');
+  checkDim(op, 'k.shape[3] (D)', D, layout.headDim, 'cache.headDim');
+  if (n < 1) throw rangeError(op, 'k.shape[2] (n)', 'at least 1 (positions to append)', n);
+  checkDim(op, 'v.shape[0] (B)', v.shape[0], layout.batch, 'cache.batch');
+  checkDim(op, 'v.shape[1] (Hkv)', v.shape[1], layout.kvHeads, 'cache.kvHeads');
+  checkDim(op, 'v.shape[2] (n)', v.shape[2], n, 'k.shape[2] (n)');
+  checkDim(op, 'v.shape[3] (Dv)', v.shape[3], layout.valueDim, 'cache.valueDim');
+  if (n > capacity - length) {
+    throw new RangeError(`${op}: k.shape[2] (n) must be at most cache.capacity − cache.length = ${capacity} − ${length} = ${capacity - length}, ` +
+      `got ${n} (create a larger cache, or grow this one first with cache.reserve(${length + n}))`);
+  }
+  return { k, v, n };
+}
+
+function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType): void {
+  const expected = dtype === 'float32' ? Float32Array : Float64Array;
+  if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the cache's dtype is '${dtype}')`, data);
+}
+
+/**
+ * pool.attention(q, cache, options) over the cache's first `length` positions. q is checked against the
+ * cache here, with messages that name the cache; the options (mask and bias against [B, H, Sq, length],
+ * out, lse, …) by the tensor form's own validator, handed k and v stand-ins of the snapshot's shape:
+ * it reads only their shape, element type and data length, never their values, and the kernels get
+ * the cache's strided views instead (kv-cache.ts).
+ */
+export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatArray, values: FloatArray, length: number,
+  qIn: unknown, optionsIn: unknown, extra: unknown): AttentionArgs {
+  const op = 'attention';
+  if (extra !== undefined || isTensorLike(optionsIn)) {
+    throw typeError(op, 'the third argument', 'the options object (with a KvCache, the cache stands in for both k and v: attention(q, cache, options))',
+      extra !== undefined ? extra : optionsIn);
+  }
+  const q = checkFloatTensor(op, 'q', qIn, ['B', 'H', 'Sq', 'D']);
+  checkCacheDtype(op, 'q', q.data, layout.dtype);
+  const [B, H, , D] = q.shape;
+  checkDim(op, 'q.shape[0] (B)', B, layout.batch, 'cache.batch');
+  if (H < 1 || H % layout.kvHeads !== 0) throw rangeError(op, 'q.shape[1] (H)', `a positive multiple of cache.kvHeads = ${layout.kvHeads}`, H);
+  checkDim(op, 'q.shape[3] (D)', D, layout.headDim, 'cache.headDim');
+  const standIn = (data: FloatArray, cols: number) => {
+    const shape = [B, layout.kvHeads, length, cols];
+    return { data: data.subarray(0, B * layout.kvHeads * length * cols), shape };
+  };
+  return validateAttentionArgs(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
+}
+
+function isTensorLike(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && 'data' in value && 'shape' in value;
+}
