@@ -18,7 +18,9 @@ import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
-import { testHooksOf } from './test-hooks.js';
+import { splitOverrideOf, testHooksOf } from './test-hooks.js';
+import type { AttentionRun } from '../ops/attention-phases.js';
+import type { SplitOverride } from '../plan/split-kv-plan.js';
 
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
  *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
@@ -38,6 +40,7 @@ export class AttentionPool {
   readonly #gate: CallGate;
   readonly #dispatcher: Dispatcher;
   readonly #running = new Set<CallContext>();
+  readonly #splitOverride: SplitOverride | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options?: AttentionPoolOptions) {
@@ -61,6 +64,7 @@ export class AttentionPool {
       ...hooks?.piscinaOptions(workerData),
     });
     hooks?.attach(this.#piscina);
+    this.#splitOverride = splitOverrideOf(options); // test-only: force or forbid split-KV
     // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
     this.#piscina.on('error', () => {});
     this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
@@ -72,7 +76,7 @@ export class AttentionPool {
   async attention<A extends FloatArray = Float32Array>(q: Tensor<A>, k: Tensor<A>, v: Tensor<A>, options?: AttentionOptions<A>): Promise<Tensor<A>> {
     const args = validateAttentionArgs(q, k, v, options);
     const result = await this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
-      runAttention(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.q.data)));
+      runAttention(args, this.#run(ctx, args.q.data)));
     return result as Tensor<A>;
   }
 
@@ -83,7 +87,7 @@ export class AttentionPool {
   ): Promise<MultiHeadAttentionResult<A>> {
     const args = validateMhaArgs(query, key, value, weights, options);
     const result = await this.#call('multiHeadAttention', args.signal, mhaFlops(args), (ctx) =>
-      runMha(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.query.data)));
+      runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
   }
 
@@ -97,8 +101,9 @@ export class AttentionPool {
     return this.#closing;
   }
 
-  #kernelFor(data: FloatArray): KernelName {
-    return data instanceof Float64Array ? 'js' : this.kernel;
+  #run(ctx: CallContext, data: FloatArray): AttentionRun {
+    const kernel = data instanceof Float64Array ? 'js' : this.kernel;
+    return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitOverride: this.#splitOverride };
   }
 
   async #call<T>(op: string, signal: AbortSignal | undefined, flops: number, body: (ctx: CallContext) => Promise<T>): Promise<T> {
