@@ -32,9 +32,9 @@ import { copyRows, copyStridedRow } from './strided-copy.js';
 
 const MiB = 1 << 20;
 /** Packed K/V kept per instance: every head of B1 H8 at S = 16384, D = 64 (8 MiB a head). */
-const KV_CACHE_BYTES = 64 * MiB;
+export const KV_CACHE_BYTES = 64 * MiB;
 /** At most this much K + V per span (32768 keys at D = 64), so that any Sk fits in wasm memory. */
-const KV_SPAN_BYTES = 16 * MiB;
+export const KV_SPAN_BYTES = 16 * MiB;
 /** Query rows per kernel call. The chunk's accumulators (64 × Dv floats, 16 KiB at Dv = 64) stay in
  *  L2 while the key blocks pass; any row count works, since rows never influence each other. */
 const CHUNK_ROWS = 64;
