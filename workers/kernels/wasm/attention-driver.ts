@@ -139,7 +139,7 @@ export class WasmAttention {
     }
 
     if (job.split) {
-      this.writePartials(job, b, h, r0, rows, splitStart / job.split.keysPerSplit, dvPad);
+      this.writePartials(job, plan, b, h, r0, rows, splitStart / job.split.keysPerSplit);
       return;
     }
     this.kernels.finishRows(groupRows, dvPad, at.rowSum, at.acc);
@@ -160,10 +160,10 @@ export class WasmAttention {
   }
 
   /** The chunk's rows' state after their split's keys (float32, exact in float64), for the merge. */
-  private writePartials(job: AttentionJob, b: number, h: number, r0: number, rows: number, s: number, dvPad: number): void {
+  private writePartials(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number, s: number): void {
     const split = job.split!;
     const { f32 } = this.arena;
-    const { rowMax, rowSum, acc } = this.plan!.at;
+    const { dvPad, at: { rowMax, rowSum, acc } } = plan;
     const first = (s - split.first) * job.B * job.H * job.Sq + (b * job.H + h) * job.Sq + r0;
     for (let r = 0; r < rows; r++) {
       split.max[first + r] = f32[rowMax / 4 + r];
