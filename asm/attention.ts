@@ -1,8 +1,9 @@
 // Attention for a chunk of query rows over one span of keys, FlashAttention-2 style.
 //
 // Per key block (KEY_BLOCK keys at fixed positions 0, 64, 128, …) and row group (4 rows):
-//   1. s = scale · q·kᵀ (+ bias), -Infinity where the key is masked or past the row's key limit
-//      (causal limit, or Sk for the zero padding of the last panel) — dot4x8 on packed K panels;
+//   1. s = scale · q·kᵀ (+ bias), -Infinity where the key is masked, past the row's key limit (causal
+//      limit, or Sk for the zero padding of the last panel) or before its key floor (sliding window)
+//      — dot4x8 on packed K panels;
 //   2. per row: block maximum; a row with no allowed key in the block is left untouched (no rescale,
 //      no 0·v), so a tile-mate that needs the block changes nothing in it. Otherwise
 //      m' = max(m, block max), α = exp(m - m'), p = exp(s - m'), l = α·l + Σp;
@@ -30,7 +31,9 @@ export const ATTENTION_SCRATCH_BYTES: i32 = <i32>ALPHA_OFFSET + ROW_GROUP * 4;
 
 /**
  * rows: a multiple of 4; rows past the chunk's real rows must have key limit 0.
- * q: [rows][depth]. keyLimit: i32 per row, keys j >= limit are masked.
+ * q: [rows][depth]. keyLimit: i32 per row, keys j >= limit are masked. keyFloor: i32 per row, keys
+ *   j < floor are masked (the sliding window; 0 without one). Rows past the chunk's real rows must
+ *   have key limit 0.
  * kPanels: the span's keys packed in panels ([panel][depth][8]); vRows: [keys][dvPad].
  * mask: u8 per key (0 = masked), rows maskStride bytes apart (0: one row for all), 0 = none.
  * bias: f32 per key, rows biasStride floats apart (0: one row for all), 0 = none.
@@ -41,7 +44,7 @@ export const ATTENTION_SCRATCH_BYTES: i32 = <i32>ALPHA_OFFSET + ROW_GROUP * 4;
  */
 export function attentionSpan(
   rows: i32, depth: i32, dvPad: i32, scale: f32, spanStart: i32, spanKeys: i32,
-  q: usize, keyLimit: usize, kPanels: usize, vRows: usize, vFinite: bool,
+  q: usize, keyLimit: usize, keyFloor: usize, kPanels: usize, vRows: usize, vFinite: bool,
   mask: usize, maskStride: i32, bias: usize, biasStride: i32,
   rowMax: usize, rowSum: usize, acc: usize, scratch: usize, scores: usize, scoresStride: i32,
 ): void {
@@ -55,9 +58,13 @@ export function attentionSpan(
     const vBlock = vRows + <usize>local * accRowBytes;
     for (let g = 0; g < rows; g += ROW_GROUP) {
       const limits = keyLimit + (<usize>g << 2);
+      const floors = keyFloor + (<usize>g << 2);
       const groupLimit = max(max(load<i32>(limits), load<i32>(limits, 4)),
         max(load<i32>(limits, 8), load<i32>(limits, 12)));
       if (j0 >= groupLimit) continue; // causal: every row of the group ends before this block
+      const groupFloor = min(min(load<i32>(floors), load<i32>(floors, 4)),
+        min(load<i32>(floors, 8), load<i32>(floors, 12)));
+      if (j0 + panels * PANEL_WIDTH <= groupFloor) continue; // window: every row starts after this block
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
 
       const qGroup = q + <usize>g * qRowBytes;
@@ -72,7 +79,7 @@ export function attentionSpan(
         const rowBias = bias == 0 ? <usize>0 : bias + (<usize>(row * biasStride + local) << 2);
         const rowScores = scores == 0 ? <usize>0 : scores + (<usize>(row * scoresStride + j0) << 2);
         const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, j0,
-          load<i32>(limits + (<usize>r << 2)), rowMask, rowBias, rowScores,
+          load<i32>(limits + (<usize>r << 2)), load<i32>(floors + (<usize>r << 2)), rowMask, rowBias, rowScores,
           rowMax + (<usize>row << 2), rowSum + (<usize>row << 2), scratch + ALPHA_OFFSET + (<usize>r << 2));
         active |= i32(isActive) << r;
       }
@@ -104,11 +111,11 @@ function anyAllowed(mask: usize, stride: i32, panels: i32): bool {
  * Scales and masks one row's scores of the block in place, then (if any key is allowed) turns them
  * into p = exp(s - m') and updates the row's running max and sum. Returns whether the row is active.
  */
-function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, mask: usize,
+function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, floor: i32, mask: usize,
   bias: usize, scoresOut: usize, rowMax: usize, rowSum: usize, alphaOut: usize): bool {
-  if (j0 >= limit) return false;
+  if (j0 >= limit || j0 + panels * PANEL_WIDTH <= floor) return false;
   const vectors = panels * (PANEL_WIDTH / 4);
-  const blockMax = maskScores(s, vectors, scale, j0, limit, mask, bias);
+  const blockMax = maskScores(s, vectors, scale, j0, limit, floor, mask, bias);
   if (blockMax == -Infinity) return false; // every key masked: the row keeps its state as it is
 
   if (scoresOut != 0) memory.copy(scoresOut, s, <usize>vectors << 4);
@@ -134,18 +141,21 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, mas
 }
 
 /**
- * s = scale·dot (+ bias), -Infinity where the mask is 0 or the key is at or past the row's limit;
+ * s = scale·dot (+ bias), -Infinity where the mask is 0, the key is at or past the row's limit or
+ * before its floor;
  * returns the block's maximum, or NaN when an allowed score is NaN (NaN in q or in a visible key must
  * make the row NaN, as the arithmetic of the definition does; pmax — one maxps — would skip it).
- * The splats are hoisted by hand (V8 does not move them out of the loop) and the limit is only
- * checked in the one block that crosses it.
+ * The splats are hoisted by hand (V8 does not move them out of the loop) and the limit and floor are
+ * only checked in the one block that crosses each.
  */
-function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, mask: usize, bias: usize): f32 {
+function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, floor: i32, mask: usize, bias: usize): f32 {
   const scaleV = f32x4.splat(scale);
   const negInf = f32x4.splat(-Infinity);
   const zero = i32x4.splat(0);
   const crossesLimit = j0 + vectors * 4 > limit;
   const limitV = i32x4.splat(limit - j0);
+  const crossesFloor = floor > j0;
+  const floorV = i32x4.splat(floor - j0);
   let best = negInf;
   let nan = zero;
   for (let c = 0; c < vectors; c++) {
@@ -157,6 +167,7 @@ function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, mas
       x = v128.bitselect(negInf, x, i32x4.eq(allowed, zero));
     }
     if (crossesLimit) x = v128.bitselect(negInf, x, i32x4.ge_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), limitV));
+    if (crossesFloor) x = v128.bitselect(negInf, x, i32x4.lt_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), floorV));
     v128.store(at, x);
     best = f32x4.pmax(best, x);
     nan = v128.or(nan, f32x4.ne(x, x));

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AttentionJob, GemmPart, Kernel } from '../dist/workers/kernels/jobs.js';
 import { jsKernel } from '../dist/workers/kernels/js/js-kernel.js';
+import { tileCount } from '../dist/workers/kernels/jobs.js';
 import { compileWasmKernelModule, createWasmKernel } from '../dist/workers/kernels/wasm/index.js';
 import { expectLseClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { Rng } from './support/random.js';
@@ -22,7 +23,7 @@ function newKernel(): Kernel {
 }
 
 function runAll(kernel: Kernel, job: AttentionJob): void {
-  for (let t = 0; t < job.tiles.length / 4; t++) kernel.attentionTile(job, t);
+  for (let t = 0; t < tileCount(job); t++) kernel.attentionTile(job, t);
 }
 
 /** Runs the case on `kernel` with the given row cuts; checks it against the float64 reference. */
@@ -211,7 +212,7 @@ describe('wasm attention kernel: bits do not depend on the tiling', () => {
     for (const cuts of tilings) {
       const job = attentionJob(inputs, attentionTiles(spec.B, spec.H, spec.Sq, cuts));
       // Tiles in reverse order: a kernel's caches must not make a tile depend on the ones before it.
-      for (let t = job.tiles.length / 4 - 1; t >= 0; t--) reused.attentionTile(job, t);
+      for (let t = tileCount(job) - 1; t >= 0; t--) reused.attentionTile(job, t);
       expectSameBits(job.out.data as Float32Array, whole.out.data as Float32Array, `out, cuts ${cuts}`);
       expectSameBits(job.lse!.data as Float32Array, whole.lse!.data as Float32Array, `lse, cuts ${cuts}`);
       if (spec.weights) expectSameBits(job.weights!.data as Float32Array, whole.weights!.data as Float32Array, `weights, cuts ${cuts}`);
@@ -226,7 +227,7 @@ describe('wasm attention kernel: bits do not depend on the tiling', () => {
     const gemm = gemmJob([part], gemmTiles(0, 20, 30, [], []));
     const kernel = newKernel();
     const job = attentionJob(inputs, attentionTiles(2, 2, 150, [64]));
-    for (let t = 0; t < job.tiles.length / 4; t++) {
+    for (let t = 0; t < tileCount(job); t++) {
       kernel.attentionTile(job, t);
       kernel.gemmTile(gemm, 0); // lays the kernel's memory out for the GEMM between attention tiles
     }

@@ -8,6 +8,7 @@
 import type { Job, Kernel } from './kernels/jobs.js';
 import { tileCount } from './kernels/jobs.js';
 import { headMeanTile } from './kernels/head-mean.js';
+import { mergeSplitTile } from './kernels/split-merge.js';
 import type { PhaseTask } from './task.js';
 
 export type TilesOutcome = 'done' | 'more' | 'aborted';
@@ -15,6 +16,7 @@ export type TilesOutcome = 'done' | 'more' | 'aborted';
 export function runTile(kernel: Kernel, job: Job, tile: number): void {
   switch (job.kind) {
     case 'attention': return kernel.attentionTile(job, tile);
+    case 'attention-merge': return mergeSplitTile(job, tile);
     case 'gemm': return kernel.gemmTile(job, tile);
     case 'head-mean': return headMeanTile(job, tile);
   }

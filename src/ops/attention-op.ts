@@ -1,24 +1,25 @@
-// pool.attention: one phase of (batch, head, query-row block) tiles.
+// pool.attention: one phase of (batch, head, query-row block) tiles, or split-KV's two phases
+// (attention-phases.ts).
 
-import type { AttentionJob, KernelName, View4 } from '../../workers/kernels/jobs.js';
-import { planAttentionTiles } from '../plan/attention-plan.js';
+import type { View4 } from '../../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
-import type { CallContext } from '../pool/call-context.js';
-import type { Dispatcher } from '../pool/dispatch.js';
 import { toShared } from '../tensor.js';
+import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { contiguous4, outputBuffer } from './views.js';
 
-/** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. Causal halves it. */
-export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 'D' | 'Dv' | 'causal'>): number {
-  const full = 2 * a.B * a.H * a.Sq * a.Sk * (a.D + a.Dv);
-  return a.causal ? full / 2 : full;
+/** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. Causal halves it;
+ *  a sliding window caps each row at `window` keys. */
+export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 'D' | 'Dv' | 'causal' | 'window'>): number {
+  const perKey = 2 * a.B * a.H * a.Sq * (a.D + a.Dv);
+  if (a.window !== undefined) return perKey * Math.min(a.Sk, a.window);
+  return a.causal ? (perKey * a.Sk) / 2 : perKey * a.Sk;
 }
 
 /** `kv`: where the kernels read K and V — by default args.k and args.v; a KvCache passes strided views
  *  over its own buffers instead (kv-cache.ts). */
 export async function runAttention(
-  args: AttentionArgs, ctx: CallContext, dispatcher: Dispatcher, threads: number, kernel: KernelName,
+  args: AttentionArgs, run: AttentionRun,
   kv: { readonly k: View4; readonly v: View4 } = {
     k: contiguous4(toShared(args.k.data), args.Hkv, args.Sk, args.D),
     v: contiguous4(toShared(args.v.data), args.Hkv, args.Sk, args.Dv),
@@ -27,8 +28,8 @@ export async function runAttention(
   const { B, H, Hkv, Sq, Sk, D, Dv } = args;
   const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv);
   const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq) : undefined;
-  const job: AttentionJob = {
-    kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, causal: args.causal,
+  const job: AttentionJobBody = {
+    kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, causal: args.causal, window: args.window,
     q: contiguous4(toShared(args.q.data), H, Sq, D),
     k: kv.k,
     v: kv.v,
@@ -36,9 +37,8 @@ export async function runAttention(
     lse: lse ? contiguous4(lse.data, H, Sq, 1) : undefined,
     mask: args.mask ? { ...args.mask, data: toShared(args.mask.data) } : undefined,
     bias: args.bias ? { ...args.bias, data: toShared(args.bias.data) } : undefined,
-    tiles: planAttentionTiles({ B, H, Sq, Sk, causal: args.causal }, threads),
   };
-  await dispatcher.runPhase(ctx, job, kernel);
+  await runAttentionJob(job, run);
   lse?.finish();
   return out.finish();
 }

@@ -8,14 +8,12 @@
 // Self-attention (query, key and value the same tensor) projects Q, K and V with one GEMM over the
 // whole [E + 2·kvDim, E] weight; key === value projects K and V together.
 
-import type { AttentionJob, GemmJob, GemmPart, HeadMeanJob, KernelName, View4 } from '../../workers/kernels/jobs.js';
-import { planAttentionTiles } from '../plan/attention-plan.js';
+import type { GemmJob, GemmPart, HeadMeanJob, View4 } from '../../workers/kernels/jobs.js';
 import { planGemmTiles } from '../plan/gemm-plan.js';
 import { planHeadMeanTiles } from '../plan/head-mean-plan.js';
 import { allocLike, toShared, type FloatArray, type Tensor } from '../tensor.js';
 import type { MhaArgs } from '../validate/mha-args.js';
-import type { CallContext } from '../pool/call-context.js';
-import type { Dispatcher } from '../pool/dispatch.js';
+import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { contiguous4 } from './views.js';
 
 export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
@@ -58,9 +56,8 @@ function project(args: MhaArgs, x: FloatArray, rows: number, S: number, wRow0: n
   return { part, view: (columnOffset) => heads(out, columnOffset, S, N, E / numHeads) };
 }
 
-export async function runMha(
-  args: MhaArgs, ctx: CallContext, dispatcher: Dispatcher, threads: number, kernel: KernelName,
-): Promise<MultiHeadAttentionResult<FloatArray>> {
+export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHeadAttentionResult<FloatArray>> {
+  const { ctx, dispatcher, threads, kernel } = run;
   const { B, Sq, Sk, E, numHeads: H, numKvHeads: Hkv } = args;
   const headDim = E / H;
   const kvDim = Hkv * headDim;
@@ -95,15 +92,14 @@ export async function runMha(
   // Phase 2: attention, written straight into the concatenated heads.
   const concat = allocLike(query, B * Sq * E);
   const weights = args.needWeights ? allocLike(query, B * H * Sq * Sk) : undefined;
-  const attention: AttentionJob = {
+  const attention: AttentionJobBody = {
     kind: 'attention', B, H, Hkv, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), causal: args.causal,
     q: qView, k: kView, v: vView,
     out: heads(concat, 0, Sq, E, headDim),
     mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },
     weights: weights && contiguous4(weights, H, Sq, Sk),
-    tiles: planAttentionTiles({ B, H, Sq, Sk, causal: args.causal }, threads),
   };
-  await dispatcher.runPhase(ctx, attention, kernel);
+  await runAttentionJob(attention, run); // split-KV when the shape calls for it and no weights are asked
 
   // Phase 3: out-projection, and the mean of the weights over heads when asked.
   const output = allocLike(query, B * Sq * E);

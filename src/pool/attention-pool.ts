@@ -20,7 +20,9 @@ import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
-import { testHooksOf } from './test-hooks.js';
+import { splitOverrideOf, testHooksOf } from './test-hooks.js';
+import type { AttentionRun } from '../ops/attention-phases.js';
+import type { SplitOverride } from '../plan/split-kv-plan.js';
 
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
  *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
@@ -43,6 +45,7 @@ export class AttentionPool {
   readonly #gate: CallGate;
   readonly #dispatcher: Dispatcher;
   readonly #running = new Set<CallContext>();
+  readonly #splitOverride: SplitOverride | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options?: AttentionPoolOptions) {
@@ -67,6 +70,7 @@ export class AttentionPool {
       ...hooks?.piscinaOptions(workerData),
     });
     hooks?.attach(this.#piscina);
+    this.#splitOverride = splitOverrideOf(options); // test-only: force or forbid split-KV
     // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
     this.#piscina.on('error', () => {});
     this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
@@ -84,7 +88,7 @@ export class AttentionPool {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
     const args = validateAttentionArgs(q, kOrCache, vOrOptions, options);
     return this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
-      runAttention(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.q.data)));
+      runAttention(args, this.#run(ctx, args.q.data)));
   }
 
   /** A KV cache for incremental decoding: keys [B, Hkv, capacity, D] and values [B, Hkv, capacity, Dv]
@@ -103,7 +107,7 @@ export class AttentionPool {
       throw err;
     }
     return this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
-      runAttention(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.q.data), snapshot), snapshot.release);
+      runAttention(args, this.#run(ctx, args.q.data), snapshot), snapshot.release);
   }
 
   /** The multi-head attention layer (torch.nn.MultiheadAttention, batch_first=True):
@@ -114,7 +118,7 @@ export class AttentionPool {
   ): Promise<MultiHeadAttentionResult<A>> {
     const args = validateMhaArgs(query, key, value, weights, options);
     const result = await this.#call('multiHeadAttention', args.signal, mhaFlops(args), (ctx) =>
-      runMha(args, ctx, this.#dispatcher, this.threads, this.#kernelFor(args.query.data)));
+      runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
   }
 
@@ -128,8 +132,9 @@ export class AttentionPool {
     return this.#closing;
   }
 
-  #kernelFor(data: FloatArray): KernelName {
-    return data instanceof Float64Array ? 'js' : this.kernel;
+  #run(ctx: CallContext, data: FloatArray): AttentionRun {
+    const kernel = data instanceof Float64Array ? 'js' : this.kernel;
+    return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitOverride: this.#splitOverride };
   }
 
   /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an

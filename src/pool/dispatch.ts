@@ -34,13 +34,14 @@ export class Dispatcher {
     private readonly callingThreadKernels: KernelSet,
   ) {}
 
-  async runPhase(ctx: CallContext, job: Job, kernel: KernelName): Promise<void> {
+  /** `inline`: run on the calling thread (by default when the whole call is small). */
+  async runPhase(ctx: CallContext, job: Job, kernel: KernelName, inline = ctx.inline): Promise<void> {
     ctx.throwIfStopped();
     const tiles = tileCount(job);
     if (tiles === 0) return;
     const counter = new Int32Array(new SharedArrayBuffer(4));
     const task: PhaseTask = { job, kernel, counter, abort: ctx.abortFlag, contended: this.#contended, budgetMs: TASK_TIME_SLICE_MS };
-    if (ctx.inline) {
+    if (inline) {
       // Small calls chain through promises only: without a macrotask hop, a caller issuing them in a
       // loop never lets timers and I/O run (measured: 8 concurrent loops of tiny calls held the event
       // loop for the whole 2 s run).

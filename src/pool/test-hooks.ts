@@ -1,5 +1,5 @@
-// Test-only hooks into an AttentionPool: fault injection (workers/fault-plan.ts) and a view of its
-// threads. Nothing public leads here: src/index.ts does not re-export this module, package.json's
+// Test-only hooks into an AttentionPool: fault injection (workers/fault-plan.ts), a view of its
+// threads, and an override of the split-KV decision. Nothing public leads here: src/index.ts does not re-export this module, package.json's
 // `exports` exposes only the entry point, and the pool option is keyed by a Symbol that only this
 // module holds, so no options object can switch it on by accident. Tests import the built file
 // directly (dist/src/pool/test-hooks.js).
@@ -7,6 +7,7 @@
 import type { Piscina } from 'piscina';
 import { FAULT_KINDS, FAULT_SLOTS, FAULT_STATE_INTS, type FaultKind, type FaultWorkerSetup } from '../../workers/fault-plan.js';
 import type { WorkerSetup } from '../../workers/task.js';
+import type { SplitOverride } from '../plan/split-kv-plan.js';
 
 export { FAULT_EXIT_CODE, FAULT_KINDS, type FaultKind } from '../../workers/fault-plan.js';
 
@@ -59,6 +60,22 @@ export class TestHooks {
     piscina.on('workerCreate', () => this.#threadsReady++);
     piscina.on('workerDestroy', () => this.#threadsEnded++);
   }
+}
+
+/** The key of the pool option that forces split-KV at a given split length (a multiple of 64), or
+ *  forbids it, whatever the shape: `new AttentionPool({ threads, [SPLIT_KV]: { keysPerSplit: 128 } })`
+ *  or `[SPLIT_KV]: 'never'`. Calls that ask for attention weights are never split either way. */
+export const SPLIT_KV = Symbol('attnpool.splitKv');
+
+/** The split-KV override an options object carries under SPLIT_KV, if any. */
+export function splitOverrideOf(options: unknown): SplitOverride | undefined {
+  if (options === null || typeof options !== 'object') return undefined;
+  const override = (options as { [SPLIT_KV]?: unknown })[SPLIT_KV];
+  if (override === 'never') return override;
+  if (override !== null && typeof override === 'object' && typeof (override as { keysPerSplit?: unknown }).keysPerSplit === 'number') {
+    return { keysPerSplit: (override as { keysPerSplit: number }).keysPerSplit };
+  }
+  return undefined;
 }
 
 /** The TestHooks an options object carries under TEST_HOOKS, if any. */

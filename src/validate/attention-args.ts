@@ -10,11 +10,14 @@ import {
 import { broadcastTo4 } from './broadcast.js';
 
 const OP = 'attention';
-const OPTION_NAMES = ['causal', 'mask', 'bias', 'scale', 'out', 'lse', 'signal'] as const;
+const OPTION_NAMES = ['causal', 'window', 'mask', 'bias', 'scale', 'out', 'lse', 'signal'] as const;
 
 export interface AttentionOptions<A extends FloatArray = Float32Array> {
   /** Query i may see key j iff j <= i + (Sk - Sq) (bottom-right aligned, as with a KV cache). */
   causal?: boolean;
+  /** Sliding-window (local) attention, with causal: true: query i sees keys j with i' − window < j ≤ i',
+   *  i' = i + (Sk − Sq), i.e. its own position and the window − 1 keys before it. A positive integer. */
+  window?: number;
   /** Broadcastable to [B, H, Sq, Sk]; 1 = may attend (PyTorch SDPA's bool convention). */
   mask?: Tensor<Uint8Array>;
   /** Broadcastable to [B, H, Sq, Sk], same float type as q; added to the scaled scores. */
@@ -36,6 +39,7 @@ export interface AttentionArgs {
   readonly Sq: number; readonly Sk: number; readonly D: number; readonly Dv: number;
   readonly scale: number;
   readonly causal: boolean;
+  readonly window?: number;
   readonly mask?: Broadcast4<Uint8Array>;
   readonly bias?: Broadcast4<FloatArray>;
   readonly out?: Tensor<FloatArray>;
@@ -64,6 +68,7 @@ export function validateAttentionArgs(qIn: unknown, kIn: unknown, vIn: unknown, 
   const options = checkOptionsObject(OP, optionsIn);
   checkOptionNames(OP, options, OPTION_NAMES);
   const causal = checkBoolean(OP, 'options.causal', options.causal);
+  const window = checkWindow(options.window, causal);
   const scale = options.scale === undefined ? 1 / Math.sqrt(D) : options.scale;
   if (typeof scale !== 'number') throw typeError(OP, 'options.scale', 'a number', scale);
   if (!Number.isFinite(scale)) throw rangeError(OP, 'options.scale', 'a finite number', scale);
@@ -91,7 +96,19 @@ export function validateAttentionArgs(qIn: unknown, kIn: unknown, vIn: unknown, 
     expectShape('options.lse', lse.shape, [B, H, Sq]);
   }
   const signal = checkSignal(OP, options.signal);
-  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, causal, mask, bias, out, lse, signal };
+  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, causal, window, mask, bias, out, lse, signal };
+}
+
+/** The window is measured back from each query's aligned position i', which only causal attention
+ *  defines (without it a query sees keys on both sides and "the last w keys" has no meaning). */
+function checkWindow(window: unknown, causal: boolean): number | undefined {
+  if (window === undefined) return undefined;
+  if (typeof window !== 'number') throw typeError(OP, 'options.window', 'a number', window);
+  if (!Number.isInteger(window) || window < 1) throw rangeError(OP, 'options.window', 'a positive integer', window);
+  if (!causal) {
+    throw new RangeError(`${OP}: options.window requires options.causal: true (the window is the ${window} keys ending at each query's causal position i + Sk - Sq), got causal: false`);
+  }
+  return window;
 }
 
 function expectShape(name: string, shape: readonly number[], expected: readonly number[]): void {

@@ -7,6 +7,8 @@
 //   * mask (1 = may attend) and bias broadcast to [B, H, Sq, Sk] by numpy's rules (shapes right-aligned,
 //     a size-1 axis repeats).
 //   * causal is bottom-right aligned: query i may see key j iff j <= i + (Sk - Sq).
+//   * a sliding window w (with causal) also hides keys j <= i + (Sk - Sq) - w: each query sees at most
+//     its own aligned position and the w - 1 keys before it.
 //   * a row with no visible key gives zeros in out and in the weights, and -Infinity in lse.
 //   * the MHA layer is torch.nn.MultiheadAttention (batch_first): y = x·Wᵀ + b with W stored [out, in];
 //     with numKvHeads = Hkv < H (grouped-query) the in-projection's rows are E for Q, then Hkv·hd for K
@@ -16,6 +18,8 @@ import type { FloatData, Shape, TensorLike } from './random.js';
 
 export interface ReferenceAttentionOptions {
   readonly causal?: boolean;
+  /** Sliding window (only meaningful with causal): key j is hidden when j <= i + (Sk - Sq) - window. */
+  readonly window?: number;
   readonly mask?: TensorLike<Uint8Array>;
   readonly bias?: TensorLike;
   /** Default 1 / sqrt(D). */
@@ -68,6 +72,7 @@ export function referenceAttention(q: TensorLike, k: TensorLike, v: TensorLike, 
         const scores: number[] = [];
         for (let j = 0; j < Sk; j++) {
           if (options.causal && j > i + (Sk - Sq)) continue;
+          if (options.window !== undefined && j <= i + (Sk - Sq) - options.window) continue;
           if (options.mask && broadcastAt(options.mask, b, h, i, j) === 0) continue;
           let dot = 0;
           for (let d = 0; d < D; d++) {

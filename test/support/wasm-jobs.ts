@@ -149,7 +149,7 @@ export function attentionTiles(B: number, H: number, Sq: number, cuts: readonly 
   const bounds = [0, ...cuts.filter((c) => c > 0 && c < Sq), Sq];
   const tiles: number[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
-    for (let t = 0; t + 1 < bounds.length; t++) tiles.push(b, h, bounds[t], bounds[t + 1]);
+    for (let t = 0; t + 1 < bounds.length; t++) tiles.push(b, h, bounds[t], bounds[t + 1], 0); // split 0: unsplit job
   }
   return Int32Array.from(tiles);
 }

@@ -32,8 +32,27 @@ export interface Broadcast4<A extends FloatArray | Uint8Array> {
   readonly strideCol: number;
 }
 
+/** Split-KV (flash-decoding): the keys are cut at multiples of `keysPerSplit` (itself a multiple of the
+ *  kernels' 64-key block), split s holding keys [s·keysPerSplit, (s+1)·keysPerSplit); each tile covers
+ *  one split and writes the split's partial softmax state instead of the output, which an
+ *  'attention-merge' phase combines. Only splits [first, first + count) — those some row can see —
+ *  are held; every array is indexed by `(s − first) · rows + row`, row = (b·H + h)·Sq + i,
+ *  rows = B·H·Sq (acc: that index × Dv + column). A (split, row) pair no tile wrote keeps its
+ *  initial state (m = −Infinity, l = 0): an empty split. */
+export interface SplitKv {
+  readonly keysPerSplit: number;
+  readonly first: number;
+  readonly count: number;
+  /** Running maximum m of the row's scores in the split; −Infinity where the row saw nothing. */
+  readonly max: Float64Array;
+  /** l = Σ exp(s − m) over the split's visible keys; 0 where the row saw nothing. */
+  readonly sum: Float64Array;
+  /** Σ exp(s − m)·v, not divided by l. */
+  readonly acc: Float64Array;
+}
+
 /** Scaled dot-product attention over pre-split heads.
- *  tiles: [b, h, rowStart, rowEnd] per tile. */
+ *  tiles: [b, h, rowStart, rowEnd, split] per tile (split 0 when the job has no `split`). */
 export interface AttentionJob {
   readonly kind: 'attention';
   readonly B: number;
@@ -45,6 +64,8 @@ export interface AttentionJob {
   readonly Dv: number;
   readonly scale: number;
   readonly causal: boolean;
+  /** Sliding window (with causal): row i sees keys j with i' − window < j ≤ i', i' = i + Sk − Sq. */
+  readonly window?: number;
   readonly q: View4;
   readonly k: View4;
   readonly v: View4;
@@ -56,6 +77,22 @@ export interface AttentionJob {
   readonly bias?: Broadcast4<FloatArray>;
   /** When present, the softmax probabilities are written here ([B, H, Sq, Sk], unit column stride). */
   readonly weights?: View4;
+  /** When present, tiles write partial results here instead of `out`, `lse` (never with `weights`). */
+  readonly split?: SplitKv;
+  readonly tiles: Int32Array;
+}
+
+/** The merge of a split attention job's partials into its output (log-sum-exp rule, splits in order).
+ *  tiles: [rowStart, rowEnd] per tile, over the flat rows (b·H + h)·Sq + i. */
+export interface AttentionMergeJob {
+  readonly kind: 'attention-merge';
+  readonly B: number;
+  readonly H: number;
+  readonly Sq: number;
+  readonly Dv: number;
+  readonly split: SplitKv;
+  readonly out: View4;
+  readonly lse?: View4;
   readonly tiles: Int32Array;
 }
 
@@ -99,9 +136,9 @@ export interface HeadMeanJob {
   readonly tiles: Int32Array;
 }
 
-export type Job = AttentionJob | GemmJob | HeadMeanJob;
+export type Job = AttentionJob | AttentionMergeJob | GemmJob | HeadMeanJob;
 
-export const TILE_INTS = { attention: 4, gemm: 5, 'head-mean': 3 } as const satisfies Record<Job['kind'], number>;
+export const TILE_INTS = { attention: 5, 'attention-merge': 2, gemm: 5, 'head-mean': 3 } as const satisfies Record<Job['kind'], number>;
 
 export function tileCount(job: Job): number {
   return job.tiles.length / TILE_INTS[job.kind];

@@ -8,9 +8,14 @@
 // Arithmetic is in float64 (JavaScript numbers) whatever the storage type, and each row is computed by
 // the same sequence of operations wherever its tile starts or ends: a row whose scores in a key block
 // are all masked skips that block entirely, so a tile-mate needing the block changes nothing. That is
-// what makes the output identical for every thread count.
+// what makes the output identical for every thread count. The same holds for the lower bound of a
+// sliding window: a block wholly before a row's first visible key is skipped for that row.
+//
+// A tile of a split job (split-KV) covers only the keys of its split and writes the rows' partial
+// state (m, l, acc) to job.split for the merge phase (split-merge.ts) instead of out and lse.
 
 import type { AttentionJob } from '../jobs.js';
+import { keyEnd, keyStart } from '../key-range.js';
 
 /** Keys per online-softmax step. A fixed constant, never derived from the tile: the block boundaries
  *  decide where rescaling happens, so they must be the same for every plan. 64 keys × 64 dims of K
@@ -33,11 +38,11 @@ function ensureScratch(rows: number, dv: number): void {
 }
 
 export function attentionTileJs(job: AttentionJob, tile: number): void {
-  const { tiles, Sq, Sk, D, Dv, scale, causal, q, k, v, mask, bias } = job;
-  const b = tiles[tile * 4], h = tiles[tile * 4 + 1], i0 = tiles[tile * 4 + 2], i1 = tiles[tile * 4 + 3];
+  const { tiles, Sk, D, Dv, scale, q, k, v, mask, bias, split } = job;
+  const t = tile * 5;
+  const b = tiles[t], h = tiles[t + 1], i0 = tiles[t + 2], i1 = tiles[t + 3];
   const rows = i1 - i0;
   const kvHead = Math.floor(h / (job.H / job.Hkv));
-  const shift = Sk - Sq; // bottom-right aligned causal: row i sees keys j <= i + shift
   ensureScratch(rows, Dv);
   // Locals, not module variables or object fields, inside the hot loops: V8 then keeps them in
   // registers instead of reloading (and re-checking the type of) each one per element.
@@ -53,20 +58,25 @@ export function attentionTileJs(job: AttentionJob, tile: number): void {
   const maskBase = mask ? mask.offset + b * mask.strideB + h * mask.strideH : 0;
   const biasBase = bias ? bias.offset + b * bias.strideB + h * bias.strideH : 0;
 
-  // Key blocks past the causal limit of the tile's last row are skipped whole.
-  const tileKeyEnd = causal ? Math.min(Sk, i1 - 1 + shift + 1) : Sk;
-  for (let j0 = 0; j0 < tileKeyEnd; j0 += JS_KEY_BLOCK) {
+  // Key blocks past the causal limit of the tile's last row, or before the window of its first row, or
+  // outside the tile's split, are skipped whole. Blocks start at multiples of JS_KEY_BLOCK (splits too).
+  const splitStart = split ? tiles[t + 4] * split.keysPerSplit : 0;
+  const splitEnd = split ? Math.min(Sk, splitStart + split.keysPerSplit) : Sk;
+  const tileKeyEnd = Math.min(splitEnd, keyEnd(job, i1 - 1));
+  const tileKeyStart = Math.max(splitStart, Math.floor(keyStart(job, i0) / JS_KEY_BLOCK) * JS_KEY_BLOCK);
+  for (let j0 = tileKeyStart; j0 < tileKeyEnd; j0 += JS_KEY_BLOCK) {
     const blockEnd = Math.min(j0 + JS_KEY_BLOCK, tileKeyEnd);
     for (let r = 0; r < rows; r++) {
       const i = i0 + r;
-      const j1 = causal ? Math.min(blockEnd, i + shift + 1) : blockEnd;
-      if (j1 <= j0) continue;
+      const jStart = Math.max(j0, keyStart(job, i));
+      const j1 = Math.min(blockEnd, keyEnd(job, i));
+      if (j1 <= jStart) continue;
       const s = r * JS_KEY_BLOCK - j0; // scores[s + j] holds key j of this row
       const qRow = qBase + i * qStride;
       const maskRow = mask ? maskBase + i * mask.strideRow : 0;
       const biasRow = bias ? biasBase + i * bias.strideRow : 0;
       let blockMax = -Infinity;
-      for (let j = j0; j < j1; j++) {
+      for (let j = jStart; j < j1; j++) {
         let score: number;
         if (mask && mask.data[maskRow + j * mask.strideCol] === 0) {
           score = -Infinity;
@@ -88,7 +98,7 @@ export function attentionTileJs(job: AttentionJob, tile: number): void {
         rowMax[r] = mNew;
       }
       let sum = rowSum[r];
-      for (let j = j0; j < j1; j++) {
+      for (let j = jStart; j < j1; j++) {
         const p = Math.exp(scores[s + j] - mNew);
         if (p === 0) continue; // masked (or underflowed) key: contributes nothing, even if v is not finite
         sum += p;
@@ -98,8 +108,22 @@ export function attentionTileJs(job: AttentionJob, tile: number): void {
       rowSum[r] = sum;
     }
   }
-  writeRows(job, b, h, i0, rows);
-  if (job.weights) writeWeights(job, b, h, i0, rows, kvHead);
+  if (split) {
+    writePartials(job, b, h, i0, rows, tiles[t + 4]);
+  } else {
+    writeRows(job, b, h, i0, rows);
+    if (job.weights) writeWeights(job, b, h, i0, rows, kvHead);
+  }
+}
+
+/** The rows' state after their split's keys, unnormalised, for the merge phase. */
+function writePartials(job: AttentionJob, b: number, h: number, i0: number, rows: number, s: number): void {
+  const { H, Sq, Dv } = job;
+  const split = job.split!;
+  const first = (s - split.first) * job.B * H * Sq + (b * H + h) * Sq + i0;
+  split.max.set(rowMaxScratch.subarray(0, rows), first);
+  split.sum.set(rowSumScratch.subarray(0, rows), first);
+  split.acc.set(accScratch.subarray(0, rows * Dv), first * Dv);
 }
 
 /** out = acc / l and lse = m + log(l); a row that attended nothing gives zeros and lse = -Infinity. */
@@ -122,9 +146,8 @@ function writeRows(job: AttentionJob, b: number, h: number, i0: number, rows: nu
 
 /** Second pass over the keys when the caller asked for the probabilities: p = exp(s - m) / l. */
 function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows: number, kvHead: number): void {
-  const { Sq, Sk, D, scale, causal, q, k, mask, bias } = job;
+  const { Sk, D, scale, q, k, mask, bias } = job;
   const weights = job.weights!;
-  const shift = Sk - Sq;
   const qBase = q.offset + b * q.strideB + h * q.strideH;
   const kBase = k.offset + b * k.strideB + kvHead * k.strideH;
   for (let r = 0; r < rows; r++) {
@@ -135,9 +158,9 @@ function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows:
     if (l === 0) continue;
     const m = rowMaxScratch[r];
     const inv = 1 / l;
-    const keyEnd = causal ? Math.min(Sk, i + shift + 1) : Sk;
+    const end = keyEnd(job, i);
     const qRow = qBase + i * q.strideRow;
-    for (let j = 0; j < keyEnd; j++) {
+    for (let j = keyStart(job, i); j < end; j++) {
       if (mask && mask.data[mask.offset + b * mask.strideB + h * mask.strideH + i * mask.strideRow + j * mask.strideCol] === 0) continue;
       let score = dot(q.data, qRow, k.data, kBase + j * k.strideRow, D) * scale;
       if (bias) score += bias.data[bias.offset + b * bias.strideB + h * bias.strideH + i * bias.strideRow + j * bias.strideCol];

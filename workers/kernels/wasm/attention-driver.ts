@@ -15,8 +15,15 @@
 // A shared WebAssembly.Memory holding the tensors is therefore not worth its costs: it would cap all
 // tensors of a call at 4 GiB together, user tensors are ordinary SharedArrayBuffers that would have to
 // be copied into it anyway, and K would still need repacking into panels.
+//
+// A chunk computes only the keys its rows can see — from the window start of its first row (rounded
+// down to a 64-key block) to the causal end of its last row, within the tile's split — as sub-spans
+// of the fixed spans, so whole blocks outside that range cost nothing. Split jobs (split-KV) use spans
+// of the split's length, so a split tile packs just its own keys, and write the rows' partial state
+// (m, l, acc) to job.split instead of out and lse.
 
 import type { AttentionJob, View4 } from '../jobs.js';
+import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
@@ -25,9 +32,9 @@ import { copyRows, copyStridedRow } from './strided-copy.js';
 
 const MiB = 1 << 20;
 /** Packed K/V kept per instance: every head of B1 H8 at S = 16384, D = 64 (8 MiB a head). */
-const KV_CACHE_BYTES = 64 * MiB;
+export const KV_CACHE_BYTES = 64 * MiB;
 /** At most this much K + V per span (32768 keys at D = 64), so that any Sk fits in wasm memory. */
-const KV_SPAN_BYTES = 16 * MiB;
+export const KV_SPAN_BYTES = 16 * MiB;
 /** Query rows per kernel call. The chunk's accumulators (64 × Dv floats, 16 KiB at Dv = 64) stay in
  *  L2 while the key blocks pass; any row count works, since rows never influence each other. */
 const CHUNK_ROWS = 64;
@@ -38,6 +45,7 @@ interface Regions {
   readonly staging: number; // raw K rows of one span, before packing
   readonly q: number;
   readonly keyLimit: number;
+  readonly keyFloor: number;
   readonly mask: number;
   readonly bias: number;
   readonly rowMax: number;
@@ -83,16 +91,19 @@ export class WasmAttention {
 
   tile(job: AttentionJob, tile: number): void {
     const plan = this.planFor(job);
-    const t = tile * 4;
+    const t = tile * 5;
     const b = job.tiles[t], h = job.tiles[t + 1], i0 = job.tiles[t + 2], i1 = job.tiles[t + 3];
     const kvHead = Math.floor(h / (job.H / job.Hkv));
+    const split = job.split;
+    const splitStart = split ? job.tiles[t + 4] * split.keysPerSplit : 0;
+    const splitEnd = split ? Math.min(job.Sk, splitStart + split.keysPerSplit) : job.Sk;
     for (let r0 = i0; r0 < i1; r0 += plan.chunkRows) {
-      this.chunk(job, plan, b, h, kvHead, r0, Math.min(i1, r0 + plan.chunkRows));
+      this.chunk(job, plan, b, h, kvHead, r0, Math.min(i1, r0 + plan.chunkRows), splitStart, splitEnd);
     }
   }
 
   private chunk(job: AttentionJob, plan: AttentionPlan, b: number, h: number, kvHead: number,
-    r0: number, r1: number): void {
+    r0: number, r1: number, splitStart: number, splitEnd: number): void {
     const { at, dvPad } = plan;
     const { D, Dv, Sk } = job;
     const { f32, i32 } = this.arena;
@@ -100,24 +111,37 @@ export class WasmAttention {
     const groupRows = Math.ceil(rows / this.rowGroup) * this.rowGroup;
 
     copyRows(f32, at.q / 4, D, job.q.data as Float32Array, rowStart(job.q, b, h, r0), job.q.strideRow, rows, D);
-    for (let r = 0; r < groupRows; r++) i32[at.keyLimit / 4 + r] = r < rows ? keyLimit(job, r0 + r) : 0;
+    for (let r = 0; r < groupRows; r++) i32[at.keyLimit / 4 + r] = r < rows ? keyEnd(job, r0 + r) : 0;
+    // Padding rows get the largest floor, so they never hold back the kernel's skip of a row group.
+    for (let r = 0; r < groupRows; r++) i32[at.keyFloor / 4 + r] = r < rows ? keyStart(job, r0 + r) : 0x7fffffff;
     f32.fill(-Infinity, at.rowMax / 4, at.rowMax / 4 + groupRows);
     f32.fill(0, at.rowSum / 4, at.rowSum / 4 + groupRows);
     f32.fill(0, at.acc / 4, at.acc / 4 + groupRows * dvPad);
     if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * plan.scoresStride);
 
-    const keyEnd = job.causal ? keyLimit(job, r1 - 1) : Sk; // keys past every row's limit are skipped
-    for (let spanStart = 0; spanStart < keyEnd; spanStart += plan.spanKeys) {
+    // The keys some row of the chunk can see; the start rounded down to a block, so blocks keep their
+    // global positions (split starts are multiples of the block already).
+    const keyBlock = this.keyBlock;
+    const chunkStart = Math.max(splitStart, Math.floor(keyStart(job, r0) / keyBlock) * keyBlock);
+    const chunkEnd = Math.min(splitEnd, keyEnd(job, r1 - 1));
+    for (let spanStart = Math.floor(chunkStart / plan.spanKeys) * plan.spanKeys; spanStart < chunkEnd; spanStart += plan.spanKeys) {
       const spanKeys = Math.min(plan.spanKeys, Sk - spanStart);
       const kv = this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
-      const maskStride = this.maskSlice(job, plan, b, h, r0, rows, spanStart, spanKeys);
-      const biasStride = this.biasSlice(job, plan, b, h, r0, rows, spanStart, spanKeys);
-      this.kernels.attentionSpan(groupRows, D, dvPad, job.scale, spanStart, spanKeys,
-        at.q, at.keyLimit, kv.kPanels, kv.vRows, kv.vFinite ? 1 : 0,
+      const subStart = Math.max(spanStart, chunkStart);
+      const subKeys = Math.min(spanStart + spanKeys, chunkEnd) - subStart;
+      const skipped = subStart - spanStart; // a multiple of the block, hence of the panel width
+      const maskStride = this.maskSlice(job, plan, b, h, r0, rows, subStart, subKeys);
+      const biasStride = this.biasSlice(job, plan, b, h, r0, rows, subStart, subKeys);
+      this.kernels.attentionSpan(groupRows, D, dvPad, job.scale, subStart, subKeys,
+        at.q, at.keyLimit, at.keyFloor, kv.kPanels + skipped * D * 4, kv.vRows + skipped * dvPad * 4, kv.vFinite ? 1 : 0,
         job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
         at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
     }
 
+    if (job.split) {
+      this.writePartials(job, plan, b, h, r0, rows, splitStart / job.split.keysPerSplit);
+      return;
+    }
     this.kernels.finishRows(groupRows, dvPad, at.rowSum, at.acc);
     const out = job.out;
     copyRows(out.data as Float32Array, rowStart(out, b, h, r0), out.strideRow, f32, at.acc / 4, dvPad, rows, Dv);
@@ -132,6 +156,20 @@ export class WasmAttention {
       this.kernels.finishWeights(groupRows, plan.scoresStride, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
       const w = job.weights;
       copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, plan.scoresStride, rows, Sk);
+    }
+  }
+
+  /** The chunk's rows' state after their split's keys (float32, exact in float64), for the merge. */
+  private writePartials(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number, s: number): void {
+    const split = job.split!;
+    const { f32 } = this.arena;
+    const { dvPad, at: { rowMax, rowSum, acc } } = plan;
+    const first = (s - split.first) * job.B * job.H * job.Sq + (b * job.H + h) * job.Sq + r0;
+    for (let r = 0; r < rows; r++) {
+      split.max[first + r] = f32[rowMax / 4 + r];
+      split.sum[first + r] = f32[rowSum / 4 + r];
+      const from = acc / 4 + r * dvPad, to = (first + r) * job.Dv;
+      for (let d = 0; d < job.Dv; d++) split.acc[to + d] = f32[from + d];
     }
   }
 
@@ -200,7 +238,7 @@ export class WasmAttention {
     const dvPad = Math.ceil(Dv / 4) * 4;
     const maxSpanKeys = Math.max(this.keyBlock,
       Math.floor(KV_SPAN_BYTES / ((D + dvPad) * 4) / this.keyBlock) * this.keyBlock);
-    const spanKeys = Math.max(1, Math.min(Sk, maxSpanKeys));
+    const spanKeys = Math.max(1, Math.min(Sk, job.split ? splitSpanKeys(job.split.keysPerSplit, maxSpanKeys, this.keyBlock) : maxSpanKeys));
     const spanStride = Math.ceil(spanKeys / width) * width;
     const scoresStride = Math.ceil(Sk / width) * width;
     const sliceBytesPerRow = (job.mask ? spanStride : 0) + (job.bias ? spanStride * 4 : 0) + (job.weights ? scoresStride * 4 : 0);
@@ -218,6 +256,7 @@ export class WasmAttention {
       staging: layout.take(spanKeys * D * 4),
       q: layout.take(chunkRows * D * 4),
       keyLimit: layout.take(chunkRows * 4),
+      keyFloor: layout.take(chunkRows * 4),
       mask: layout.take(job.mask ? chunkRows * spanStride : 0),
       bias: layout.take(job.bias ? chunkRows * spanStride * 4 : 0),
       rowMax: layout.take(chunkRows * 4),
@@ -238,7 +277,10 @@ function rowStart(view: View4, b: number, h: number, row: number): number {
   return view.offset + b * view.strideB + h * view.strideH + row * view.strideRow;
 }
 
-/** Keys j < limit are visible to query row i (bottom-right aligned causal masking). */
-function keyLimit(job: AttentionJob, i: number): number {
-  return job.causal ? Math.max(0, Math.min(job.Sk, i + job.Sk - job.Sq + 1)) : job.Sk;
+/** Spans of a split job: the split itself when it fits a span, else the split cut into equal
+ *  block-aligned parts, so a split tile packs only its own keys. */
+function splitSpanKeys(keysPerSplit: number, maxSpanKeys: number, keyBlock: number): number {
+  if (keysPerSplit <= maxSpanKeys) return keysPerSplit;
+  const parts = Math.ceil(keysPerSplit / maxSpanKeys);
+  return Math.ceil(keysPerSplit / parts / keyBlock) * keyBlock;
 }

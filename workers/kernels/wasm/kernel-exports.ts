@@ -13,7 +13,7 @@ export interface KernelExports {
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
   attentionSpan(
     rows: number, depth: number, dvPad: number, scale: number, spanStart: number, spanKeys: number,
-    q: number, keyLimit: number, kPanels: number, vRows: number, vFinite: number,
+    q: number, keyLimit: number, keyFloor: number, kPanels: number, vRows: number, vFinite: number,
     mask: number, maskStride: number, bias: number, biasStride: number,
     rowMax: number, rowSum: number, acc: number, scratch: number, scores: number, scoresStride: number,
   ): void;

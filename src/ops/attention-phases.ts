@@ -1,0 +1,55 @@
+// Runs one attention job, for pool.attention and the multi-head layer alike: a single phase of
+// (batch, head, row block) tiles; or, when split-KV applies (src/plan/split-kv-plan.ts), a phase of
+// (batch, head, row block, key split) tiles writing partial states, then the merge phase.
+
+import type { AttentionJob, AttentionMergeJob, KernelName, SplitKv } from '../../workers/kernels/jobs.js';
+import { planAttentionTiles, splitRange, type AttentionShape, type SplitRange } from '../plan/attention-plan.js';
+import { planMergeTiles } from '../plan/merge-plan.js';
+import { keysPerSplit, type SplitOverride } from '../plan/split-kv-plan.js';
+import type { CallContext } from '../pool/call-context.js';
+import type { Dispatcher } from '../pool/dispatch.js';
+
+/** A merge this small (floats of partial state read) runs on the calling thread: ~50 µs of work, about
+ *  what one message to a worker and back costs. */
+const MERGE_INLINE_MAX_FLOATS = 1 << 16;
+
+export type AttentionJobBody = Omit<AttentionJob, 'tiles' | 'split'>;
+
+export interface AttentionRun {
+  readonly ctx: CallContext;
+  readonly dispatcher: Dispatcher;
+  readonly threads: number;
+  readonly kernel: KernelName;
+  /** Test-only (src/pool/test-hooks.ts). */
+  readonly splitOverride?: SplitOverride;
+}
+
+export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
+  const { ctx, dispatcher, threads, kernel } = run;
+  const { B, H, Sq, Sk, Dv, causal, window } = body;
+  const shape: AttentionShape = { B, H, Sq, Sk, causal, window };
+  const splitKeys = keysPerSplit({ B, H, Sq, Sk, window, weights: body.weights !== undefined }, run.splitOverride);
+  if (splitKeys === 0) {
+    await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);
+    return;
+  }
+  const range = splitRange(shape, splitKeys);
+  const rows = B * H * Sq;
+  const split = allocSplitKv(range, rows, Dv);
+  await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, range) }, kernel);
+  const merge: AttentionMergeJob = {
+    kind: 'attention-merge', B, H, Sq, Dv, split, out: body.out, lse: body.lse, tiles: planMergeTiles(rows, threads),
+  };
+  const small = range.count * rows * (Dv + 2) <= MERGE_INLINE_MAX_FLOATS;
+  await dispatcher.runPhase(ctx, merge, kernel, small || ctx.inline);
+}
+
+/** Partial states in the initial "empty split" state: m = −Infinity, l = 0, acc = 0. */
+function allocSplitKv(range: SplitRange, rows: number, Dv: number): SplitKv {
+  const n = range.count * rows;
+  const max = new Float64Array(new SharedArrayBuffer(n * 8)).fill(-Infinity);
+  return {
+    keysPerSplit: range.keysPerSplit, first: range.first, count: range.count,
+    max, sum: new Float64Array(new SharedArrayBuffer(n * 8)), acc: new Float64Array(new SharedArrayBuffer(n * Dv * 8)),
+  };
+}

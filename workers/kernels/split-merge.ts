@@ -1,0 +1,54 @@
+// The merge phase of split-KV: combines the partial softmax states of a row's key splits into its output,
+// the same routine whichever kernel computed the splits (it is O(splits · Dv) per row, memory-bound).
+//
+// For splits with partial state (m_s, l_s, acc_s) — acc_s = Σ exp(s − m_s)·v over the split's keys:
+//   M = max_s m_s,  L = Σ_s exp(m_s − M)·l_s,  out = Σ_s exp(m_s − M)·acc_s / L,  lse = M + log L.
+// The sums run over the splits in index order, in float64 whatever the storage type, so a row's result
+// depends only on its partials — which depend only on the shape — and never on how tiles were scheduled.
+//
+// Non-finite cases, as the unsplit kernels behave:
+//   * an empty split (every key masked, past the causal limit or outside the window) has m = −Infinity
+//     and l = 0: it is skipped, never weighted by exp(−Infinity − M) = 0, so no 0·Infinity arises; a row
+//     whose splits are all empty gets zeros and lse = −Infinity;
+//   * a NaN score makes its split's m NaN; NaN wins the maximum, so the row comes out NaN (out and lse);
+//   * a split whose weight exp(m_s − M) underflows to 0 contributes nothing, even if its acc holds an
+//     Infinity (the unsplit kernels likewise skip keys with p = 0).
+
+import type { AttentionMergeJob } from './jobs.js';
+
+let rowScratch = new Float64Array(0); // [Dv]: the merged accumulator of one row
+
+export function mergeSplitTile(job: AttentionMergeJob, tile: number): void {
+  const { H, Sq, Dv, split, out, lse, tiles } = job;
+  const { max, sum, acc, count } = split;
+  const rows = job.B * H * Sq;
+  if (rowScratch.length < Dv) rowScratch = new Float64Array(Dv);
+  const merged = rowScratch;
+  for (let row = tiles[tile * 2]; row < tiles[tile * 2 + 1]; row++) {
+    const i = row % Sq, bh = (row - i) / Sq, h = bh % H, b = (bh - h) / H;
+    const o = out.offset + b * out.strideB + h * out.strideH + i * out.strideRow;
+    let M = -Infinity;
+    for (let s = 0; s < count; s++) {
+      const m = max[s * rows + row];
+      if (!(m <= M)) M = m; // NaN wins
+    }
+    let L = 0;
+    if (M === -Infinity) {
+      out.data.fill(0, o, o + Dv);
+    } else {
+      merged.fill(0, 0, Dv);
+      for (let s = 0; s < count; s++) {
+        const at = s * rows + row;
+        if (max[at] === -Infinity) continue; // empty split
+        const w = Math.exp(max[at] - M); // 1 for the split holding the maximum; NaN if M is NaN
+        if (w === 0) continue;
+        L += w * sum[at];
+        const a = at * Dv;
+        for (let d = 0; d < Dv; d++) merged[d] += w * acc[a + d];
+      }
+      const inv = 1 / L;
+      for (let d = 0; d < Dv; d++) out.data[o + d] = merged[d] * inv;
+    }
+    if (lse) lse.data[lse.offset + b * lse.strideB + h * lse.strideH + i * lse.strideRow] = L === 0 ? -Infinity : M + Math.log(L);
+  }
+}
