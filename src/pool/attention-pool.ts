@@ -67,6 +67,13 @@ export class AttentionPool {
       // every worker (+128 KB per call, unbounded, measured with a 128 KB output). Dispatch speed:
       // the same within noise (±10 %, both ways) for small and large calls here.
       atomics: 'async',
+      // piscina loads the worker file with require() first and falls back to import(). On Node 20.19+
+      // require() of an ES module is on by default, and under load it aborted the whole process with
+      // "v8::Module::IsGraphAsync must be used on an instantiated module" (seen once in the CLI suite).
+      // With require(esm) off in the workers, require() fails cleanly and piscina imports the file.
+      // Not appended to process.execArgv: V8 flags in it (e.g. --experimental-wasm-relaxed-simd) are
+      // process-wide and Worker rejects them as execArgv.
+      execArgv: ['--no-experimental-require-module'],
       ...hooks?.piscinaOptions(workerData),
     });
     hooks?.attach(this.#piscina);
