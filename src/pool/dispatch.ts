@@ -10,7 +10,6 @@
 // up to 35 % on 2 (measured with the slice forced on and off).
 
 import type { Piscina } from 'piscina';
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { WorkerFailedError } from '../errors.js';
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
@@ -42,11 +41,6 @@ export class Dispatcher {
     const counter = new Int32Array(new SharedArrayBuffer(4));
     const task: PhaseTask = { job, kernel, counter, abort: ctx.abortFlag, contended: this.#contended, budgetMs: TASK_TIME_SLICE_MS };
     if (inline) {
-      // Small calls chain through promises only: without a macrotask hop, a caller issuing them in a
-      // loop never lets timers and I/O run (measured: 8 concurrent loops of tiny calls held the event
-      // loop for the whole 2 s run).
-      await nextMacrotask();
-      ctx.throwIfStopped();
       runTiles(this.callingThreadKernels[kernel](), { ...task, budgetMs: Infinity });
     } else {
       const lanes = Math.min(this.threads, tiles);
