@@ -187,7 +187,10 @@ export class WasmAttention {
       this.kernels.packPanels(at.staging, D, spanKeys, D, kPanels);
       const paddedKeys = Math.ceil(spanKeys / this.panelWidth) * this.panelWidth;
       // Pad rows and columns of V must be finite zeros: padded keys get p = 0, and 0·NaN would poison.
-      if (dvPad !== Dv || paddedKeys !== spanKeys) f32.fill(0, vRows / 4, vRows / 4 + paddedKeys * dvPad);
+      // Without pad columns only the pad rows need it (the copy below writes every real row whole):
+      // a decode step's last span is partial on every call, and zeroing all of it cost a second pass.
+      const padFrom = dvPad === Dv ? spanKeys * dvPad : 0;
+      f32.fill(0, vRows / 4 + padFrom, vRows / 4 + paddedKeys * dvPad);
       copyRows(f32, vRows / 4, dvPad, v.data as Float32Array, rowStart(v, b, kvHead, spanStart), v.strideRow, spanKeys, Dv);
       plan.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
     }
