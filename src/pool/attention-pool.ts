@@ -3,7 +3,7 @@
 // share every tensor through SharedArrayBuffers.
 
 import { Piscina } from 'piscina';
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { setImmediate as nextMacrotask, setTimeout as nextTimerTurn } from 'node:timers/promises';
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import { kernelsFrom } from '../../workers/kernels/select.js';
@@ -136,6 +136,11 @@ export class AttentionPool {
       this.#gate.close();
       for (const ctx of this.#running) ctx.stop(new PoolClosedError(ctx.op));
       await this.#piscina.destroy();
+      // destroy() resolves on the threads' 'exit' events, while their message ports are still being
+      // closed (libuv closes handles at the end of the loop turn): a caller checking for leftover
+      // handles right after close() saw them (process.getActiveResourcesInfo, once in a loaded CI
+      // run). One timer turn later they are gone.
+      await nextTimerTurn();
     })();
     return this.#closing;
   }
