@@ -1,12 +1,12 @@
 // Attention for a chunk of query rows over one span of keys, FlashAttention-2 style.
 //
 // Per key block (KEY_BLOCK keys at fixed positions 0, 64, 128, …) and row group (4 rows):
-//   1. s = scale · q·kᵀ (+ bias), -Infinity where the key is masked, past the row's key limit (causal
+//   1. s = scale · q·kᵀ (+ bias), in base-2 units (scale carries log2 e, see exp.ts), -Infinity where the key is masked, past the row's key limit (causal
 //      limit, or Sk for the zero padding of the last panel) or before its key floor (sliding window)
 //      — dot4x8 on packed K panels;
 //   2. per row: block maximum; a row with no allowed key in the block is left untouched (no rescale,
 //      no 0·v), so a tile-mate that needs the block changes nothing in it. Otherwise
-//      m' = max(m, block max), α = exp(m - m'), p = exp(s - m'), l = α·l + Σp;
+//      m' = max(m, block max), α = 2^(m - m'), p = 2^(s - m'), l = α·l + Σp;
 //   3. acc = α·acc + p·V, with lanes along Dv, four rows at a time when all four are active.
 // The driver divides acc by l once at the end (finishRows).
 //
@@ -19,7 +19,7 @@
 // dim 64) stay in L1 while the chunk's row groups pass over them; the chunk's accumulators (rows × Dv)
 // live in L2.
 
-import { expVec } from './exp';
+import { constant, exp2Vec, LOG2E_CONSTANT } from './exp';
 import { madd } from './madd';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { dot4x8 } from './panel-dot';
@@ -31,12 +31,14 @@ export const ATTENTION_SCRATCH_BYTES: i32 = <i32>ALPHA_OFFSET + ROW_GROUP * 4;
 
 /**
  * rows: a multiple of 4; rows past the chunk's real rows must have key limit 0.
+ * scale: the score scale times log2 e; rowMax is kept in the same base-2 units (the driver turns it
+ *   into natural units for lse and split partials).
  * q: [rows][depth]. keyLimit: i32 per row, keys j >= limit are masked. keyFloor: i32 per row, keys
  *   j < floor are masked (the sliding window; 0 without one). Rows past the chunk's real rows must
  *   have key limit 0.
  * kPanels: the span's keys packed in panels ([panel][depth][8]); vRows: [keys][dvPad].
  * mask: u8 per key (0 = masked), rows maskStride bytes apart (0: one row for all), 0 = none.
- * bias: f32 per key, rows biasStride floats apart (0: one row for all), 0 = none.
+ * bias: f32 per key in natural units, rows biasStride floats apart (0: one row for all), 0 = none.
  * mask and bias rows start at the span's first key and cover its keys rounded up to 8.
  * rowMax, rowSum: f32 per row; acc: [rows][dvPad]; all carried from span to span.
  * scores: 0, or [rows][scoresStride] floats receiving the masked scores at their global key index
@@ -121,14 +123,14 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
   if (scoresOut != 0) memory.copy(scoresOut, s, <usize>vectors << 4);
   const mOld = load<f32>(rowMax);
   const mNew = max<f32>(mOld, blockMax); // NaN stays NaN from here on
-  // α = exp(m - m'): 0 on the row's first active block (m = -Infinity), and exactly 1 when the maximum
-  // stays — expVec(0) is 1, so skipping it then changes no bit.
-  const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(expVec(f32x4.splat(mOld - mNew)), 0);
+  // α = 2^(m - m'): 0 on the row's first active block (m = -Infinity), and exactly 1 when the maximum
+  // stays — exp2Vec(0) is 1, so skipping it then changes no bit.
+  const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(exp2Vec(f32x4.splat(mOld - mNew)), 0);
   const mV = f32x4.splat(mNew);
   let sum = f32x4.splat(0);
   for (let c = 0; c < vectors; c++) {
     const at = s + (<usize>c << 4);
-    const p = expVec(f32x4.sub(v128.load(at), mV));
+    const p = exp2Vec(f32x4.sub(v128.load(at), mV));
     v128.store(at, p);
     sum = f32x4.add(sum, p);
   }
@@ -141,15 +143,18 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
 }
 
 /**
- * s = scale·dot (+ bias), -Infinity where the mask is 0, the key is at or past the row's limit or
- * before its floor;
- * returns the block's maximum, or NaN when an allowed score is NaN (NaN in q or in a visible key must
- * make the row NaN, as the arithmetic of the definition does; pmax — one maxps — would skip it).
+ * s = scale·dot (+ bias·log2 e), -Infinity where the mask is 0, the key is at or past the row's limit
+ * or before its floor; returns the block's maximum, or NaN when every allowed score is NaN.
+ * The maximum uses pmax (one maxps), which passes over NaN: a NaN score among finite ones still makes
+ * the row NaN, through p = 2^(NaN - m) in its sum and accumulator. Only a block whose allowed scores
+ * are all NaN would look empty (maximum -Infinity), so that rare case is told apart by a second look
+ * (NaN in q or in a visible key must make the row NaN, as the arithmetic of the definition does).
  * The splats are hoisted by hand (V8 does not move them out of the loop) and the limit and floor are
  * only checked in the one block that crosses each.
  */
 function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, floor: i32, mask: usize, bias: usize): f32 {
   const scaleV = f32x4.splat(scale);
+  const log2e = constant(LOG2E_CONSTANT);
   const negInf = f32x4.splat(-Infinity);
   const zero = i32x4.splat(0);
   const crossesLimit = j0 + vectors * 4 > limit;
@@ -157,11 +162,10 @@ function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, flo
   const crossesFloor = floor > j0;
   const floorV = i32x4.splat(floor - j0);
   let best = negInf;
-  let nan = zero;
   for (let c = 0; c < vectors; c++) {
     const at = s + (<usize>c << 4);
     let x = f32x4.mul(v128.load(at), scaleV);
-    if (bias != 0) x = f32x4.add(x, v128.load(bias + (<usize>c << 4)));
+    if (bias != 0) x = f32x4.add(x, f32x4.mul(v128.load(bias + (<usize>c << 4)), log2e));
     if (mask != 0) {
       const allowed = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(mask + (<usize>c << 2))));
       x = v128.bitselect(negInf, x, i32x4.eq(allowed, zero));
@@ -170,11 +174,21 @@ function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, flo
     if (crossesFloor) x = v128.bitselect(negInf, x, i32x4.lt_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), floorV));
     v128.store(at, x);
     best = f32x4.pmax(best, x);
-    nan = v128.or(nan, f32x4.ne(x, x));
   }
   best = f32x4.pmax(best, v128.shuffle<f32>(best, best, 2, 3, 0, 1));
   best = f32x4.pmax(best, v128.shuffle<f32>(best, best, 1, 0, 3, 2));
-  return v128.any_true(nan) ? NaN : f32x4.extract_lane(best, 0);
+  const blockMax = f32x4.extract_lane(best, 0);
+  return blockMax == -Infinity && anyNaN(s, vectors) ? NaN : blockMax;
+}
+
+/** Whether any of `vectors` f32x4 at s holds a NaN. */
+function anyNaN(s: usize, vectors: i32): bool {
+  let nan = i32x4.splat(0);
+  for (let c = 0; c < vectors; c++) {
+    const x = v128.load(s + (<usize>c << 4));
+    nan = v128.or(nan, f32x4.ne(x, x));
+  }
+  return v128.any_true(nan);
 }
 
 /**
@@ -262,7 +276,7 @@ export function finishRows(rows: i32, dvPad: i32, rowSum: usize, acc: usize): vo
   }
 }
 
-/** Turns stored scores into probabilities exp(s - m) / l, in place; a row with l = 0 becomes zeros.
+/** Turns stored scores into probabilities 2^(s - m) / l, in place; a row with l = 0 becomes zeros.
  *  keys: a multiple of 4. */
 export function finishWeights(rows: i32, keys: i32, rowMax: usize, rowSum: usize, scores: usize,
   scoresStride: i32): void {
@@ -272,7 +286,7 @@ export function finishWeights(rows: i32, keys: i32, rowMax: usize, rowSum: usize
     const lV = f32x4.splat(l);
     let at = scores + (<usize>(r * scoresStride) << 2);
     for (let j = 0; j < keys; j += 4) {
-      v128.store(at, l == 0 ? f32x4.splat(0) : f32x4.div(expVec(f32x4.sub(v128.load(at), m)), lV));
+      v128.store(at, l == 0 ? f32x4.splat(0) : f32x4.div(exp2Vec(f32x4.sub(v128.load(at), m)), lV));
       at += 16;
     }
   }

@@ -4,7 +4,7 @@
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { ATTENTION_SCRATCH_BYTES } from './attention';
 
-export { expArray } from './exp';
+export { exp2Array } from './exp';
 export { allFinite, packPanels } from './pack';
 export { attentionSpan, finishRows, finishWeights } from './attention';
 export { gemmRows } from './gemm';

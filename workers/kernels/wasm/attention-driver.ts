@@ -21,6 +21,10 @@
 // of the fixed spans, so whole blocks outside that range cost nothing. Split jobs (split-KV) use spans
 // of the split's length, so a split tile packs just its own keys, and write the rows' partial state
 // (m, l, acc) to job.split instead of out and lse.
+//
+// The kernel's softmax works in base 2 (asm/exp.ts): it gets the score scale times log2 e and keeps
+// the row maxima in base-2 units, which this driver turns back into natural units (× ln 2, in
+// float64) for lse and for the split partials the merge reads.
 
 import type { AttentionJob, View4 } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
@@ -132,7 +136,7 @@ export class WasmAttention {
       const skipped = subStart - spanStart; // a multiple of the block, hence of the panel width
       const maskStride = this.maskSlice(job, plan, b, h, r0, rows, subStart, subKeys);
       const biasStride = this.biasSlice(job, plan, b, h, r0, rows, subStart, subKeys);
-      this.kernels.attentionSpan(groupRows, D, dvPad, job.scale, subStart, subKeys,
+      this.kernels.attentionSpan(groupRows, D, dvPad, Math.fround(job.scale * Math.LOG2E), subStart, subKeys,
         at.q, at.keyLimit, at.keyFloor, kv.kPanels + skipped * D * 4, kv.vRows + skipped * dvPad * 4, kv.vFinite ? 1 : 0,
         job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
         at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
@@ -149,7 +153,7 @@ export class WasmAttention {
       const lse = job.lse.data as Float32Array, first = rowStart(job.lse, b, h, r0);
       for (let r = 0; r < rows; r++) {
         const l = f32[at.rowSum / 4 + r];
-        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] + Math.log(l);
+        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * Math.LN2 + Math.log(l);
       }
     }
     if (job.weights) {
@@ -166,7 +170,7 @@ export class WasmAttention {
     const { dvPad, at: { rowMax, rowSum, acc } } = plan;
     const first = (s - split.first) * job.B * job.H * job.Sq + (b * job.H + h) * job.Sq + r0;
     for (let r = 0; r < rows; r++) {
-      split.max[first + r] = f32[rowMax / 4 + r];
+      split.max[first + r] = f32[rowMax / 4 + r] * Math.LN2;
       split.sum[first + r] = f32[rowSum / 4 + r];
       const from = acc / 4 + r * dvPad, to = (first + r) * job.Dv;
       for (let d = 0; d < job.Dv; d++) split.acc[to + d] = f32[from + d];

@@ -8,7 +8,7 @@ export interface KernelExports {
   rowGroup(): number;
   panelWidth(): number;
   attentionScratchBytes(): number;
-  expArray(src: number, dst: number, count: number): void;
+  exp2Array(src: number, dst: number, count: number): void;
   allFinite(ptr: number, count: number): number;
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
   attentionSpan(
