@@ -127,13 +127,18 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
   // stays — exp2Vec(0) is 1, so skipping it then changes no bit.
   const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(exp2Vec(f32x4.splat(mOld - mNew)), 0);
   const mV = f32x4.splat(mNew);
-  let sum = f32x4.splat(0);
-  for (let c = 0; c < vectors; c++) {
+  // Two partial sums (even and odd vectors), for the same reason as the two maxima in maskScores.
+  let sum0 = f32x4.splat(0), sum1 = f32x4.splat(0);
+  for (let c = 0; c < vectors; c += 2) {
     const at = s + (<usize>c << 4);
-    const p = exp2Vec(f32x4.sub(v128.load(at), mV));
-    v128.store(at, p);
-    sum = f32x4.add(sum, p);
+    const p0 = exp2Vec(f32x4.sub(v128.load(at), mV));
+    const p1 = exp2Vec(f32x4.sub(v128.load(at, 16), mV));
+    v128.store(at, p0);
+    v128.store(at, p1, 16);
+    sum0 = f32x4.add(sum0, p0);
+    sum1 = f32x4.add(sum1, p1);
   }
+  let sum = f32x4.add(sum0, sum1);
   sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 2, 3, 0, 1));
   sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 1, 0, 3, 2));
   store<f32>(rowSum, load<f32>(rowSum) * alpha + f32x4.extract_lane(sum, 0));
@@ -156,29 +161,53 @@ function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, flo
   const scaleV = f32x4.splat(scale);
   const log2e = constant(LOG2E_CONSTANT);
   const negInf = f32x4.splat(-Infinity);
-  const zero = i32x4.splat(0);
   const crossesLimit = j0 + vectors * 4 > limit;
   const limitV = i32x4.splat(limit - j0);
   const crossesFloor = floor > j0;
   const floorV = i32x4.splat(floor - j0);
-  let best = negInf;
-  for (let c = 0; c < vectors; c++) {
-    const at = s + (<usize>c << 4);
-    let x = f32x4.mul(v128.load(at), scaleV);
-    if (bias != 0) x = f32x4.add(x, f32x4.mul(v128.load(bias + (<usize>c << 4)), log2e));
-    if (mask != 0) {
-      const allowed = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(mask + (<usize>c << 2))));
-      x = v128.bitselect(negInf, x, i32x4.eq(allowed, zero));
+  // Two running maxima (even and odd vectors; vectors is even): one chain of dependent maxps per row
+  // was the softmax's critical path.
+  let best0 = negInf, best1 = negInf;
+  if (bias == 0 && mask == 0 && !crossesLimit && !crossesFloor) {
+    // Most blocks: the same loop without its four per-vector tests (compare-and-branch pairs, which
+    // this CPU executes on the ports the vector arithmetic needs).
+    for (let c = 0; c < vectors; c += 2) {
+      const at = s + (<usize>c << 4);
+      const x0 = f32x4.mul(v128.load(at), scaleV), x1 = f32x4.mul(v128.load(at, 16), scaleV);
+      v128.store(at, x0);
+      v128.store(at, x1, 16);
+      best0 = f32x4.pmax(best0, x0);
+      best1 = f32x4.pmax(best1, x1);
     }
-    if (crossesLimit) x = v128.bitselect(negInf, x, i32x4.ge_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), limitV));
-    if (crossesFloor) x = v128.bitselect(negInf, x, i32x4.lt_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), floorV));
-    v128.store(at, x);
-    best = f32x4.pmax(best, x);
+  } else {
+    for (let c = 0; c < vectors; c += 2) {
+      best0 = f32x4.pmax(best0, maskVector(s, c, scaleV, log2e, negInf, crossesLimit, limitV, crossesFloor, floorV, mask, bias));
+      best1 = f32x4.pmax(best1, maskVector(s, c + 1, scaleV, log2e, negInf, crossesLimit, limitV, crossesFloor, floorV, mask, bias));
+    }
   }
+  let best = f32x4.pmax(best0, best1);
   best = f32x4.pmax(best, v128.shuffle<f32>(best, best, 2, 3, 0, 1));
   best = f32x4.pmax(best, v128.shuffle<f32>(best, best, 1, 0, 3, 2));
   const blockMax = f32x4.extract_lane(best, 0);
   return blockMax == -Infinity && anyNaN(s, vectors) ? NaN : blockMax;
+}
+
+/** Scales, biases and masks the scores of vector c (keys 4c … 4c + 3 of the block) in place. */
+// @ts-ignore: decorator
+@inline
+function maskVector(s: usize, c: i32, scaleV: v128, log2e: v128, negInf: v128, crossesLimit: bool, limitV: v128,
+  crossesFloor: bool, floorV: v128, mask: usize, bias: usize): v128 {
+  const at = s + (<usize>c << 4);
+  let x = f32x4.mul(v128.load(at), scaleV);
+  if (bias != 0) x = f32x4.add(x, f32x4.mul(v128.load(bias + (<usize>c << 4)), log2e));
+  if (mask != 0) {
+    const allowed = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(mask + (<usize>c << 2))));
+    x = v128.bitselect(negInf, x, i32x4.eq(allowed, i32x4.splat(0)));
+  }
+  if (crossesLimit) x = v128.bitselect(negInf, x, i32x4.ge_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), limitV));
+  if (crossesFloor) x = v128.bitselect(negInf, x, i32x4.lt_s(i32x4.add(i32x4.splat(c * 4), i32x4(0, 1, 2, 3)), floorV));
+  v128.store(at, x);
+  return x;
 }
 
 /** Whether any of `vectors` f32x4 at s holds a NaN. */
