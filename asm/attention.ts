@@ -75,15 +75,20 @@ export function attentionSpan(
           scratch + (<usize>p * PANEL_WIDTH << 2), SCORE_ROW_BYTES);
       }
       let active = 0;
-      for (let r = 0; r < ROW_GROUP; r++) {
-        const row = g + r;
-        const rowMask = mask == 0 ? <usize>0 : mask + <usize>(row * maskStride + local);
-        const rowBias = bias == 0 ? <usize>0 : bias + (<usize>(row * biasStride + local) << 2);
-        const rowScores = scores == 0 ? <usize>0 : scores + (<usize>(row * scoresStride + j0) << 2);
-        const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, j0,
-          load<i32>(limits + (<usize>r << 2)), load<i32>(floors + (<usize>r << 2)), rowMask, rowBias, rowScores,
-          rowMax + (<usize>row << 2), rowSum + (<usize>row << 2), scratch + ALPHA_OFFSET + (<usize>r << 2));
-        active |= i32(isActive) << r;
+      if (mask == 0 && bias == 0 && scores == 0 && seesWholeBlock(limits, floors, j0, panels)) {
+        active = softmax4(scratch, panels * (PANEL_WIDTH / 4), scale, rowMax + (<usize>g << 2), rowSum + (<usize>g << 2),
+          scratch + ALPHA_OFFSET);
+      } else {
+        for (let r = 0; r < ROW_GROUP; r++) {
+          const row = g + r;
+          const rowMask = mask == 0 ? <usize>0 : mask + <usize>(row * maskStride + local);
+          const rowBias = bias == 0 ? <usize>0 : bias + (<usize>(row * biasStride + local) << 2);
+          const rowScores = scores == 0 ? <usize>0 : scores + (<usize>(row * scoresStride + j0) << 2);
+          const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, j0,
+            load<i32>(limits + (<usize>r << 2)), load<i32>(floors + (<usize>r << 2)), rowMask, rowBias, rowScores,
+            rowMax + (<usize>row << 2), rowSum + (<usize>row << 2), scratch + ALPHA_OFFSET + (<usize>r << 2));
+          active |= i32(isActive) << r;
+        }
       }
       const accGroup = acc + <usize>g * accRowBytes;
       if (active == 0xf && vFinite) {
@@ -97,6 +102,109 @@ export function attentionSpan(
       }
     }
   }
+}
+
+/** Whether all 4 rows see every key of the block: no causal limit or window start falls inside it. */
+function seesWholeBlock(limits: usize, floors: usize, j0: i32, panels: i32): bool {
+  const end = j0 + panels * PANEL_WIDTH;
+  return min(min(load<i32>(limits), load<i32>(limits, 4)), min(load<i32>(limits, 8), load<i32>(limits, 12))) >= end
+    && max(max(load<i32>(floors), load<i32>(floors, 4)), max(load<i32>(floors, 8), load<i32>(floors, 12))) <= j0;
+}
+
+/**
+ * softmaxStep for the 4 rows of a group at once, when each sees every key of the block and nothing is
+ * masked, biased or recorded (most blocks). The rows' maxima, rescale factors and sums are computed in
+ * the lanes of single vectors — one 2^x for the four α, one transpose for the four horizontal maxima
+ * and one for the sums — and the four rows' exponentials are independent work the CPU overlaps, where
+ * row-by-row calls serialised on each row's maximum. Every row still gets softmaxStep's float32
+ * operations in its order (test: an all-true mask, which takes the row path, gives the same bits).
+ * Returns the active rows as a 4-bit mask.
+ */
+function softmax4(s: usize, vectors: i32, scale: f32, rowMax: usize, rowSum: usize, alphaOut: usize): i32 {
+  const scaleV = f32x4.splat(scale);
+  const negInf = f32x4.splat(-Infinity);
+  const bytes = <usize>vectors << 4;
+  let a0 = negInf, b0 = negInf, a1 = negInf, b1 = negInf, a2 = negInf, b2 = negInf, a3 = negInf, b3 = negInf;
+  for (let at = s; at < s + bytes; at += 32) {
+    a0 = f32x4.pmax(a0, scaleInPlace(at, scaleV));
+    b0 = f32x4.pmax(b0, scaleInPlace(at + 16, scaleV));
+    a1 = f32x4.pmax(a1, scaleInPlace(at + SCORE_ROW_BYTES, scaleV));
+    b1 = f32x4.pmax(b1, scaleInPlace(at + SCORE_ROW_BYTES + 16, scaleV));
+    a2 = f32x4.pmax(a2, scaleInPlace(at + 2 * SCORE_ROW_BYTES, scaleV));
+    b2 = f32x4.pmax(b2, scaleInPlace(at + 2 * SCORE_ROW_BYTES + 16, scaleV));
+    a3 = f32x4.pmax(a3, scaleInPlace(at + 3 * SCORE_ROW_BYTES, scaleV));
+    b3 = f32x4.pmax(b3, scaleInPlace(at + 3 * SCORE_ROW_BYTES + 16, scaleV));
+  }
+  let blockMax = acrossLanes(f32x4.pmax(a0, b0), f32x4.pmax(a1, b1), f32x4.pmax(a2, b2), f32x4.pmax(a3, b3), true);
+  if (v128.any_true(f32x4.eq(blockMax, negInf))) blockMax = allNaNRows(blockMax, s, vectors);
+  const active = f32x4.ne(blockMax, negInf); // NaN counts as active, as in softmaxStep
+
+  const mOld = v128.load(rowMax);
+  const mNew = f32x4.max(mOld, blockMax); // NaN stays NaN, as max<f32> does
+  const alpha = v128.bitselect(f32x4.splat(1), exp2Vec(f32x4.sub(mOld, mNew)), f32x4.eq(mNew, mOld));
+  const sums = acrossLanes(
+    expRow(s, bytes, f32x4.splat(f32x4.extract_lane(mNew, 0))),
+    expRow(s + SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 1))),
+    expRow(s + 2 * SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 2))),
+    expRow(s + 3 * SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 3))), false);
+  const lOld = v128.load(rowSum);
+  v128.store(rowSum, v128.bitselect(f32x4.add(f32x4.mul(lOld, alpha), sums), lOld, active));
+  v128.store(rowMax, v128.bitselect(mNew, mOld, active));
+  v128.store(alphaOut, alpha);
+  return i32x4.bitmask(active);
+}
+
+/** s·scale in place for one vector of scores; returns it. */
+// @ts-ignore: decorator
+@inline
+function scaleInPlace(at: usize, scaleV: v128): v128 {
+  const x = f32x4.mul(v128.load(at), scaleV);
+  v128.store(at, x);
+  return x;
+}
+
+/** p = 2^(s - m) in place over one row's scores; returns the row's partial sums (even vectors plus
+ *  odd vectors, as in softmaxStep). */
+// @ts-ignore: decorator
+@inline
+function expRow(s: usize, bytes: usize, mV: v128): v128 {
+  let sum0 = f32x4.splat(0), sum1 = f32x4.splat(0);
+  for (let at = s; at < s + bytes; at += 32) {
+    const p0 = exp2Vec(f32x4.sub(v128.load(at), mV));
+    const p1 = exp2Vec(f32x4.sub(v128.load(at, 16), mV));
+    v128.store(at, p0);
+    v128.store(at, p1, 16);
+    sum0 = f32x4.add(sum0, p0);
+    sum1 = f32x4.add(sum1, p1);
+  }
+  return f32x4.add(sum0, sum1);
+}
+
+/**
+ * Lane r: the maximum (isMax) or sum of the four lanes of v_r, combined in softmaxStep's order,
+ * (e0 ∘ e2) ∘ (e1 ∘ e3). A transpose puts element k of every v_r into c_k.
+ */
+// @ts-ignore: decorator
+@inline
+function acrossLanes(v0: v128, v1: v128, v2: v128, v3: v128, isMax: bool): v128 {
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  const c0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), c1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+  const c2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), c3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+  return isMax
+    ? f32x4.pmax(f32x4.pmax(c0, c2), f32x4.pmax(c1, c3))
+    : f32x4.add(f32x4.add(c0, c2), f32x4.add(c1, c3));
+}
+
+/** The block maxima with NaN in each lane whose maximum is -Infinity but whose row holds a NaN score
+ *  (maskScores' rare case, lane by lane). */
+function allNaNRows(blockMax: v128, s: usize, vectors: i32): v128 {
+  let m = blockMax;
+  if (f32x4.extract_lane(m, 0) == -Infinity && anyNaN(s, vectors)) m = f32x4.replace_lane(m, 0, NaN);
+  if (f32x4.extract_lane(m, 1) == -Infinity && anyNaN(s + SCORE_ROW_BYTES, vectors)) m = f32x4.replace_lane(m, 1, NaN);
+  if (f32x4.extract_lane(m, 2) == -Infinity && anyNaN(s + 2 * SCORE_ROW_BYTES, vectors)) m = f32x4.replace_lane(m, 2, NaN);
+  if (f32x4.extract_lane(m, 3) == -Infinity && anyNaN(s + 3 * SCORE_ROW_BYTES, vectors)) m = f32x4.replace_lane(m, 3, NaN);
+  return m;
 }
 
 /** Whether any of the 4 rows allows any key of the block (8·panels mask bytes per row). */

@@ -219,6 +219,26 @@ describe('wasm attention kernel: bits do not depend on the tiling', () => {
     }
   });
 
+  // Blocks that every row of a 4-row group sees whole, with no mask, bias or weights, go through the
+  // kernel's 4-row softmax; an all-true mask or a request for weights sends the same rows through the
+  // row-by-row softmax. Both must produce the same bits.
+  it.each([
+    { label: 'non-causal', spec: { B: 1, H: 2, Hkv: 1, Sq: 37, Sk: 300, D: 64, Dv: 64, seed: 35 } },
+    { label: 'causal', spec: { B: 1, H: 2, Hkv: 2, Sq: 200, Sk: 200, D: 24, Dv: 40, causal: true, seed: 36 } },
+  ])('$label: the 4-row softmax and the row-by-row softmax give the same bits', ({ spec }) => {
+    const inputs = attentionInputs(spec);
+    const fast = attentionJob(inputs, attentionTiles(spec.B, spec.H, spec.Sq));
+    runAll(newKernel(), fast);
+    const allTrue = randomBroadcastable([1, 1, 1, spec.Sk], new Rng(37), 'mask', 1);
+    const withMask = attentionJob(attentionInputs({ ...spec, mask: allTrue }), attentionTiles(spec.B, spec.H, spec.Sq));
+    const withWeights = attentionJob(attentionInputs({ ...spec, weights: true }), attentionTiles(spec.B, spec.H, spec.Sq));
+    for (const [label, job] of [['all-true mask', withMask], ['weights', withWeights]] as const) {
+      runAll(newKernel(), job);
+      expectSameBits(job.out.data as Float32Array, fast.out.data as Float32Array, `${label}: out`);
+      expectSameBits(job.lse!.data as Float32Array, fast.lse!.data as Float32Array, `${label}: lse`);
+    }
+  });
+
   it('attention and GEMM jobs interleaved on one kernel give the same bits as fresh kernels', () => {
     const inputs = attentionInputs(cases[1].spec);
     const fresh = attentionJob(inputs, attentionTiles(2, 2, 150, [64]));
