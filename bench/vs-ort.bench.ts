@@ -105,7 +105,7 @@ function parseOptions(argv: string[]): BenchOptions {
     rows: values.only.split(',').map((id) => parseRow(id.trim())),
     threadCounts: values.threads.split(',').map((t) => integerOption('--threads', t, 1)),
     runs: integerOption('--runs', values.runs, 1),
-    warmup: integerOption('--warmup', values.warmup, 0),
+    warmup: integerOption('--warmup', values.warmup, 1),
     kernel,
     json: values.json,
     child: values.child,

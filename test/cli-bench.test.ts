@@ -19,7 +19,7 @@ describe('attnpool bench', () => {
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout) as {
       command: string; machine: Record<string, unknown>; settings: Record<string, unknown>;
-      configurations: { shape: Record<string, unknown>; kernel: string; gflopPerCall: number; runs: Run[]; notes: string[] }[];
+      configurations: { shape: Record<string, unknown>; kernel: string; wasmVariant: string | null; gflopPerCall: number; runs: Run[]; notes: string[] }[];
     };
     expect(doc.command).toBe('bench');
     expect(Object.keys(doc.machine).sort()).toEqual(['availableParallelism', 'cpu', 'node', 'platform']);
@@ -30,6 +30,8 @@ describe('attnpool bench', () => {
     for (const config of doc.configurations) {
       const seq = config.shape.seq as number;
       expect(['js', 'wasm']).toContain(config.kernel);
+      // This process runs without --experimental-wasm-relaxed-simd, so the CLI's child picks the plain build.
+      expect(config.wasmVariant).toBe(config.kernel === 'wasm' ? 'simd' : null);
       expect(config.gflopPerCall).toBeCloseTo((4 * 2 * seq * seq * 8) / 1e9, 12); // 4·B·H·S²·D
       expect(config.runs.map((r) => [r.impl, r.threads])).toEqual([['attnpool', 1], ['attnpool', 2]]);
       const [one, two] = config.runs as [Run, Run];
@@ -69,6 +71,7 @@ describe('attnpool bench', () => {
     const titles = result.stdout.split('\n').filter((line) => line.startsWith('multi-head attention layer'));
     expect(titles).toHaveLength(2);
     expect(titles[0]).toMatch(/B=1 H=2 S=16 E=16 \(D=8\) {2}non-causal/);
+    for (const title of titles) expect(title).toMatch(/kernel (wasm \(simd build\)|js)$/);
     expect(result.stdout.match(/^impl +threads +median ms +min–max ms +GFLOP\/s +speedup +efficiency +peak RSS +check$/gm)).toHaveLength(2);
     expect(result.stdout.match(/^attnpool +[12] +[\d.]+ +[\d.]+–[\d.]+ +[\d.]+ +[\d.]+× +\d+% +\d+ MiB +bit-identical$/gm)).toHaveLength(4);
     expect(result.stdout).not.toContain('\r');

@@ -1,10 +1,14 @@
 /**
- * One row of the comparison, meant to run alone in its own process: attnpool, then onnxruntime,
- * on the same seeded inputs and thread count, then the difference between their outputs.
+ * One row of the comparison, meant to run alone in its own process: attnpool and onnxruntime on the
+ * same seeded inputs and thread count, then the difference between their outputs.
  *
- * The two engines run one after the other (not interleaved) so that the process peak RSS read
- * after attnpool is attnpool's alone; the reading after ORT is the peak of both, which is ORT's
- * whenever ORT needs more (its causal path does, by gigabytes).
+ * attnpool's warm-up runs come first, alone, so the process peak RSS read after them is attnpool's
+ * (every call of a row does the same work, so a warm-up call reaches a call's peak); the reading at
+ * the end is the peak of both, which is ORT's whenever ORT needs more (its causal path does, by
+ * gigabytes). The timed runs then alternate, attnpool then ORT, call by call: this VM's speed drifts
+ * by up to 2× over tens of seconds, and two blocks of runs one after the other measured one engine
+ * in a slow spell and the other in a quick one (attnpool's 1-thread S=2048 median came out at 350 ms
+ * in one process and 610 ms in the next, with ORT's within 10%).
  */
 import { freemem } from 'node:os';
 import { AttentionPool, tensor, type KernelChoice, type Tensor } from '../../src/index.js';
@@ -13,6 +17,7 @@ import type { LayerWeights } from './onnx-models.js';
 import { loadOrtPeer, ORT_PEER_MISSING, type OrtPeer, type OrtPeerConfig } from './ort-peer.js';
 import { seededRandom, uniformArray } from './random.js';
 import { BENCH_EMBED, BENCH_SHAPE, ortPeakBytesEstimate, type BenchRow } from './rows.js';
+import { timeInterleaved } from '../support/interleaved.js';
 import { maxAbsDifference, peakRssGiB, timeRuns } from './timing.js';
 
 export interface RowSettings {
@@ -47,24 +52,37 @@ interface RowInputs {
 }
 
 export async function runRow(row: BenchRow, settings: RowSettings): Promise<RowResult> {
+  if (settings.warmup < 1) throw new RangeError(`runRow: warmup must be at least 1 (attnpool's peak RSS is read after it), got ${settings.warmup}`);
   const inputs = makeInputs(row);
-  const attnpool = await timeAttnpool(row, settings, inputs);
-  const attnpoolTimes = { times: attnpool.times, peakRssGiB: peakRssGiB() };
-  const measured = { row: row.id, threads: settings.threads, attnpool: attnpoolTimes };
-
-  const peer = await loadPeerFor(row, settings, inputs);
-  if ('skipped' in peer) return { ...measured, ort: peer, maxAbsError: null };
+  const attnpool = openAttnpool(row, settings, inputs);
   try {
-    const { query, key, value } = inputs;
-    const feed = { query, key, value, batch: BENCH_SHAPE.batch, querySeq: row.seq };
-    const ort = await timeRuns(() => peer.run(feed), settings.warmup, settings.runs);
-    return {
-      ...measured,
-      ort: { times: ort.times, peakRssGiB: peakRssGiB() },
-      maxAbsError: maxAbsDifference(attnpool.last, ort.last),
-    };
+    for (let i = 0; i < settings.warmup; i++) await attnpool.call();
+    const attnpoolPeak = peakRssGiB();
+    const peer = await loadPeerFor(row, settings, inputs);
+    if ('skipped' in peer) {
+      const alone = await timeRuns(attnpool.call, 0, settings.runs);
+      return { row: row.id, threads: settings.threads, attnpool: { times: alone.times, peakRssGiB: attnpoolPeak }, ort: peer, maxAbsError: null };
+    }
+    try {
+      const { query, key, value } = inputs;
+      const feed = { query, key, value, batch: BENCH_SHAPE.batch, querySeq: row.seq };
+      for (let i = 0; i < settings.warmup; i++) await peer.run(feed);
+      let ours: Float32Array | undefined, theirs: Float32Array | undefined;
+      const [attnpoolTimes, ortTimes] = await timeInterleaved([
+        async () => { ours = await attnpool.call(); },
+        async () => { theirs = await peer.run(feed); },
+      ], 0, settings.runs);
+      return {
+        row: row.id, threads: settings.threads,
+        attnpool: { times: attnpoolTimes, peakRssGiB: attnpoolPeak },
+        ort: { times: ortTimes, peakRssGiB: peakRssGiB() },
+        maxAbsError: maxAbsDifference(attnpool.toTokens(ours!), theirs!),
+      };
+    } finally {
+      await peer.release();
+    }
   } finally {
-    await peer.release();
+    await attnpool.close();
   }
 }
 
@@ -104,31 +122,36 @@ function makeInputs(row: BenchRow): RowInputs {
   return { query, key: uniformArray(n, next), value: uniformArray(n, next), weights };
 }
 
-/** Times attnpool; `last` is its output in ORT's [B, S, E] layout for the comparison. */
-async function timeAttnpool(row: BenchRow, settings: RowSettings, inputs: RowInputs) {
+interface AttnpoolSide {
+  /** One call; returns the output as attnpool lays it out. */
+  call(): Promise<Float32Array>;
+  /** An output of call() in ORT's [B, S, E] layout (untimed). */
+  toTokens(out: Float32Array): Float32Array;
+  close(): Promise<void>;
+}
+
+/** attnpool on the row's inputs. */
+function openAttnpool(row: BenchRow, settings: RowSettings, inputs: RowInputs): AttnpoolSide {
   const pool = new AttentionPool({ threads: settings.threads, kernel: settings.kernel });
-  try {
-    if (row.layer) {
-      const e = BENCH_EMBED;
-      const x = tensor([BENCH_SHAPE.batch, row.seq, e], inputs.query);
-      const w = inputs.weights;
-      const weights = {
-        inProjWeight: tensor([3 * e, e], w.inProjWeight),
-        inProjBias: tensor([3 * e], w.inProjBias),
-        outProjWeight: tensor([e, e], w.outProjWeight),
-        outProjBias: tensor([e], w.outProjBias),
-      };
-      const options = { numHeads: BENCH_SHAPE.heads, causal: row.causal };
-      const call = async () => (await pool.multiHeadAttention(x, x, x, weights, options)).output.data;
-      return await timeRuns(call, settings.warmup, settings.runs);
-    }
-    const layout: HeadLayout = { ...BENCH_SHAPE, seq: row.seq };
-    const [q, k, v] = [inputs.query, inputs.key, inputs.value].map((tokens) => splitHeads(tokens, layout));
-    const timed = await timeRuns(() => pool.attention(q, k, v, { causal: row.causal }), settings.warmup, settings.runs);
-    return { times: timed.times, last: headsToTokens(timed.last.data, layout) };
-  } finally {
-    await pool.close();
+  const close = () => pool.close();
+  if (row.layer) {
+    const e = BENCH_EMBED;
+    const x = tensor([BENCH_SHAPE.batch, row.seq, e], inputs.query);
+    const w = inputs.weights;
+    const weights = {
+      inProjWeight: tensor([3 * e, e], w.inProjWeight),
+      inProjBias: tensor([3 * e], w.inProjBias),
+      outProjWeight: tensor([e, e], w.outProjWeight),
+      outProjBias: tensor([e], w.outProjBias),
+    };
+    const options = { numHeads: BENCH_SHAPE.heads, causal: row.causal };
+    const call = async () => (await pool.multiHeadAttention(x, x, x, weights, options)).output.data as Float32Array;
+    return { call, toTokens: (out) => out, close };
   }
+  const layout: HeadLayout = { ...BENCH_SHAPE, seq: row.seq };
+  const [q, k, v] = [inputs.query, inputs.key, inputs.value].map((tokens) => splitHeads(tokens, layout));
+  const call = async () => (await pool.attention(q, k, v, { causal: row.causal })).data as Float32Array;
+  return { call, toTokens: (out) => headsToTokens(out, layout), close };
 }
 
 function splitHeads(tokens: Float32Array, layout: HeadLayout): Tensor {

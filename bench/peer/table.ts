@@ -15,11 +15,11 @@ export function tableHeader(runs: number, warmup: number): string {
     `attnpool vs onnxruntime-node, B${batch} H${heads} D${headDim} E${heads * headDim}, fp32,`
       + ' same inputs and threads (ORT intraOpNumThreads = threads)',
     `median of ${runs} runs after ${warmup} warm-up; each (row, threads) in its own process;`
-      + ' attnpool runs first, then ORT',
+      + ' timed runs alternate, attnpool then ORT',
     'GF/s = 4·B·H·S²·D / time — NOT halved for causal rows (as PEERS.md);'
       + ' layer rows add the projections 8·B·S·E²',
     'attnpool/ORT = throughput ratio (ORT time / attnpool time); max |Δ| = max abs difference of the two outputs',
-    'RSS = process peak (maxRSS) after attnpool alone, then after ORT as well (GiB)',
+    'RSS = process peak (maxRSS) after attnpool\'s warm-up alone, then at the end (GiB)',
     `wasm kernel build: ${wasmKernelVariant() ?? 'none'} (node --experimental-wasm-relaxed-simd selects the fused multiply-add build)`,
     '',
     COLUMNS.map(([name, width]) => name.padStart(width)).join('  '),

@@ -27,6 +27,8 @@ export interface ConfigResult {
   readonly shape: BenchShape;
   /** The kernel attnpool ran ('auto' resolved). */
   readonly kernel: string;
+  /** Which WebAssembly build ran ('simd' | 'relaxed-simd'), or null for the js kernel. */
+  readonly wasmVariant: string | null;
   readonly gflopPerCall: number;
   readonly runs: RunResult[];
   /** Things the reader should know, e.g. why onnxruntime was skipped. */
@@ -52,7 +54,8 @@ export function withSpeedups(runs: readonly Omit<RunResult, 'speedup' | 'efficie
 
 export function formatConfig(result: ConfigResult, settings: { repeat: number; warmup: number }): string {
   const title = `${describeShape(result.shape)}  ·  ${result.gflopPerCall.toFixed(2)} GFLOP per call  ·  ` +
-    `median of ${settings.repeat} after ${settings.warmup} warm-up, kernel ${result.kernel}`;
+    `median of ${settings.repeat} after ${settings.warmup} warm-up, kernel ${result.kernel}` +
+    (result.wasmVariant ? ` (${result.wasmVariant} build)` : '');
   const rows = result.runs.map((r) => [
     r.impl,
     String(r.threads),

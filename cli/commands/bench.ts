@@ -111,11 +111,13 @@ async function benchConfig(work: Workload, args: BenchArgs, tickFor: TickFor): P
   const notes: string[] = [];
   let reference: Float32Array | undefined;
   let kernel = args.kernel as string;
+  let wasmVariant: string | null = null;
   let ortAvailable = args.vs === 'ort';
   for (const threads of args.threads) {
     const open = async () => {
       const pool = openPool(threads, args.kernel);
       kernel = pool.kernel; // 'auto' resolved
+      wasmVariant = pool.wasmVariant;
       return pool;
     };
     const mine = await measure(open, (pool) => runWorkload(pool, work),
@@ -134,7 +136,7 @@ async function benchConfig(work: Workload, args: BenchArgs, tickFor: TickFor): P
       { ...settings, onCall: tickFor('onnxruntime', threads) });
     runs.push({ impl: 'onnxruntime', threads, ...timing(theirs, work.flops), maxAbsDiff: maxAbsDiff(side.toOrtLayout(mine.output), theirs.output) });
   }
-  return { shape: work.shape, kernel, gflopPerCall: work.flops / 1e9, runs: withSpeedups(runs), notes };
+  return { shape: work.shape, kernel, wasmVariant, gflopPerCall: work.flops / 1e9, runs: withSpeedups(runs), notes };
 }
 
 function timing(m: Measurement, flops: number) {
