@@ -236,17 +236,7 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
   const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(exp2Vec(f32x4.splat(mOld - mNew)), 0);
   const mV = f32x4.splat(mNew);
   // Two partial sums (even and odd vectors), for the same reason as the two maxima in maskScores.
-  let sum0 = f32x4.splat(0), sum1 = f32x4.splat(0);
-  for (let c = 0; c < vectors; c += 2) {
-    const at = s + (<usize>c << 4);
-    const p0 = exp2Vec(f32x4.sub(v128.load(at), mV));
-    const p1 = exp2Vec(f32x4.sub(v128.load(at, 16), mV));
-    v128.store(at, p0);
-    v128.store(at, p1, 16);
-    sum0 = f32x4.add(sum0, p0);
-    sum1 = f32x4.add(sum1, p1);
-  }
-  let sum = f32x4.add(sum0, sum1);
+  let sum = expRow(s, <usize>vectors << 4, mV);
   sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 2, 3, 0, 1));
   sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 1, 0, 3, 2));
   store<f32>(rowSum, load<f32>(rowSum) * alpha + f32x4.extract_lane(sum, 0));
@@ -279,13 +269,9 @@ function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, flo
   if (bias == 0 && mask == 0 && !crossesLimit && !crossesFloor) {
     // Most blocks: the same loop without its four per-vector tests (compare-and-branch pairs, which
     // this CPU executes on the ports the vector arithmetic needs).
-    for (let c = 0; c < vectors; c += 2) {
-      const at = s + (<usize>c << 4);
-      const x0 = f32x4.mul(v128.load(at), scaleV), x1 = f32x4.mul(v128.load(at, 16), scaleV);
-      v128.store(at, x0);
-      v128.store(at, x1, 16);
-      best0 = f32x4.pmax(best0, x0);
-      best1 = f32x4.pmax(best1, x1);
+    for (let at = s; at < s + (<usize>vectors << 4); at += 32) {
+      best0 = f32x4.pmax(best0, scaleInPlace(at, scaleV));
+      best1 = f32x4.pmax(best1, scaleInPlace(at + 16, scaleV));
     }
   } else {
     for (let c = 0; c < vectors; c += 2) {
