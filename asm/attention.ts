@@ -22,7 +22,7 @@
 import { constant, exp2Vec, LOG2E_CONSTANT } from './exp';
 import { madd } from './madd';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
-import { dot4x8 } from './panel-dot';
+import { dot1Panels, dot4x8 } from './panel-dot';
 
 const SCORE_ROW_BYTES: usize = KEY_BLOCK * 4;
 /** scratch: scores [ROW_GROUP][KEY_BLOCK], then the rescale factors α [ROW_GROUP]. */
@@ -70,9 +70,15 @@ export function attentionSpan(
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
 
       const qGroup = q + <usize>g * qRowBytes;
-      for (let p = 0; p < panels; p++) {
-        dot4x8(qGroup, qRowBytes, kBlock + <usize>p * qRowBytes * PANEL_WIDTH, depth,
-          scratch + (<usize>p * PANEL_WIDTH << 2), SCORE_ROW_BYTES);
+      if (onlyFirstRowSees(limits, floors, j0, j0 + panels * PANEL_WIDTH)) {
+        // The other rows' scores stay unwritten: softmaxStep returns before it reads a row that does
+        // not see the block.
+        dot1Panels(qGroup, kBlock, depth, panels, scratch);
+      } else {
+        for (let p = 0; p < panels; p++) {
+          dot4x8(qGroup, qRowBytes, kBlock + <usize>p * qRowBytes * PANEL_WIDTH, depth,
+            scratch + (<usize>p * PANEL_WIDTH << 2), SCORE_ROW_BYTES);
+        }
       }
       let active = 0;
       if (mask == 0 && bias == 0 && scores == 0 && seesWholeBlock(limits, floors, j0, panels)) {
@@ -102,6 +108,13 @@ export function attentionSpan(
       }
     }
   }
+}
+
+/** Whether rows 1–3 of the group see no key of the block [j0, end) (padding rows have limit 0). */
+function onlyFirstRowSees(limits: usize, floors: usize, j0: i32, end: i32): bool {
+  return (j0 >= load<i32>(limits, 4) || end <= load<i32>(floors, 4))
+    && (j0 >= load<i32>(limits, 8) || end <= load<i32>(floors, 8))
+    && (j0 >= load<i32>(limits, 12) || end <= load<i32>(floors, 12));
 }
 
 /** Whether all 4 rows see every key of the block: no causal limit or window start falls inside it. */
@@ -369,16 +382,44 @@ function pv4(acc: usize, dvPad: i32, p: usize, alpha: usize, v: usize, keys: i32
   }
 }
 
-/** One row's acc = α·acc + Σ_k p[k]·v[k]; with skipZero, keys with p = 0 are left out entirely. */
+/**
+ * One row's acc = α·acc + Σ_k p[k]·v[k]; with skipZero, keys with p = 0 are left out entirely.
+ * 32 columns (8 accumulators) per pass over the keys, then 4 at a time: with one accumulator the
+ * pass waited on each multiply-add before the next (a decode step's single row runs here).
+ * Per element the operations are pv4's: one multiply by α, then multiply-adds in key order.
+ */
 function pv1(acc: usize, dvPad: i32, p: usize, alpha: f32, v: usize, keys: i32, skipZero: bool): void {
   const rowBytes = <usize>dvPad << 2;
   const a = f32x4.splat(alpha);
-  for (let c = 0; c < dvPad; c += 4) {
+  const pEnd = p + (<usize>keys << 2);
+  let c = 0;
+  for (; c + 32 <= dvPad; c += 32) {
+    const at = acc + (<usize>c << 2);
+    let s0 = f32x4.mul(v128.load(at), a), s1 = f32x4.mul(v128.load(at, 16), a);
+    let s2 = f32x4.mul(v128.load(at, 32), a), s3 = f32x4.mul(v128.load(at, 48), a);
+    let s4 = f32x4.mul(v128.load(at, 64), a), s5 = f32x4.mul(v128.load(at, 80), a);
+    let s6 = f32x4.mul(v128.load(at, 96), a), s7 = f32x4.mul(v128.load(at, 112), a);
+    let vk = v + (<usize>c << 2);
+    for (let pk = p; pk < pEnd; pk += 4) {
+      const x = load<f32>(pk);
+      if (!skipZero || x != 0) {
+        const xs = f32x4.splat(x);
+        s0 = madd(xs, v128.load(vk), s0); s1 = madd(xs, v128.load(vk, 16), s1);
+        s2 = madd(xs, v128.load(vk, 32), s2); s3 = madd(xs, v128.load(vk, 48), s3);
+        s4 = madd(xs, v128.load(vk, 64), s4); s5 = madd(xs, v128.load(vk, 80), s5);
+        s6 = madd(xs, v128.load(vk, 96), s6); s7 = madd(xs, v128.load(vk, 112), s7);
+      }
+      vk += rowBytes;
+    }
+    v128.store(at, s0); v128.store(at, s1, 16); v128.store(at, s2, 32); v128.store(at, s3, 48);
+    v128.store(at, s4, 64); v128.store(at, s5, 80); v128.store(at, s6, 96); v128.store(at, s7, 112);
+  }
+  for (; c < dvPad; c += 4) {
     const at = acc + (<usize>c << 2);
     let sum = f32x4.mul(v128.load(at), a);
     let vk = v + (<usize>c << 2);
-    for (let k = 0; k < keys; k++) {
-      const x = load<f32>(p + (<usize>k << 2));
+    for (let pk = p; pk < pEnd; pk += 4) {
+      const x = load<f32>(pk);
       if (!skipZero || x != 0) sum = madd(f32x4.splat(x), v128.load(vk), sum);
       vk += rowBytes;
     }

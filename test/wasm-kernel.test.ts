@@ -11,7 +11,7 @@ import { expectLseClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, 
 import { Rng } from './support/random.js';
 import {
   attentionInputs, attentionJob, attentionResult, attentionTiles, gemmJob, gemmPart, gemmTiles, randomBroadcastable,
-  readGemmOut, strayWrites, type AttentionCase, type AttentionInputs,
+  readGemmOut, strayWrites, type AttentionCase, type AttentionInputs, type Logical,
 } from './support/wasm-jobs.js';
 import { referenceAttention, referenceGemm } from './support/wasm-reference.js';
 
@@ -20,6 +20,14 @@ const wasmModule = compileWasmKernelModule();
 function newKernel(): Kernel {
   expect(wasmModule, 'dist/wasm/kernels.wasm must be built and valid on this runtime').not.toBeNull();
   return createWasmKernel(wasmModule!);
+}
+
+/** Rows [from, to) of every (b, h) of a dense logical tensor. */
+function rowsOf(t: Logical, from: number, to: number): Logical {
+  const { B, H, rows, cols } = t.dims;
+  const values = new Float64Array(B * H * (to - from) * cols);
+  for (let bh = 0; bh < B * H; bh++) values.set(t.values.subarray((bh * rows + from) * cols, (bh * rows + to) * cols), bh * (to - from) * cols);
+  return { dims: { B, H, rows: to - from, cols }, values };
 }
 
 function runAll(kernel: Kernel, job: AttentionJob): void {
@@ -236,6 +244,34 @@ describe('wasm attention kernel: bits do not depend on the tiling', () => {
       runAll(newKernel(), job);
       expectSameBits(job.out.data as Float32Array, fast.out.data as Float32Array, `${label}: out`);
       expectSameBits(job.lse!.data as Float32Array, fast.lse!.data as Float32Array, `${label}: lse`);
+    }
+  });
+
+  // A decode step (one query row over the keys so far) runs the kernel's one-row paths (dot1Panels,
+  // the row softmax, pv1); the same row inside a causal prefill runs the 4-row ones. Every row gets
+  // the same float32 operations either way, so incremental decoding reproduces the prefill's bits.
+  it.each([
+    { label: 'D 64, several key blocks', spec: { B: 1, H: 2, Hkv: 1, Sq: 300, Sk: 300, D: 64, Dv: 64, causal: true, seed: 38 } },
+    { label: 'D 20, Dv 36', spec: { B: 2, H: 1, Hkv: 1, Sq: 150, Sk: 150, D: 20, Dv: 36, causal: true, seed: 39 } },
+  ])('$label: a decode step gives the bits of the same row in a causal prefill', ({ spec }) => {
+    const inputs = attentionInputs(spec);
+    const prefill = attentionJob(inputs, attentionTiles(spec.B, spec.H, spec.Sq, [64, 128]));
+    runAll(newKernel(), prefill);
+    const full = attentionResult(prefill);
+    const kernel = newKernel();
+    for (const i of [0, 1, 62, 63, 64, 65, 129, spec.Sq - 1]) {
+      const step: AttentionInputs = {
+        spec: { ...spec, Sq: 1, Sk: i + 1 }, scale: inputs.scale,
+        q: rowsOf(inputs.q, i, i + 1), k: rowsOf(inputs.k, 0, i + 1), v: rowsOf(inputs.v, 0, i + 1),
+      };
+      const job = attentionJob(step, attentionTiles(spec.B, spec.H, 1));
+      runAll(kernel, job);
+      const got = attentionResult(job);
+      for (let bh = 0; bh < spec.B * spec.H; bh++) {
+        const expected = full.out.subarray((bh * spec.Sq + i) * spec.Dv, (bh * spec.Sq + i + 1) * spec.Dv);
+        expectSameBits(Float32Array.from(got.out.subarray(bh * spec.Dv, (bh + 1) * spec.Dv)), Float32Array.from(expected), `row ${i}, head ${bh}: out`);
+        expect(Object.is(got.lse[bh], full.lse[bh * spec.Sq + i]), `row ${i}, head ${bh}: lse ${got.lse[bh]} vs ${full.lse[bh * spec.Sq + i]}`).toBe(true);
+      }
     }
   });
 
