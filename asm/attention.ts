@@ -1,19 +1,23 @@
 // Attention for a chunk of query rows over one span of keys, FlashAttention-2 style.
 //
 // Per key block (KEY_BLOCK keys at fixed positions 0, 64, 128, …) and row group (4 rows):
-//   1. s = scale · q·kᵀ (+ bias), in base-2 units (scale carries log2 e, see exp.ts), -Infinity where the key is masked, past the row's key limit (causal
-//      limit, or Sk for the zero padding of the last panel) or before its key floor (sliding window)
-//      — dot4x8 on packed K panels;
+//   1. s = scale · q·kᵀ (+ bias), in base-2 units (scale carries log2 e, see exp.ts), -Infinity where
+//      the key is masked, past the row's key limit (causal limit, or Sk for the zero padding of the
+//      last panel) or before its key floor (sliding window) — dot4x8 on packed K panels, or
+//      dot1Panels when only the group's first row sees the block (a decode step's single query);
 //   2. per row: block maximum; a row with no allowed key in the block is left untouched (no rescale,
 //      no 0·v), so a tile-mate that needs the block changes nothing in it. Otherwise
-//      m' = max(m, block max), α = 2^(m - m'), p = 2^(s - m'), l = α·l + Σp;
-//   3. acc = α·acc + p·V, with lanes along Dv, four rows at a time when all four are active.
+//      m' = max(m, block max), α = 2^(m - m'), p = 2^(s - m'), l = α·l + Σp — for the four rows
+//      together (softmax4) when each sees the whole block unmasked, else row by row (softmaxStep);
+//   3. acc = α·acc + p·V, with lanes along Dv, four rows at a time when all four are active (pv4),
+//      else row by row (pv1).
 // The driver divides acc by l once at the end (finishRows).
 //
-// Every row goes through the same sequence of float32 operations whichever rows share its group or
-// chunk, so the bits of a row do not depend on the tile decomposition. The one divergence — the
-// careful P·V that skips p = 0 keys, used when V holds Inf/NaN so that a masked key's Inf·0 cannot
-// poison a row — is chosen per span of V, never per tile.
+// Every row goes through the same sequence of float32 operations whichever path and whichever rows
+// share its group or chunk, so the bits of a row do not depend on the tile decomposition, and a
+// decode step reproduces the same row of a causal prefill. The one divergence — the careful P·V that
+// skips p = 0 keys, used when V holds Inf/NaN so that a masked key's Inf·0 cannot poison a row — is
+// chosen per span of V, never per tile.
 //
 // Loop order: key block outer, row group inner: the block's K panels and V rows (2 × 16 KiB at head
 // dim 64) stay in L1 while the chunk's row groups pass over them; the chunk's accumulators (rows × Dv)
