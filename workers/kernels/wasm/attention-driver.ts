@@ -308,12 +308,11 @@ export class WasmAttention {
     const slots = Math.max(1, Math.min(Math.floor(KV_CACHE_BYTES / slotBytes), job.B * job.Hkv * spans));
 
     const pieces = job.kvSource ? this.keptPieces(D, dvPad, maxSpanKeys) : undefined;
-    this.pieces = undefined;
     const { layout, epoch } = this.arena.newLayout();
     let cache: SlotCache | undefined;
     if (pieces) {
       // First in the layout, at the arena's base: where the pieces' slots have always been.
-      pieces.reserve(job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
+      pieces.reserve(job.kvSource!, job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
       layout.take(pieces.bytes);
       this.pieces = { pieces, epoch };
     } else {

@@ -57,9 +57,14 @@ export class KvPieces {
     return this.slots * this.slotBytes;
   }
 
-  /** Grows the slot count toward `wanted` (capped by the budget); existing slots keep their offsets. */
-  reserve(wanted: number): void {
-    const target = Math.min(this.maxSlots, Math.max(this.slots, wanted));
+  /** Grows the slots (capped by the budget) so that a job of `source` needing `wanted` pieces does not
+   *  evict the pieces other sources hold (two caches decoding in turn); existing slots keep their
+   *  offsets. */
+  reserve(source: KvSource, wanted: number): void {
+    const own = `${source.id}:${source.epoch}:`;
+    let others = 0;
+    for (const key of this.lru.keys()) if (!key.startsWith(own)) others++;
+    const target = Math.min(this.maxSlots, Math.max(this.slots, others + wanted));
     for (let s = this.slots; s < target; s++) this.free.push(s);
     this.slots = target;
   }
