@@ -32,7 +32,7 @@
 // the row maxima in base-2 units, which this driver turns back into natural units (× ln 2, in
 // float64) for lse and for the split partials the merge reads.
 
-import type { AttentionJob } from '../jobs.js';
+import type { AttentionJob, KvSource } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
@@ -81,7 +81,7 @@ interface AttentionPlan {
   readonly vOffset: number; // V's offset within a slot
   /** Per-job packed spans; for jobs with kvSource, `pieces` instead. */
   readonly cache: SlotCache | undefined;
-  readonly pieces: KvPieces | undefined;
+  readonly pieces: { readonly pieces: KvPieces; readonly source: KvSource } | undefined;
   readonly vFinite: Map<string, boolean>;
   readonly at: Regions;
 }
@@ -149,7 +149,7 @@ export class WasmAttention {
     for (let spanStart = Math.floor(chunkStart / plan.spanKeys) * plan.spanKeys; spanStart < chunkEnd; spanStart += plan.spanKeys) {
       const spanKeys = Math.min(plan.spanKeys, Sk - spanStart);
       if (plan.pieces) {
-        this.spanOfPieces(job, plan, plan.pieces, b, h, kvHead, r0, rows, groupRows, spanStart, spanKeys, chunkStart, chunkEnd);
+        this.spanOfPieces(job, plan, plan.pieces.pieces, plan.pieces.source, b, h, kvHead, r0, rows, groupRows, spanStart, spanKeys, chunkStart, chunkEnd);
         continue;
       }
       const kv = this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
@@ -186,10 +186,10 @@ export class WasmAttention {
   }
 
   /** One span's keys in [chunkStart, chunkEnd), for a job with kvSource: a kernel call per piece. */
-  private spanOfPieces(job: AttentionJob, plan: AttentionPlan, pieces: KvPieces, b: number, h: number, kvHead: number,
-    r0: number, rows: number, groupRows: number, spanStart: number, spanKeys: number, chunkStart: number, chunkEnd: number): void {
+  private spanOfPieces(job: AttentionJob, plan: AttentionPlan, pieces: KvPieces, source: KvSource, b: number, h: number,
+    kvHead: number, r0: number, rows: number, groupRows: number, spanStart: number, spanKeys: number,
+    chunkStart: number, chunkEnd: number): void {
     const { at, dvPad } = plan;
-    const source = job.kvSource!;
     const P = pieces.pieceKeys, keyBlock = this.keyBlock;
     const spanEnd = spanStart + spanKeys;
     // The span's flag covers all its keys, as kvSpan's does, not just those the chunk sees.
@@ -307,12 +307,13 @@ export class WasmAttention {
     const spans = Math.ceil(Sk / spanKeys);
     const slots = Math.max(1, Math.min(Math.floor(KV_CACHE_BYTES / slotBytes), job.B * job.Hkv * spans));
 
-    const pieces = job.kvSource ? this.keptPieces(D, dvPad, maxSpanKeys) : undefined;
+    const source = job.kvSource;
+    const pieces = source ? this.keptPieces(D, dvPad, maxSpanKeys) : undefined;
     const { layout, epoch } = this.arena.newLayout();
     let cache: SlotCache | undefined;
-    if (pieces) {
+    if (source && pieces) {
       // First in the layout, at the arena's base: where the pieces' slots have always been.
-      pieces.reserve(job.kvSource!, job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
+      pieces.reserve(source, job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
       layout.take(pieces.bytes);
       this.pieces = { pieces, epoch };
     } else {
@@ -333,7 +334,10 @@ export class WasmAttention {
     };
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);
-    this.plan = { epoch, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache, pieces, vFinite: new Map(), at };
+    this.plan = {
+      epoch, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+      pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
+    };
     return this.plan;
   }
 

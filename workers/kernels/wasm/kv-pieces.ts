@@ -22,7 +22,7 @@ import type { KernelExports } from './kernel-exports.js';
 import { copyRows, rowStart } from './strided-copy.js';
 
 /** Keys per piece when the span budget allows: 512 KiB of K + V at D = Dv = 64, so the 64 MiB budget
- *  holds 16384 positions of 8 heads. */
+ *  holds 16384 positions of 8 heads. Its 16 key blocks fit KvPiece.nonFinite, a 32-bit mask. */
 const PIECE_KEYS = 1024;
 
 export interface KvPiece {
@@ -95,7 +95,9 @@ export class KvPieces {
   /** Packs keys [piece.packed, keys) of the piece: K from the start of the last partial panel (panels
    *  are [D][8], so a partial one is rewritten whole), V row by row, then the finiteness of the blocks
    *  those rows fall in. A job that reads fewer keys than the piece holds (an older call's snapshot
-   *  running late) gets the piece repacked to its length: its last panel must hold zeros past Sk. */
+   *  running late) gets the piece repacked to its length, so that a piece always holds what packing the
+   *  job's keys afresh gives: zeros past Sk in the last panel, flags over the job's keys only. (Keys past
+   *  Sk would be masked by the key limit anyway; this keeps the argument for equal bits simple.) */
   private fill(job: AttentionJob, piece: KvPiece, b: number, kvHead: number, start: number, keys: number, staging: number): void {
     if (piece.packed > keys) {
       piece.packed = 0;
@@ -129,6 +131,6 @@ export class KvPieces {
 /** Whether the V rows of keys [from, to) of a piece (local indices, `from` block-aligned) are all finite. */
 export function piecePartFinite(piece: KvPiece, from: number, to: number, keyBlock: number): boolean {
   const first = Math.floor(from / keyBlock), end = Math.ceil(to / keyBlock);
-  const bits = ((1 << (end - first)) - 1) << first; // pieces have at most 16 blocks
+  const bits = ((1 << (end - first)) - 1) << first; // pieces have at most 16 blocks (PIECE_KEYS)
   return (piece.nonFinite & bits) === 0;
 }
