@@ -10,8 +10,14 @@
 // for a moment the memory is twice the cache's). A call counts as reading until its last tile has
 // returned, which for an aborted call is after its promise rejected — so the cache never rewrites
 // memory that a worker may still be reading, and reset() never has to throw or wait.
+//
+// Identity for the kernels. So positions [0, length) of a buffer generation never change: each store
+// gets a process-unique id, and reset() in place bumps the store's epoch. A call passes (id, epoch) to
+// the kernels as the job's kvSource, which lets a wasm worker keep K/V packed from earlier calls and
+// pack only the positions appended since (workers/kernels/wasm/kv-pieces.ts). A cache over another
+// thread's buffers (kvCacheOver) has no identity: its owner's resets are invisible here.
 
-import type { View4 } from '../workers/kernels/jobs.js';
+import type { KvSource, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
 import {
   checkAppendArgs, checkPositiveInteger, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
@@ -23,7 +29,15 @@ interface KvStore<A extends FloatArray> {
   readonly values: A;
   readonly capacity: number;
   readers: number;
+  /** Process-unique; undefined for adopted buffers (kvCacheOver). */
+  readonly id: number | undefined;
+  /** Bumped by each reset() that reuses the buffers. */
+  epoch: number;
 }
+
+/** Ids of KvStore allocations; per process, which is all the kernels compare (a worker only sees jobs
+ *  from its own pool's process). */
+let nextStoreId = 1;
 
 /** What one attention call reads: the buffers and length as of the call, as kernel views. */
 export interface KvSnapshot<A extends FloatArray> {
@@ -33,6 +47,9 @@ export interface KvSnapshot<A extends FloatArray> {
   readonly length: number;
   readonly k: View4;
   readonly v: View4;
+  /** The buffer generation read, for kernels that keep packed K/V across calls; undefined when the
+   *  cache cannot vouch for its buffers (adopted ones). */
+  readonly kvSource: KvSource | undefined;
   /** Ends the call's claim on the buffers (idempotent); called once its last tile has returned. */
   release(): void;
 }
@@ -71,7 +88,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
     this.dtype = layout.dtype;
     const adopted = adopting;
     this.#store = adopted
-      ? { keys: adopted.keys as A, values: adopted.values as A, capacity: adopted.capacity, readers: 0 }
+      ? { keys: adopted.keys as A, values: adopted.values as A, capacity: adopted.capacity, readers: 0, id: undefined, epoch: 0 }
       : this.#allocate(capacity, 'createKvCache');
     this.#length = adopted ? adopted.length : 0;
   }
@@ -115,6 +132,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
   /** Empties the cache (length 0). Safe while calls read it: see the top of this file. */
   reset(): void {
     if (this.#store.readers > 0) this.#store = this.#allocate(this.capacity, 'KvCache.reset');
+    else this.#store.epoch++; // the same buffers will hold new values at positions calls may have read
     this.#length = 0;
   }
 
@@ -132,6 +150,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
     return {
       keys: store.keys, values: store.values, capacity: store.capacity, length: this.#length,
       k: view(store.keys, this.headDim), v: view(store.values, this.valueDim),
+      kvSource: store.id === undefined ? undefined : { id: store.id, epoch: store.epoch },
       release: () => {
         if (released) return;
         released = true;
@@ -148,7 +167,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const bytesPer = this.dtype === 'float32' ? 4 : 8;
     const rows = this.batch * this.kvHeads * capacity;
     try {
-      return { keys: this.#sharedArray(rows * this.headDim), values: this.#sharedArray(rows * this.valueDim), capacity, readers: 0 };
+      const keys = this.#sharedArray(rows * this.headDim), values = this.#sharedArray(rows * this.valueDim);
+      return { keys, values, capacity, readers: 0, id: nextStoreId++, epoch: 0 };
     } catch (err) {
       throw new RangeError(`${op}: a cache of capacity ${capacity} needs ${rows * (this.headDim + this.valueDim) * bytesPer} bytes ` +
         `of shared memory (batch·kvHeads·capacity·(headDim + valueDim)·${bytesPer}), which could not be allocated`, { cause: err });

@@ -1,7 +1,7 @@
 // pool.attention: one phase of (batch, head, query-row block) tiles, or split-KV's two phases
 // (attention-phases.ts).
 
-import type { View4 } from '../../workers/kernels/jobs.js';
+import type { KvSource, View4 } from '../../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import { toShared } from '../tensor.js';
@@ -17,10 +17,10 @@ export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 
 }
 
 /** `kv`: where the kernels read K and V — by default args.k and args.v; a KvCache passes strided views
- *  over its own buffers instead (kv-cache.ts). */
+ *  over its own buffers instead, and the identity of those buffers (kv-cache.ts). */
 export async function runAttention(
   args: AttentionArgs, run: AttentionRun,
-  kv: { readonly k: View4; readonly v: View4 } = {
+  kv: { readonly k: View4; readonly v: View4; readonly kvSource?: KvSource } = {
     k: contiguous4(toShared(args.k.data), args.Hkv, args.Sk, args.D),
     v: contiguous4(toShared(args.v.data), args.Hkv, args.Sk, args.Dv),
   },
@@ -33,6 +33,7 @@ export async function runAttention(
     q: contiguous4(toShared(args.q.data), H, Sq, D),
     k: kv.k,
     v: kv.v,
+    ...(kv.kvSource ? { kvSource: kv.kvSource } : {}),
     out: contiguous4(out.data, H, Sq, Dv),
     lse: lse ? contiguous4(lse.data, H, Sq, 1) : undefined,
     mask: args.mask ? { ...args.mask, data: toShared(args.mask.data) } : undefined,

@@ -51,6 +51,14 @@ export interface SplitKv {
   readonly acc: Float64Array;
 }
 
+/** The generation of KvCache buffers K and V are read from (src/kv-cache.ts): while id and epoch stay
+ *  the same, the elements of k and v at positions below a job's Sk never change, so a kernel may keep
+ *  them packed from an earlier job with the same source and read only the positions past it. */
+export interface KvSource {
+  readonly id: number;
+  readonly epoch: number;
+}
+
 /** Scaled dot-product attention over pre-split heads.
  *  tiles: [b, h, rowStart, rowEnd, split] per tile (split 0 when the job has no `split`). */
 export interface AttentionJob {
@@ -79,6 +87,8 @@ export interface AttentionJob {
   readonly weights?: View4;
   /** When present, tiles write partial results here instead of `out`, `lse` (never with `weights`). */
   readonly split?: SplitKv;
+  /** Set only when k and v are views over a KvCache's buffers; see KvSource. */
+  readonly kvSource?: KvSource;
   readonly tiles: Int32Array;
 }
 

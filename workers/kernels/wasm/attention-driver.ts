@@ -22,20 +22,28 @@
 // of the split's length, so a split tile packs just its own keys, and write the rows' partial state
 // (m, l, acc) to job.split instead of out and lse.
 //
+// Jobs over a KvCache (job.kvSource) take their K/V from KvPieces instead, which outlive the job, so a
+// decode step packs only the positions appended since the last step (kv-pieces.ts). The spans stay
+// the same; each span's keys are computed piece by piece. Same bits: pieces start at multiples of the
+// 64-key block, so every block keeps its global start and keys (the one partial block is still the
+// span's last), and the span's vFinite flag is the AND of its blocks' flags, as packing it whole gives.
+//
 // The kernel's softmax works in base 2 (asm/exp.ts): it gets the score scale times log2 e and keeps
 // the row maxima in base-2 units, which this driver turns back into natural units (× ln 2, in
 // float64) for lse and for the split partials the merge reads.
 
-import type { AttentionJob, View4 } from '../jobs.js';
+import type { AttentionJob, KvSource } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
+import { KvPieces, piecePartFinite } from './kv-pieces.js';
 import { SlotCache } from './slot-cache.js';
-import { copyRows, copyStridedRow } from './strided-copy.js';
+import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
 
 const MiB = 1 << 20;
-/** Packed K/V kept per instance: every head of B1 H8 at S = 16384, D = 64 (8 MiB a head). */
+/** Packed K/V kept per instance, per job or across jobs (KvPieces): every head of B1 H8 at S = 16384,
+ *  D = 64 (8 MiB a head). */
 export const KV_CACHE_BYTES = 64 * MiB;
 /** At most this much K + V per span (32768 keys at D = 64), so that any Sk fits in wasm memory. */
 export const KV_SPAN_BYTES = 16 * MiB;
@@ -49,7 +57,7 @@ const CHUNK_ROWS = 128;
 const SLICE_BYTES = 4 * MiB;
 
 interface Regions {
-  readonly staging: number; // raw K rows of one span, before packing
+  readonly staging: number; // raw K rows of one span or piece, before packing
   readonly q: number;
   readonly keyLimit: number;
   readonly keyFloor: number;
@@ -71,7 +79,9 @@ interface AttentionPlan {
   readonly scoresStride: number;
   readonly chunkRows: number;
   readonly vOffset: number; // V's offset within a slot
-  readonly cache: SlotCache;
+  /** Per-job packed spans; for jobs with kvSource, `pieces` instead. */
+  readonly cache: SlotCache | undefined;
+  readonly pieces: { readonly pieces: KvPieces; readonly source: KvSource } | undefined;
   readonly vFinite: Map<string, boolean>;
   readonly at: Regions;
 }
@@ -86,6 +96,11 @@ export class WasmAttention {
   // A weak reference: the plan must not keep a finished job's tensors alive.
   private lastJob: WeakRef<AttentionJob> | undefined;
   private plan: AttentionPlan | undefined;
+  /** Pieces kept from earlier jobs; valid while the arena's layout epoch is still theirs. */
+  private pieces: { readonly pieces: KvPieces; epoch: number } | undefined;
+  /** Keys packed into KvPieces by this instance: a diagnostic (tests check that a decode step packs
+   *  only what was appended). */
+  readonly pieceStats = { packedKeys: 0 };
   private readonly keyBlock: number;
   private readonly panelWidth: number;
   private readonly rowGroup: number;
@@ -133,6 +148,10 @@ export class WasmAttention {
     const chunkEnd = Math.min(splitEnd, keyEnd(job, r1 - 1));
     for (let spanStart = Math.floor(chunkStart / plan.spanKeys) * plan.spanKeys; spanStart < chunkEnd; spanStart += plan.spanKeys) {
       const spanKeys = Math.min(plan.spanKeys, Sk - spanStart);
+      if (plan.pieces) {
+        this.spanOfPieces(job, plan, plan.pieces.pieces, plan.pieces.source, b, h, kvHead, r0, rows, groupRows, spanStart, spanKeys, chunkStart, chunkEnd);
+        continue;
+      }
       const kv = this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
       const subStart = Math.max(spanStart, chunkStart);
       const subKeys = Math.min(spanStart + spanKeys, chunkEnd) - subStart;
@@ -166,6 +185,34 @@ export class WasmAttention {
     }
   }
 
+  /** One span's keys in [chunkStart, chunkEnd), for a job with kvSource: a kernel call per piece. */
+  private spanOfPieces(job: AttentionJob, plan: AttentionPlan, pieces: KvPieces, source: KvSource, b: number, h: number,
+    kvHead: number, r0: number, rows: number, groupRows: number, spanStart: number, spanKeys: number,
+    chunkStart: number, chunkEnd: number): void {
+    const { at, dvPad } = plan;
+    const P = pieces.pieceKeys, keyBlock = this.keyBlock;
+    const spanEnd = spanStart + spanKeys;
+    // The span's flag covers all its keys, as kvSpan's does, not just those the chunk sees.
+    let vFinite = true;
+    for (let p0 = Math.floor(spanStart / P) * P; p0 < spanEnd; p0 += P) {
+      const piece = pieces.acquire(job, source, b, kvHead, p0, at.staging);
+      vFinite &&= piecePartFinite(piece, Math.max(spanStart, p0) - p0, Math.min(spanEnd, p0 + P) - p0, keyBlock);
+    }
+    const subStart = Math.max(spanStart, chunkStart), subEnd = Math.min(spanEnd, chunkEnd);
+    for (let p0 = Math.floor(subStart / P) * P; p0 < subEnd; p0 += P) {
+      // Acquired again: the flag loop may have evicted it (then this repacks it, same contents).
+      const piece = pieces.acquire(job, source, b, kvHead, p0, at.staging);
+      const from = Math.max(subStart, p0), keys = Math.min(subEnd, p0 + P) - from;
+      const skipped = from - p0; // a multiple of the block, hence of the panel width
+      const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
+      const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
+      this.kernels.attentionSpan(groupRows, job.D, dvPad, Math.fround(job.scale * Math.LOG2E), from, keys,
+        at.q, at.keyLimit, at.keyFloor, piece.offset + skipped * job.D * 4, piece.offset + pieces.vOffset + skipped * dvPad * 4,
+        vFinite ? 1 : 0, job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
+        at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
+    }
+  }
+
   /** The chunk's rows' state after their split's keys (float32, exact in float64), for the merge. */
   private writePartials(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number, s: number): void {
     const split = job.split!;
@@ -185,7 +232,7 @@ export class WasmAttention {
     spanKeys: number): KvSpan {
     const { dvPad, at } = plan;
     const key = `${b}:${kvHead}:${spanStart}`;
-    const { offset, hit } = plan.cache.acquire(key);
+    const { offset, hit } = plan.cache!.acquire(key);
     const kPanels = offset, vRows = offset + plan.vOffset;
     if (!hit) {
       const { f32 } = this.arena;
@@ -260,10 +307,20 @@ export class WasmAttention {
     const spans = Math.ceil(Sk / spanKeys);
     const slots = Math.max(1, Math.min(Math.floor(KV_CACHE_BYTES / slotBytes), job.B * job.Hkv * spans));
 
+    const source = job.kvSource;
+    const pieces = source ? this.keptPieces(D, dvPad, maxSpanKeys) : undefined;
     const { layout, epoch } = this.arena.newLayout();
-    const cache = new SlotCache(layout.take(slotBytes * slots), slotBytes, slots);
+    let cache: SlotCache | undefined;
+    if (source && pieces) {
+      // First in the layout, at the arena's base: where the pieces' slots have always been.
+      pieces.reserve(source, job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
+      layout.take(pieces.bytes);
+      this.pieces = { pieces, epoch };
+    } else {
+      cache = new SlotCache(layout.take(slotBytes * slots), slotBytes, slots);
+    }
     const at: Regions = {
-      staging: layout.take(spanKeys * D * 4),
+      staging: layout.take(Math.max(spanKeys, pieces ? pieces.pieceKeys : 0) * D * 4),
       q: layout.take(chunkRows * D * 4),
       keyLimit: layout.take(chunkRows * 4),
       keyFloor: layout.take(chunkRows * 4),
@@ -277,14 +334,20 @@ export class WasmAttention {
     };
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);
-    this.plan = { epoch, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache, vFinite: new Map(), at };
+    this.plan = {
+      epoch, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+      pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
+    };
     return this.plan;
   }
-}
 
-/** Element index of row `row` of head (b, h) in a view. */
-function rowStart(view: View4, b: number, h: number, row: number): number {
-  return view.offset + b * view.strideB + h * view.strideH + row * view.strideRow;
+  /** The pieces of earlier jobs when nothing can have overwritten them — no other layout since theirs
+   *  (a GEMM job, a job without kvSource) and the same slot shape — else new, empty ones. */
+  private keptPieces(D: number, dvPad: number, maxSpanKeys: number): KvPieces {
+    const kept = this.pieces;
+    if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad) return kept.pieces;
+    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES, this.pieceStats);
+  }
 }
 
 /** Spans of a split job: the split itself when it fits a span, else the split cut into equal

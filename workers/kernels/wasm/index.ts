@@ -62,8 +62,13 @@ function compileFirstAccepted(): CompiledKernels | null {
   return null;
 }
 
+/** The wasm kernel, plus a count tests read: keys packed into K/V kept across jobs (kv-pieces.ts). */
+export interface WasmKernel extends Kernel {
+  readonly pieceStats: { readonly packedKeys: number };
+}
+
 /** A kernel on a fresh instance of `module`. Float32 jobs only (float64 jobs run on the js kernel). */
-export function createWasmKernel(module: WebAssembly.Module): Kernel {
+export function createWasmKernel(module: WebAssembly.Module): WasmKernel {
   const kernels = instantiateKernels(module);
   const arena = new WasmArena(kernels);
   const attention = new WasmAttention(kernels, arena);
@@ -72,5 +77,6 @@ export function createWasmKernel(module: WebAssembly.Module): Kernel {
     name: 'wasm',
     attentionTile: (job, tile) => attention.tile(job, tile),
     gemmTile: (job, tile) => gemm.tile(job, tile),
+    pieceStats: attention.pieceStats,
   };
 }

@@ -3,7 +3,14 @@
 // Rows are copied with TypedArray.prototype.set on subarrays (a native memcpy); a column stride of 0
 // (a mask or bias broadcast along keys) becomes a fill.
 
+import type { View4 } from '../jobs.js';
+
 type Elements = Float32Array | Uint8Array;
+
+/** Element index of row `row` of head (b, h) in a view. */
+export function rowStart(view: View4, b: number, h: number, row: number): number {
+  return view.offset + b * view.strideB + h * view.strideH + row * view.strideRow;
+}
 
 /** rows × cols elements: row r from src[srcAt + r·srcStride] to dst[dstAt + r·dstStride]. */
 export function copyRows(dst: Elements, dstAt: number, dstStride: number,
