@@ -37,7 +37,7 @@ import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
-import { KvPieces, piecePartFinite } from './kv-pieces.js';
+import { KvPieces, piecePartFinite, type KvPiece } from './kv-pieces.js';
 import { SlotCache } from './slot-cache.js';
 import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
 
@@ -72,6 +72,8 @@ interface Regions {
 
 interface AttentionPlan {
   readonly epoch: number;
+  /** The kernel's score scale: job.scale × log2 e, as float32 (the kernel's softmax is base 2). */
+  readonly scoreScale: number;
   readonly dvPad: number;
   readonly spanKeys: number;
   /** spanKeys rounded up to a whole panel: row stride of mask and bias slices, rows of a K/V slot. */
@@ -156,12 +158,8 @@ export class WasmAttention {
       const subStart = Math.max(spanStart, chunkStart);
       const subKeys = Math.min(spanStart + spanKeys, chunkEnd) - subStart;
       const skipped = subStart - spanStart; // a multiple of the block, hence of the panel width
-      const maskStride = this.maskSlice(job, plan, b, h, r0, rows, subStart, subKeys);
-      const biasStride = this.biasSlice(job, plan, b, h, r0, rows, subStart, subKeys);
-      this.kernels.attentionSpan(groupRows, D, dvPad, Math.fround(job.scale * Math.LOG2E), subStart, subKeys,
-        at.q, at.keyLimit, at.keyFloor, kv.kPanels + skipped * D * 4, kv.vRows + skipped * dvPad * 4, kv.vFinite ? 1 : 0,
-        job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
-        at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
+      this.runKernel(job, plan, b, h, r0, rows, groupRows, subStart, subKeys,
+        kv.kPanels + skipped * D * 4, kv.vRows + skipped * dvPad * 4, kv.vFinite);
     }
 
     if (job.split) {
@@ -192,25 +190,38 @@ export class WasmAttention {
     const { at, dvPad } = plan;
     const P = pieces.pieceKeys, keyBlock = this.keyBlock;
     const spanEnd = spanStart + spanKeys;
-    // The span's flag covers all its keys, as kvSpan's does, not just those the chunk sees.
+    // The span's flag covers all its keys, as kvSpan's does, not just those the chunk sees. The span's
+    // pieces stay in their slots until the span is done: the job reserved at least as many slots as
+    // its pieces (a span holds at most a quarter of the budget), and these are the most recently used.
+    const first = Math.floor(spanStart / P) * P;
+    const spanPieces: KvPiece[] = [];
     let vFinite = true;
-    for (let p0 = Math.floor(spanStart / P) * P; p0 < spanEnd; p0 += P) {
+    for (let p0 = first; p0 < spanEnd; p0 += P) {
       const piece = pieces.acquire(job, source, b, kvHead, p0, at.staging);
+      spanPieces.push(piece);
       vFinite &&= piecePartFinite(piece, Math.max(spanStart, p0) - p0, Math.min(spanEnd, p0 + P) - p0, keyBlock);
     }
     const subStart = Math.max(spanStart, chunkStart), subEnd = Math.min(spanEnd, chunkEnd);
     for (let p0 = Math.floor(subStart / P) * P; p0 < subEnd; p0 += P) {
-      // Acquired again: the flag loop may have evicted it (then this repacks it, same contents).
-      const piece = pieces.acquire(job, source, b, kvHead, p0, at.staging);
+      const piece = spanPieces[(p0 - first) / P];
       const from = Math.max(subStart, p0), keys = Math.min(subEnd, p0 + P) - from;
       const skipped = from - p0; // a multiple of the block, hence of the panel width
-      const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
-      const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
-      this.kernels.attentionSpan(groupRows, job.D, dvPad, Math.fround(job.scale * Math.LOG2E), from, keys,
-        at.q, at.keyLimit, at.keyFloor, piece.offset + skipped * job.D * 4, piece.offset + pieces.vOffset + skipped * dvPad * 4,
-        vFinite ? 1 : 0, job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
-        at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
+      this.runKernel(job, plan, b, h, r0, rows, groupRows, from, keys,
+        piece.offset + skipped * job.D * 4, piece.offset + pieces.vOffset + skipped * dvPad * 4, vFinite);
     }
+  }
+
+  /** Keys [from, from + keys) through the kernel for the chunk's rows: K panels and V rows at the
+   *  given offsets, with the chunk's mask and bias slices for those keys. */
+  private runKernel(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number,
+    groupRows: number, from: number, keys: number, kPanels: number, vRows: number, vFinite: boolean): void {
+    const { at } = plan;
+    const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
+    const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
+    this.kernels.attentionSpan(groupRows, job.D, plan.dvPad, plan.scoreScale, from, keys,
+      at.q, at.keyLimit, at.keyFloor, kPanels, vRows, vFinite ? 1 : 0,
+      job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
+      at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
   }
 
   /** The chunk's rows' state after their split's keys (float32, exact in float64), for the merge. */
@@ -335,7 +346,7 @@ export class WasmAttention {
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);
     this.plan = {
-      epoch, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+      epoch, scoreScale: Math.fround(job.scale * Math.LOG2E), dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
       pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
     };
     return this.plan;
