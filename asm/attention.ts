@@ -65,16 +65,13 @@ export function attentionSpan(
     for (let g = 0; g < rows; g += ROW_GROUP) {
       const limits = keyLimit + (<usize>g << 2);
       const floors = keyFloor + (<usize>g << 2);
-      const groupLimit = max(max(load<i32>(limits), load<i32>(limits, 4)),
-        max(load<i32>(limits, 8), load<i32>(limits, 12)));
-      if (j0 >= groupLimit) continue; // causal: every row of the group ends before this block
-      const groupFloor = min(min(load<i32>(floors), load<i32>(floors, 4)),
-        min(load<i32>(floors, 8), load<i32>(floors, 12)));
-      if (j0 + panels * PANEL_WIDTH <= groupFloor) continue; // window: every row starts after this block
+      const visible = blockVisibility(limits, floors, j0, j0 + panels * PANEL_WIDTH);
+      // Causal limit or window: no row of the group sees a key of this block (each would be inactive).
+      if ((visible & 0xf) == 0) continue;
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
 
       const qGroup = q + <usize>g * qRowBytes;
-      if (onlyFirstRowSees(limits, floors, j0, j0 + panels * PANEL_WIDTH)) {
+      if ((visible & 0xf) == 1) {
         // The other rows' scores stay unwritten: softmaxStep returns before it reads a row that does
         // not see the block.
         dot1Panels(qGroup, kBlock, depth, panels, scratch);
@@ -85,7 +82,7 @@ export function attentionSpan(
         }
       }
       let active = 0;
-      if (mask == 0 && bias == 0 && scores == 0 && seesWholeBlock(limits, floors, j0, panels)) {
+      if (mask == 0 && bias == 0 && scores == 0 && visible >> 4 == 0xf) {
         active = softmax4(scratch, panels * (PANEL_WIDTH / 4), scale, rowMax + (<usize>g << 2), rowSum + (<usize>g << 2),
           scratch + ALPHA_OFFSET);
       } else {
@@ -114,18 +111,17 @@ export function attentionSpan(
   }
 }
 
-/** Whether rows 1–3 of the group see no key of the block [j0, end) (padding rows have limit 0). */
-function onlyFirstRowSees(limits: usize, floors: usize, j0: i32, end: i32): bool {
-  return (j0 >= load<i32>(limits, 4) || end <= load<i32>(floors, 4))
-    && (j0 >= load<i32>(limits, 8) || end <= load<i32>(floors, 8))
-    && (j0 >= load<i32>(limits, 12) || end <= load<i32>(floors, 12));
-}
-
-/** Whether all 4 rows see every key of the block: no causal limit or window start falls inside it. */
-function seesWholeBlock(limits: usize, floors: usize, j0: i32, panels: i32): bool {
-  const end = j0 + panels * PANEL_WIDTH;
-  return min(min(load<i32>(limits), load<i32>(limits, 4)), min(load<i32>(limits, 8), load<i32>(limits, 12))) >= end
-    && max(max(load<i32>(floors), load<i32>(floors, 4)), max(load<i32>(floors, 8), load<i32>(floors, 12))) <= j0;
+/**
+ * Which rows of the group see the block [j0, end): bit r (r < 4) when row r sees some key of it
+ * (j0 < limit and end > floor, softmaxStep's test), bit 4 + r when it sees every key (limit >= end
+ * and floor <= j0). Padding rows (limit 0) see nothing.
+ */
+function blockVisibility(limits: usize, floors: usize, j0: i32, end: i32): i32 {
+  const limit = v128.load(limits), floor = v128.load(floors);
+  const start = i32x4.splat(j0), stop = i32x4.splat(end);
+  const some = v128.and(i32x4.gt_s(limit, start), i32x4.lt_s(floor, stop));
+  const every = v128.and(i32x4.ge_s(limit, stop), i32x4.le_s(floor, start));
+  return i32x4.bitmask(some) | i32x4.bitmask(every) << 4;
 }
 
 /**
