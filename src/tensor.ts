@@ -32,19 +32,25 @@ export function checkShape(op: string, name: string, shape: unknown): asserts sh
   });
 }
 
-/** A float32 tensor on a SharedArrayBuffer, filled with `values` (or zeros). */
-export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor {
+/**
+ * A tensor on a SharedArrayBuffer holding a copy of `values` (or zeros). A Float64Array keeps float64,
+ * because narrowing it would silently round every value; everything else (number[], Float32Array,
+ * Float16Array, integer arrays — all of which float32 holds exactly up to 2^24) becomes float32, the
+ * contract's default. The return type follows the static type of `values`: a Float64Array typed only
+ * as ArrayLike<number> is still float64 at run time.
+ */
+export function tensor(shape: Shape, values: Float64Array): Tensor<Float64Array>;
+export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor<Float32Array>;
+export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor<FloatArray> {
   checkShape('tensor', 'shape', shape);
-  const t = zeros(shape, 'float32');
-  if (values !== undefined) {
-    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
-      throw typeError('tensor', 'values', 'an array-like of numbers', values);
-    }
-    if (values.length !== t.data.length) {
-      throw rangeError('tensor', 'values.length', `product(shape) = ${t.data.length}`, values.length);
-    }
-    t.data.set(values);
+  if (values === undefined) return zeros(shape, 'float32');
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    throw typeError('tensor', 'values', 'an array-like of numbers', values);
   }
+  const length = product(shape);
+  if (values.length !== length) throw rangeError('tensor', 'values.length', `product(shape) = ${length}`, values.length);
+  const t = zeros(shape, values instanceof Float64Array ? 'float64' : 'float32');
+  t.data.set(values);
   return t;
 }
 

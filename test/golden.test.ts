@@ -1,4 +1,4 @@
-// Every golden case of ../shared/golden through the public API, for every kernel, compared with
+// Every golden case of test/golden through the public API, for every kernel, compared with
 // PyTorch's float64 results at the case's suggested tolerance (see the golden README). Rows that torch
 // returns as NaN (every key masked) are checked against attnpool's documented values instead:
 // sdpa → zeros and lse −Infinity; mha → the output row equals outProjBias and the weights row is zero.

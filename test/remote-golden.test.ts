@@ -1,4 +1,4 @@
-// The remote engine on every golden case of ../shared/golden: results within the case's suggested
+// The remote engine on every golden case of test/golden: results within the case's suggested
 // tolerance of PyTorch's float64 output (fully masked rows as documented: sdpa zeros and lse
 // −Infinity; mha the out-projection bias), and bit for bit the in-thread pool's results with the same
 // kernel — the engine moves work to another thread, it must not change a single bit. Inputs go in

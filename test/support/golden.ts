@@ -1,7 +1,8 @@
-// Loads the golden vectors in ../shared/golden (see its README.md): every case listed in manifest.json,
+// Loads the golden vectors in test/golden (see its README.md and ORIGIN.md): every case listed in manifest.json,
 // every .npy file of each case, each checked against its case.json entry (size, sha256, dtype, shape)
 // before use, so a truncated or swapped file fails loudly instead of making a test pass by accident.
-// The folder sits beside the repository both here and in CI; ATTNPOOL_GOLDEN_DIR overrides it.
+// The folder is a copy of the project's shared cases kept in the repository; ATTNPOOL_GOLDEN_DIR overrides it
+// (e.g. to try a newer set of cases before copying it in).
 
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'npyjs';
 import { product, type TensorLike } from './random.js';
 
-export const GOLDEN_DIR = process.env.ATTNPOOL_GOLDEN_DIR ?? fileURLToPath(new URL('../../../shared/golden/', import.meta.url));
+export const GOLDEN_DIR = process.env.ATTNPOOL_GOLDEN_DIR ?? fileURLToPath(new URL('../golden/', import.meta.url));
 
 interface FileSpec {
   readonly shape: number[];

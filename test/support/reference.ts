@@ -1,5 +1,5 @@
 // An independent float64 reference for what attnpool computes, written to be read, not to be fast:
-// one query row at a time, straight from the definitions in ../shared/golden/README.md and API.md.
+// one query row at a time, straight from the definitions in test/golden/README.md and API.md.
 // It shares no code with src/ or workers/; test/golden.test.ts checks it against the PyTorch vectors.
 //
 // Conventions it encodes (the same as attnpool's contract):

@@ -1,5 +1,5 @@
 // Plain float64 references for the wasm kernel tests, written straight from the definitions in
-// ../shared/golden/README.md and API.md, on the logical tensors of wasm-jobs.ts: no blocking, no
+// test/golden/README.md and API.md, on the logical tensors of wasm-jobs.ts: no blocking, no
 // online softmax, no shared code with the kernels.
 
 import { broadcastAt, type AttentionInputs, type AttentionResult } from './wasm-jobs.js';
