@@ -6,7 +6,7 @@
 // by loosening its own bound).
 
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -45,7 +45,24 @@ const examples = readdirSync(EXAMPLES_DIR, { withFileTypes: true })
   .map((entry) => entry.name)
   .sort();
 
+/** The lines of `text` strictly between the first two lines that start with `marker`. */
+function between(text: string, marker: (line: string) => boolean): string {
+  const lines = text.split('\n');
+  const first = lines.findIndex(marker);
+  const second = lines.findIndex((line, i) => i > first && marker(line));
+  if (first < 0 || second < 0) throw new Error('markers not found');
+  return lines.slice(first + 1, second).join('\n');
+}
+
 describe('examples/', () => {
+  it("the README's first code block under 'Using the library' is quick-start.mjs's part between its ✂ lines", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Using the library'));
+    const block = between(section, (line) => line.startsWith('```'));
+    const example = between(readFileSync(join(EXAMPLES_DIR, 'quick-start.mjs'), 'utf8'), (line) => line.startsWith('// ✂'));
+    expect(block).toBe(example);
+  });
+
   it('holds the examples the README points to', () => {
     expect(examples).toEqual(expect.arrayContaining(['quick-start.mjs', 'float64.mjs', 'kv-cache-decode.mjs']));
   });
