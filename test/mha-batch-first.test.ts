@@ -13,21 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, createRemoteEngine, INLINE_MAX_FLOPS } from '../dist/src/index.js';
 import { caught, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, FLOAT64_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { mhaInputs, randomTensor, Rng, toFloat64, type MhaInputs, type MhaSpec, type TensorLike } from './support/random.js';
+import { swapLeadingAxes } from './support/layout.js';
 import { referenceMultiHeadAttention } from './support/reference.js';
 
 const TIMEOUT_MS = 60_000;
 const HINT = "(the layout is [B, S, E], batch_first=True; pass batchFirst: false for PyTorch's default [S, B, E])";
-
-/** [A, C, E] → [C, A, E] into a fresh buffer: between the two layouts, either way. */
-function swapLeadingAxes<T extends TensorLike>(t: T): T {
-  const [A, C, E] = t.shape;
-  const Ctor = t.data.constructor as new (buffer: SharedArrayBuffer) => T['data'];
-  const data = new Ctor(new SharedArrayBuffer(t.data.byteLength));
-  for (let a = 0; a < A; a++)
-    for (let c = 0; c < C; c++)
-      for (let e = 0; e < E; e++) data[(c * A + a) * E + e] = t.data[(a * C + c) * E + e];
-  return { data, shape: [C, A, E] } as unknown as T;
-}
 
 /** query, key and value in the other layout, keeping which of them are one tensor (self-attention and
  *  key === value take other paths through the layer). */
