@@ -1,5 +1,6 @@
-// attnpool mha: a full multi-head attention layer (torch.nn.MultiheadAttention, batch_first) on .npy
-// files, with the weights read from a folder in PyTorch's names.
+// attnpool mha: a full multi-head attention layer (torch.nn.MultiheadAttention, batch_first, or
+// torch's default [S, B, E] layout with --seq-first) on .npy files, with the weights read from a
+// folder in PyTorch's names.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { readFloatTensor, readMaskTensor } from '../npy/read.js';
 import { describeOutput, writeNpyFilesAtomically, type NpyOutput } from '../npy/write.js';
 import { pathOption, positiveInt } from '../options.js';
 import { kernelOption, threadsOption, withPool, type KernelChoice } from '../pool-options.js';
+import { checkWeightsFolder } from '../weights-folder.js';
 
 interface MhaArgs {
   query: string;
@@ -26,6 +28,7 @@ interface MhaArgs {
   out: string;
   weightsOut?: string;
   perHeadWeights: boolean;
+  seqFirst: boolean;
   threads: number;
   kernel: KernelChoice;
 }
@@ -41,10 +44,13 @@ const WEIGHT_FILES = {
 function builder(yargs: Argv): Argv<MhaArgs> {
   return yargs
     .usage('$0 mha --query x.npy [--key k.npy --value v.npy] --weights DIR --num-heads H --out out.npy [options]\n\n' +
-      'torch.nn.MultiheadAttention (batch_first=True) on numpy .npy files. DIR holds in_proj_weight.npy [3E, E],\n' +
-      'in_proj_bias.npy [3E], out_proj_weight.npy [E, E] and out_proj_bias.npy [E] (the biases may be absent).\n' +
-      'With --num-kv-heads Hkv (grouped-query attention) the in-projection has E + 2·Hkv·(E/H) rows instead of 3E:\n' +
-      'the Q rows, then the K rows and the V rows of Hkv heads each.')
+      'torch.nn.MultiheadAttention (batch_first=True; see --seq-first) on numpy .npy files.\n' +
+      'DIR holds in_proj_weight.npy [3E, E], in_proj_bias.npy [3E], out_proj_weight.npy [E, E] and out_proj_bias.npy [E]\n' +
+      '(the biases may be absent). With --num-kv-heads Hkv (grouped-query attention) the in-projection has\n' +
+      'E + 2·Hkv·(E/H) rows instead of 3E: the Q rows, then the K rows and the V rows of Hkv heads each.\n' +
+      'Any other .npy file in DIR fails the command (bias_k.npy, q_proj_weight.npy, ...: layer features attnpool\n' +
+      'does not have); other files are ignored.\n' +
+      'With --seq-first the query, key, value and output files are [S, B, E] (PyTorch\'s default batch_first=False).')
     .options({
       query: { ...pathOption('query [B, Sq, E], float32 or float64'), demandOption: true },
       key: pathOption('key [B, Sk, E] (cross-attention; give --value too) [default: the query]'),
@@ -58,6 +64,8 @@ function builder(yargs: Argv): Argv<MhaArgs> {
       out: { ...pathOption('output file [B, Sq, E]'), demandOption: true },
       'weights-out': pathOption('also write the attention weights, averaged over heads [B, Sq, Sk]'),
       'per-head-weights': { type: 'boolean', default: false, describe: 'write --weights-out per head [B, H, Sq, Sk] instead' },
+      'seq-first': { type: 'boolean', default: false,
+        describe: 'query, key, value and output are [S, B, E] (torch batch_first=False); the mask and weights keep their shapes' },
       threads: threadsOption,
       kernel: kernelOption,
     })
@@ -72,6 +80,7 @@ function builder(yargs: Argv): Argv<MhaArgs> {
     })
     .example('$0 mha --query x.npy --weights layer/ --num-heads 8 --out y.npy', 'self-attention')
     .example('$0 mha --query x.npy --weights gqa-layer/ --num-heads 8 --num-kv-heads 2 --out y.npy', 'a grouped-query layer')
+    .example('$0 mha --query x.npy --weights layer/ --num-heads 8 --seq-first --out y.npy', 'self-attention on [S, B, E] files (torch\'s default layout)')
     .example('$0 mha --query x.npy --key mem.npy --value mem.npy --weights layer/ --num-heads 8 --causal --out y.npy --weights-out w.npy',
       'causal cross-attention, also writing the head-averaged weights') as unknown as Argv<MhaArgs>;
 }
@@ -88,6 +97,7 @@ async function readWeights(dir: string): Promise<{ weights: MultiHeadAttentionWe
 }
 
 async function mha(args: MhaArgs): Promise<void> {
+  await checkWeightsFolder(args.weights, Object.values(WEIGHT_FILES));
   const needWeights = args.weightsOut === undefined ? false : args.perHeadWeights ? 'per-head' as const : 'average' as const;
   const { inputs, result, elapsed, threads } = await withPool(args.threads, args.kernel, async (pool) => {
     const inputs = await readInputs(args);
@@ -95,6 +105,7 @@ async function mha(args: MhaArgs): Promise<void> {
     const started = performance.now();
     const result = await pool.multiHeadAttention(query, key, value, weights, {
       numHeads: args.numHeads, numKvHeads: args.numKvHeads, causal: args.causal, keyPaddingMask, needWeights,
+      batchFirst: !args.seqFirst,
     }).catch((err: unknown) => {
       throw blameFile(err, {
         query: args.query, key: args.key ?? args.query, value: args.value ?? args.query,
@@ -110,10 +121,12 @@ async function mha(args: MhaArgs): Promise<void> {
   }
   await writeNpyFilesAtomically(outputs);
 
-  const [B, Sq, E] = inputs.query.shape;
-  console.log(`multi-head attention B=${B} Sq=${Sq} Sk=${inputs.key.shape[1]} E=${E} heads=${args.numHeads}` +
+  const [batchAxis, seqAxis] = args.seqFirst ? [1, 0] : [0, 1];
+  const { query, key } = inputs;
+  console.log(`multi-head attention B=${query.shape[batchAxis]} Sq=${query.shape[seqAxis]} Sk=${key.shape[seqAxis]} E=${query.shape[2]} heads=${args.numHeads}` +
     `${args.numKvHeads === undefined ? '' : ` kv-heads=${args.numKvHeads}`}` +
-    `${args.key === undefined ? ' self' : ' cross'}${args.causal ? ' causal' : ''}${inputs.keyPaddingMask ? ' padded' : ''}: ` +
+    `${args.key === undefined ? ' self' : ' cross'}${args.causal ? ' causal' : ''}${inputs.keyPaddingMask ? ' padded' : ''}` +
+    `${args.seqFirst ? ' seq-first' : ''}: ` +
     `${ms(elapsed)} ms on ${threadCount(threads)}`);
   for (const o of outputs) console.log(describeOutput(o));
 }

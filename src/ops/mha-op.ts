@@ -7,6 +7,10 @@
 // and the attention job maps query head h to kv head floor(h / (H / Hkv)), as pool.attention does.
 // Self-attention (query, key and value the same tensor) projects Q, K and V with one GEMM over the
 // whole [E + 2·kvDim, E] weight; key === value projects K and V together.
+// With batchFirst false ([S, B, E] tensors) nothing is transposed: a GEMM computes each row on its own,
+// whatever the row order, so the projections keep the inputs' (s, b) row order, the attention views
+// read and write them with the batch and row strides swapped, and the out-projection's rows come out
+// [Sq, B, E]. Every element is computed exactly as for the batch-first call on transposed tensors.
 
 import type { GemmJob, GemmPart, HeadMeanJob, View4 } from '../../workers/kernels/jobs.js';
 import { planGemmTiles } from '../plan/gemm-plan.js';
@@ -17,7 +21,7 @@ import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './att
 import { contiguous4 } from './views.js';
 
 export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
-  /** [B, Sq, E] */
+  /** [B, Sq, E], or [Sq, B, E] with batchFirst false. */
   output: Tensor<A>;
   /** [B, Sq, Sk] ('average') or [B, H, Sq, Sk] ('per-head'); null unless needWeights asked for it. */
   attnWeights: Tensor<A> | null;
@@ -35,16 +39,20 @@ function sameTensor(a: Tensor<FloatArray>, b: Tensor<FloatArray>): boolean {
   return a === b || (a.data === b.data && a.shape.every((d, i) => d === b.shape[i]));
 }
 
-/** Head h of a [B, S, rowStride] buffer whose heads are consecutive chunks of `headDim` columns. */
-function heads(data: FloatArray, offset: number, S: number, rowStride: number, headDim: number): View4 {
-  return { data, offset, strideB: S * rowStride, strideH: headDim, strideRow: rowStride };
+/** The heads of a [B, S, rowLength] buffer ([S, B, rowLength] with batchFirst false) whose heads are
+ *  consecutive chunks of `headDim` columns, from column `offset` on. */
+function heads(args: MhaArgs, data: FloatArray, offset: number, S: number, rowLength: number, headDim: number): View4 {
+  const [strideB, strideRow] = args.batchFirst ? [S * rowLength, rowLength] : [rowLength, args.B * rowLength];
+  return { data, offset, strideB, strideH: headDim, strideRow };
 }
 
 interface Projection { part: GemmPart; view: (columnOffset: number) => View4 }
 
-/** x [rows, E] · W[wRow0 : wRow0 + N]ᵀ + b[wRow0 : wRow0 + N] into a fresh [rows, N] buffer. */
-function project(args: MhaArgs, x: FloatArray, rows: number, S: number, wRow0: number, N: number): Projection {
-  const { E, numHeads } = args;
+/** x [B·S, E] (in either layout's row order) · W[wRow0 : wRow0 + N]ᵀ + b[wRow0 : wRow0 + N] into a
+ *  fresh [B·S, N] buffer with the same row order. */
+function project(args: MhaArgs, x: FloatArray, S: number, wRow0: number, N: number): Projection {
+  const { B, E, numHeads } = args;
+  const rows = B * S;
   const out = allocLike(x, rows * N);
   const part: GemmPart = {
     M: rows, N, K: E,
@@ -53,7 +61,7 @@ function project(args: MhaArgs, x: FloatArray, rows: number, S: number, wRow0: n
     bias: args.inProjBias && toShared(args.inProjBias), biasOffset: wRow0,
     out, outOffset: 0, outRowStride: N,
   };
-  return { part, view: (columnOffset) => heads(out, columnOffset, S, N, E / numHeads) };
+  return { part, view: (columnOffset) => heads(args, out, columnOffset, S, N, E / numHeads) };
 }
 
 export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHeadAttentionResult<FloatArray>> {
@@ -67,21 +75,21 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   let qView: View4, kView: View4, vView: View4;
   const parts: GemmPart[] = [];
   if (sameTensor(args.query, args.key) && sameTensor(args.key, args.value)) {
-    const qkv = project(args, query, B * Sq, Sq, 0, E + 2 * kvDim);
+    const qkv = project(args, query, Sq, 0, E + 2 * kvDim);
     parts.push(qkv.part);
     [qView, kView, vView] = [qkv.view(0), qkv.view(E), qkv.view(E + kvDim)];
   } else {
-    const q = project(args, query, B * Sq, Sq, 0, E);
+    const q = project(args, query, Sq, 0, E);
     parts.push(q.part);
     qView = q.view(0);
     const key = toShared(args.key.data);
     if (sameTensor(args.key, args.value)) {
-      const kv = project(args, key, B * Sk, Sk, E, 2 * kvDim);
+      const kv = project(args, key, Sk, E, 2 * kvDim);
       parts.push(kv.part);
       [kView, vView] = [kv.view(0), kv.view(kvDim)];
     } else {
-      const k = project(args, key, B * Sk, Sk, E, kvDim);
-      const v = project(args, toShared(args.value.data), B * Sk, Sk, E + kvDim, kvDim);
+      const k = project(args, key, Sk, E, kvDim);
+      const v = project(args, toShared(args.value.data), Sk, E + kvDim, kvDim);
       parts.push(k.part, v.part);
       [kView, vView] = [k.view(0), v.view(0)];
     }
@@ -89,19 +97,20 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   const projections: GemmJob = { kind: 'gemm', parts, tiles: planGemmTiles(parts, threads) };
   await dispatcher.runPhase(ctx, projections, kernel);
 
-  // Phase 2: attention, written straight into the concatenated heads.
+  // Phase 2: attention, written straight into the concatenated heads (in the query's row order).
   const concat = allocLike(query, B * Sq * E);
   const weights = args.needWeights ? allocLike(query, B * H * Sq * Sk) : undefined;
   const attention: AttentionJobBody = {
     kind: 'attention', B, H, Hkv, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), causal: args.causal,
     q: qView, k: kView, v: vView,
-    out: heads(concat, 0, Sq, E, headDim),
+    out: heads(args, concat, 0, Sq, E, headDim),
     mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },
     weights: weights && contiguous4(weights, H, Sq, Sk),
   };
   await runAttentionJob(attention, run); // split-KV when the shape calls for it and no weights are asked
 
-  // Phase 3: out-projection, and the mean of the weights over heads when asked.
+  // Phase 3: out-projection (row for row, so the output keeps the query's layout), and the mean of the
+  // weights over heads when asked.
   const output = allocLike(query, B * Sq * E);
   const outParts: GemmPart[] = [{
     M: B * Sq, N: E, K: E,
@@ -121,7 +130,7 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
     await dispatcher.runPhase(ctx, outProjection, kernel);
     if (weights) attnWeights = { data: weights, shape: [B, H, Sq, Sk] };
   }
-  return { output: { data: output, shape: [B, Sq, E] }, attnWeights };
+  return { output: { data: output, shape: args.batchFirst ? [B, Sq, E] : [Sq, B, E] }, attnWeights };
 }
 
 /** PyTorch's key_padding_mask (1 = padding, ignore) as the kernels' mask convention (1 = may attend). */

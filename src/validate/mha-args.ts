@@ -1,16 +1,18 @@
 // Validation of pool.multiHeadAttention(query, key, value, weights, options) — torch.nn.MultiheadAttention
-// with batch_first=True and PyTorch's weight layout, generalised to grouped-query attention: with
-// numKvHeads < numHeads the K and V projections have numKvHeads·headDim rows each instead of E.
+// with PyTorch's weight layout, batch_first=True unless options.batchFirst is false (./mha-layout.ts),
+// generalised to grouped-query attention: with numKvHeads < numHeads the K and V projections have
+// numKvHeads·headDim rows each instead of E.
 
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
+import { layoutDimNames, mhaLayout, seqFirstHint } from './mha-layout.js';
 import {
   checkBoolean, checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject, checkSameDtype,
   checkSignal, checkUint8Tensor,
 } from './tensor-arg.js';
 
 const OP = 'multiHeadAttention';
-const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'signal'] as const;
+const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'batchFirst', 'signal'] as const;
 
 export type NeedWeights = false | 'average' | 'per-head';
 
@@ -36,8 +38,13 @@ export interface MultiHeadAttentionOptions {
   causal?: boolean;
   /** [B, Sk]; 1 = padding, ignored (PyTorch's key_padding_mask convention). */
   keyPaddingMask?: Tensor<Uint8Array>;
-  /** Attention probabilities: [B, Sq, Sk] (mean over heads) or [B, H, Sq, Sk]. Default false. */
+  /** Attention probabilities: [B, Sq, Sk] (mean over heads) or [B, H, Sq, Sk], whatever batchFirst says
+   *  (as torch returns them). Default false. */
   needWeights?: NeedWeights;
+  /** true (default): query [B, Sq, E], key and value [B, Sk, E], output [B, Sq, E] (batch_first=True).
+   *  false: PyTorch's default layout, query [Sq, B, E], key and value [Sk, B, E], output [Sq, B, E];
+   *  keyPaddingMask and the attention weights keep their shapes. */
+  batchFirst?: boolean;
   signal?: AbortSignal;
 }
 
@@ -50,6 +57,7 @@ export interface MhaArgs {
   readonly outProjWeight: FloatArray;
   readonly outProjBias?: FloatArray;
   readonly B: number; readonly Sq: number; readonly Sk: number; readonly E: number;
+  readonly batchFirst: boolean;
   readonly numHeads: number;
   readonly numKvHeads: number;
   readonly causal: boolean;
@@ -59,24 +67,30 @@ export interface MhaArgs {
 }
 
 export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unknown, weightsIn: unknown, optionsIn: unknown): MhaArgs {
-  const query = checkFloatTensor(OP, 'query', queryIn, ['B', 'Sq', 'E']);
-  const key = checkFloatTensor(OP, 'key', keyIn, ['B', 'Sk', 'E']);
-  const value = checkFloatTensor(OP, 'value', valueIn, ['B', 'Sk', 'E']);
-  checkSameDtype(OP, 'key', key.data, 'query', query.data);
-  checkSameDtype(OP, 'value', value.data, 'query', query.data);
-  const [B, Sq, E] = query.shape;
-  const Sk = key.shape[1];
-  if (E < 1) throw rangeError(OP, 'query.shape[2] (E)', 'at least 1', E);
-  checkDim(OP, 'key.shape[0] (B)', key.shape[0], B, 'query.shape[0] (B)');
-  checkDim(OP, 'key.shape[2] (E)', key.shape[2], E, 'query.shape[2] (E)');
-  checkDim(OP, 'value.shape[0] (B)', value.shape[0], B, 'query.shape[0] (B)');
-  checkDim(OP, 'value.shape[1] (Sk)', value.shape[1], Sk, 'key.shape[1] (Sk)');
-  checkDim(OP, 'value.shape[2] (E)', value.shape[2], E, 'query.shape[2] (E)');
-
-  // The head counts come before the weights: they set inProjWeight's shape.
+  // The options come first: batchFirst sets which axis of query, key and value is the batch.
   if (optionsIn === null || typeof optionsIn !== 'object') throw typeError(OP, 'options', 'an object with numHeads', optionsIn);
   const options = checkOptionsObject(OP, optionsIn);
   checkOptionNames(OP, options, OPTION_NAMES);
+  const batchFirst = options.batchFirst === undefined || checkBoolean(OP, 'options.batchFirst', options.batchFirst);
+  const layout = mhaLayout(batchFirst);
+  const { batchAxis: b, seqAxis: s } = layout;
+
+  const query = checkFloatTensor(OP, 'query', queryIn, layoutDimNames(layout, 'Sq'));
+  const key = checkFloatTensor(OP, 'key', keyIn, layoutDimNames(layout, 'Sk'));
+  const value = checkFloatTensor(OP, 'value', valueIn, layoutDimNames(layout, 'Sk'));
+  checkSameDtype(OP, 'key', key.data, 'query', query.data);
+  checkSameDtype(OP, 'value', value.data, 'query', query.data);
+  const [B, Sq, E] = [query.shape[b], query.shape[s], query.shape[2]];
+  const Sk = key.shape[s];
+  if (E < 1) throw rangeError(OP, 'query.shape[2] (E)', 'at least 1', E);
+  // A batch mismatch where the second axes agree is what [S, B, E] tensors (same B, Sq ≠ Sk) look like.
+  checkDim(OP, `key.shape[${b}] (B)`, key.shape[b], B, `query.shape[${b}] (B)`, seqFirstHint(layout, key.shape[1] === query.shape[1]));
+  checkDim(OP, 'key.shape[2] (E)', key.shape[2], E, 'query.shape[2] (E)');
+  checkDim(OP, `value.shape[${b}] (B)`, value.shape[b], B, `query.shape[${b}] (B)`, seqFirstHint(layout, value.shape[1] === query.shape[1]));
+  checkDim(OP, `value.shape[${s}] (Sk)`, value.shape[s], Sk, `key.shape[${s}] (Sk)`);
+  checkDim(OP, 'value.shape[2] (E)', value.shape[2], E, 'query.shape[2] (E)');
+
+  // The head counts come before the weights: they set inProjWeight's shape.
   const numHeads = options.numHeads;
   if (typeof numHeads !== 'number') throw typeError(OP, 'options.numHeads', 'a number', numHeads);
   if (!Number.isInteger(numHeads) || numHeads < 1 || E % numHeads !== 0) {
@@ -109,7 +123,10 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   let keyPaddingMask: Uint8Array | undefined;
   if (options.keyPaddingMask !== undefined) {
     const m = checkUint8Tensor(OP, 'options.keyPaddingMask', options.keyPaddingMask, ['B', 'Sk']);
-    checkDim(OP, 'options.keyPaddingMask.shape[0]', m.shape[0], B, 'B');
+    // [B, Sk] in both layouts. A mask fitting [S, B, E] tensors' B and Sk (query.shape[1], key.shape[0])
+    // fails its first check; one passing that check cannot fail the second with such tensors.
+    const hint = seqFirstHint(layout, m.shape[0] === query.shape[1] && m.shape[1] === key.shape[0]);
+    checkDim(OP, 'options.keyPaddingMask.shape[0]', m.shape[0], B, 'B', hint);
     checkDim(OP, 'options.keyPaddingMask.shape[1]', m.shape[1], Sk, 'Sk');
     keyPaddingMask = m.data;
   }
@@ -120,6 +137,6 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   const signal = checkSignal(OP, options.signal);
   return {
     query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias,
-    B, Sq, Sk, E, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, signal,
+    B, Sq, Sk, E, batchFirst, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, signal,
   };
 }

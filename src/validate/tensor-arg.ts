@@ -61,8 +61,12 @@ export function checkSameDtype(op: string, name: string, data: FloatArray, refer
   }
 }
 
-export function checkDim(op: string, what: string, given: number, expected: number, expectedText: string): void {
-  if (given !== expected) throw rangeError(op, what, `equal to ${expectedText} = ${expected}`, given);
+/** `hint`, when given, ends the message: a likely cause of the mismatch and its fix. */
+export function checkDim(op: string, what: string, given: number, expected: number, expectedText: string, hint?: string): void {
+  if (given === expected) return;
+  const err = rangeError(op, what, `equal to ${expectedText} = ${expected}`, given);
+  if (hint !== undefined) err.message += ` ${hint}`;
+  throw err;
 }
 
 /** Rejects option names the operation does not know, so a typo (`casual: true`) is not silently ignored. */
