@@ -26,8 +26,11 @@ interface Result {
   readonly stderr: string;
 }
 
-/** The environment without the npm_* variables an outer `npm test` sets (its prefix, its package). */
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+/** The environment without what an outer `npm test` sets about its own project (its prefix, package
+ *  and script), which would point the inner npm commands at this checkout. The user's npm settings
+ *  (npm_config_cache, _registry, …) stay. */
+const OUTER_NPM_RUN = /^npm_(package_|lifecycle_|command$|execpath$|node_execpath$|config_local_prefix$)/i;
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !OUTER_NPM_RUN.test(name)));
 
 /** Runs a command; resolves (never rejects) with its exit code and both streams. */
 function run(command: string, args: readonly string[], cwd: string, timeoutMs = SETUP_TIMEOUT_MS): Promise<Result> {
