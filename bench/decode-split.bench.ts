@@ -2,7 +2,7 @@
 //
 // q [1, H, 1, D] attends k, v [1, H, Sk, D] (causal; with Sq = 1 the query sees every key). The planner
 // splits such calls into 64 (head, key split) tiles whatever the thread count (src/plan/split-kv-plan.ts);
-// the "unsplit" rows force the one-tile-per-head plan through the test-only SPLIT_KV hook, for
+// the "unsplit" rows force the one-tile-per-head plan through the test-only split-KV hook, for
 // comparison. Printed: median ms over the runs (after a warm-up run), keys/ms, and speedups against the
 // 1-thread split run of the same process.
 // Options: --sk 131072 --heads 8 --head-dim 64 --threads 1,2 --iterations 15 --kernel auto|wasm|js.
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { AttentionPool, type AttentionPoolOptions, type KernelChoice } from '../src/index.js';
 import { keysPerSplit } from '../src/plan/split-kv-plan.js';
-import { SPLIT_KV } from '../src/pool/test-hooks.js';
+import { splitKvOption } from '../testkit/hooks-option.js';
 import { randomTensor } from './support/random-tensors.js';
 
 const { values } = parseArgs({
@@ -36,7 +36,7 @@ interface Config { readonly label: string; readonly threads: number; readonly po
 const configs: Config[] = [];
 for (const mode of ['split', 'unsplit'] as const) {
   for (const threads of threadCounts) {
-    const options = { threads, kernel, ...(mode === 'unsplit' && { [SPLIT_KV]: 'never' }) } as AttentionPoolOptions;
+    const options: AttentionPoolOptions = { threads, kernel, ...(mode === 'unsplit' && splitKvOption('never')) };
     configs.push({ label: `${mode} ${threads}`, threads, pool: new AttentionPool(options) });
   }
 }

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, INLINE_MAX_FLOPS, type KvCache, type Tensor } from '../dist/src/index.js';
-import { SPLIT_KV } from '../dist/src/pool/test-hooks.js';
+import { splitKvOption } from '../dist/testkit/hooks-option.js';
 import { keysPerSplit } from '../dist/src/plan/split-kv-plan.js';
 import { expectSameBits } from './support/compare.js';
 import { attentionInputs, type AttentionInputs, type TensorLike } from './support/random.js';
@@ -60,7 +60,7 @@ describe('KV cache decode on the wasm kernel: K/V kept packed across calls', () 
     pools = {
       one: new AttentionPool({ threads: 1, kernel: 'wasm' }),
       two: new AttentionPool({ threads: 2, kernel: 'wasm' }),
-      split: new AttentionPool({ threads: 2, kernel: 'wasm', [SPLIT_KV]: { keysPerSplit: 320 } } as never),
+      split: new AttentionPool({ threads: 2, kernel: 'wasm', ...splitKvOption({ keysPerSplit: 320 }) }),
     };
   });
   afterAll(async () => {

@@ -4,9 +4,9 @@
  * mask, and the full nn.MultiheadAttention layer), and the layout converters with the index formula.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadOrtPeer, type OrtPeer, type OrtPeerConfig } from '../dist/bench/peer/ort-peer.js';
-import { headsToTokens, tokensToHeads } from '../dist/bench/peer/layout.js';
-import type { LayerWeights } from '../dist/bench/peer/onnx-models.js';
+import { loadOrtPeer, type OrtPeer, type OrtPeerConfig } from '../dist/cli/ort/ort-peer.js';
+import { headsToTokens, tokensToHeads } from '../dist/cli/ort/layout.js';
+import type { LayerWeights } from '../dist/cli/ort/onnx-models.js';
 import { seededRandom, uniformArray } from '../dist/bench/peer/random.js';
 
 // float32 inputs, float32 arithmetic in ORT: sums over ≤ 512 terms of O(1) values round to ~1e-7

@@ -2,7 +2,7 @@
 // process.exit, or it runs out of memory — while other calls share the pool. The affected call must
 // reject with a WorkerFailedError that says what happened, every other call must complete with the
 // right bits, the pool must return to its full thread count, and the next call must succeed.
-// Faults are injected through the test-only hooks (src/pool/test-hooks.ts, workers/fault-plan.ts).
+// Faults are injected through the test-only hooks (testkit/test-hooks.ts, testkit/fault-plan.ts).
 
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -90,12 +90,19 @@ describe('fault injection: a failing thread costs only its own call', () => {
 });
 
 describe('the fault hooks are not reachable from the public API', () => {
-  it('the package entry exports nothing of them, and a look-alike Symbol option is ignored', async () => {
+  it.each([
+    ['Symbol()', Symbol('attnpool.poolHooks')],
+    ['Symbol.for()', Symbol.for('attnpool.poolHooks')],
+  ])('the package entry exports nothing of them, and a look-alike %s option is ignored', async (_, lookalikeKey) => {
     const names = Object.keys(attnpool);
     expect(names.filter((n) => /hook|fault/i.test(n))).toEqual([]);
-    // A caller's own Symbol('attnpool.testHooks') is another symbol: the pool runs normally.
-    const lookalike = { threads: 1, kernel: 'js', [Symbol('attnpool.testHooks')]: { arm() {} } } as attnpool.AttentionPoolOptions;
-    const pool = new AttentionPool(lookalike);
+    // Hooks that would break every call if the pool took them: a worker file that does not exist and a
+    // split length the planner refuses. Under another symbol than the pool's own, the pool runs normally.
+    const breaking = {
+      piscinaOptions: () => ({ filename: 'file:///nonexistent/worker.js', workerData: { wasmModule: null } }),
+      splitOverride: { keysPerSplit: 1 },
+    };
+    const pool = new AttentionPool({ threads: 1, kernel: 'js', [lookalikeKey]: breaking } as attnpool.AttentionPoolOptions);
     try {
       const call = attentionCall({ seed: 94, B: 1, H: 1, Hkv: 1, Sq: VICTIM_SQ, Sk: 40, D: 8, Dv: 8, causal: false, withLse: false });
       call.expectMatchesReference(await call.run(pool));
@@ -104,15 +111,25 @@ describe('the fault hooks are not reachable from the public API', () => {
     }
   }, TIMEOUT_MS);
 
-  it("package.json's exports refuse the hooks module to anyone importing attnpool by name", async () => {
+  it("package.json's exports refuse the hooks' key and the testkit to anyone importing attnpool by name", async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
     // Node resolves a package's own name through its `exports` (self-reference), as it would for a user.
+    // (The package does not ship dist/testkit at all: test/package.test.ts checks the tarball.)
     const probe = `
       const entry = await import('attnpool');
-      let deep;
-      try { await import('attnpool/dist/src/pool/test-hooks.js'); deep = 'imported'; } catch (err) { deep = err.code; }
+      const deep = {};
+      for (const path of ['dist/src/pool/pool-hooks.js', 'dist/testkit/test-hooks.js', 'dist/testkit/hooks-option.js']) {
+        try { await import('attnpool/' + path); deep[path] = 'imported'; } catch (err) { deep[path] = err.code; }
+      }
       console.log(JSON.stringify({ entry: typeof entry.AttentionPool, deep }));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', probe], { cwd: root });
-    expect(JSON.parse(stdout)).toEqual({ entry: 'function', deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+    expect(JSON.parse(stdout)).toEqual({
+      entry: 'function',
+      deep: {
+        'dist/src/pool/pool-hooks.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+        'dist/testkit/test-hooks.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+        'dist/testkit/hooks-option.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      },
+    });
   }, TIMEOUT_MS);
 });

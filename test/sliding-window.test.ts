@@ -9,7 +9,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
-import { SPLIT_KV } from '../dist/src/pool/test-hooks.js';
+import { splitKvOption } from '../dist/testkit/hooks-option.js';
 import { caught, expectAttentionClose, expectLseClose, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, FLOAT64_RTOL } from './support/compare.js';
 import { KERNELS, THREAD_COUNTS } from './support/kernels.js';
 import { attentionInputs, type AttentionInputs, type AttentionSpec, type TensorLike } from './support/random.js';
@@ -20,7 +20,7 @@ const TIMEOUT_MS = 120_000;
 type Split = { readonly keysPerSplit: number } | 'never';
 
 function pool(threads: number, kernel: 'js' | 'wasm', split: Split): AttentionPool {
-  return new AttentionPool({ threads, kernel, [SPLIT_KV]: split } as ConstructorParameters<typeof AttentionPool>[0]);
+  return new AttentionPool({ threads, kernel, ...splitKvOption(split) });
 }
 
 /** The window as an explicit [Sq, Sk] bool mask (1 = may attend): keys j with i' − w < j, i' = i + Sk − Sq.

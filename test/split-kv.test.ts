@@ -10,11 +10,11 @@
 //     nothing), while a NaN in the inputs still reaches exactly the rows the unsplit kernel sends it to;
 //   * the planner's automatic decision depends on the shape only, and pools take it when they should;
 //   * the multi-head layer splits too, but never when the attention weights are asked for.
-// Splitting is forced with the test-only SPLIT_KV pool option (dist/src/pool/test-hooks.js).
+// Splitting is forced with the test-only split-KV pool option (testkit/hooks-option.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
-import { SPLIT_KV } from '../dist/src/pool/test-hooks.js';
+import { splitKvOption } from '../dist/testkit/hooks-option.js';
 import { keysPerSplit, MIN_SPLIT_KEYS, SPLIT_TARGET_TILES } from '../dist/src/plan/split-kv-plan.js';
 import {
   expectAttentionClose, expectLseClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, firstBitDifference, FLOAT32_RTOL, FLOAT64_RTOL,
@@ -29,7 +29,7 @@ const TIMEOUT_MS = 120_000;
 type SplitOption = { readonly keysPerSplit: number } | 'never';
 
 function splitPool(threads: number, kernel: 'js' | 'wasm', split?: SplitOption): AttentionPool {
-  return new AttentionPool({ threads, kernel, ...(split && { [SPLIT_KV]: split }) } as ConstructorParameters<typeof AttentionPool>[0]);
+  return new AttentionPool({ threads, kernel, ...splitKvOption(split) });
 }
 
 interface Case extends AttentionSpec {

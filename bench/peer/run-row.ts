@@ -12,9 +12,9 @@
  */
 import { freemem } from 'node:os';
 import { AttentionPool, tensor, type KernelChoice, type Tensor } from '../../src/index.js';
-import { headsToTokens, tokensToHeads, type HeadLayout } from './layout.js';
-import type { LayerWeights } from './onnx-models.js';
-import { loadOrtPeer, ORT_PEER_MISSING, type OrtPeer, type OrtPeerConfig } from './ort-peer.js';
+import { headsToTokens, tokensToHeads, type HeadLayout } from '../../cli/ort/layout.js';
+import type { LayerWeights } from '../../cli/ort/onnx-models.js';
+import { loadOrtPeer, ORT_PEER_MISSING, type OrtPeer, type OrtPeerConfig } from '../../cli/ort/ort-peer.js';
 import { seededRandom, uniformArray } from './random.js';
 import { BENCH_EMBED, BENCH_SHAPE, ortPeakBytesEstimate, type BenchRow } from './rows.js';
 import { timeInterleaved } from '../support/interleaved.js';

@@ -1,10 +1,10 @@
 // onnxruntime-node on the same inputs as a bench configuration (--vs ort), through the peer in
-// bench/peer. ORT's MultiHeadAttention takes heads interleaved per token ([B, S, E]), so attnpool's
+// cli/ort. ORT's MultiHeadAttention takes heads interleaved per token ([B, S, E]), so attnpool's
 // pre-split inputs are converted once, outside the timed calls, and its outputs are converted the same
 // way to check that both agree before their times are compared.
 
-import { headsToTokens } from '../../bench/peer/layout.js';
-import { loadOrtPeer, ORT_PEER_MISSING, type OrtPeer, type OrtPeerInputs } from '../../bench/peer/ort-peer.js';
+import { headsToTokens } from '../ort/layout.js';
+import { openOrtPeer, type OrtPeer, type OrtPeerInputs, type OrtRuntime } from '../ort/ort-peer.js';
 import type { Workload } from './workload.js';
 
 export interface OrtSide {
@@ -21,16 +21,16 @@ export function ortUnsupported(work: Workload): string | null {
 }
 
 /** The ORT side of a configuration at a thread count; a string says why there is none. */
-export async function openOrtSide(work: Workload, threads: number): Promise<OrtSide | string> {
+export async function openOrtSide(runtime: OrtRuntime, work: Workload, threads: number): Promise<OrtSide | string> {
   const reason = ortUnsupported(work);
   if (reason !== null) return reason;
   const { batch, heads, seq, headDim, causal } = work.shape;
   const layout = { batch, heads, seq, headDim };
   const embedDim = heads * headDim;
-  let peer: OrtPeer | null;
+  let peer: OrtPeer;
   let inputs: OrtPeerInputs;
   if (work.mode === 'attention') {
-    peer = await loadOrtPeer({ model: 'attention', numHeads: heads, embedDim, causal, threads });
+    peer = await openOrtPeer(runtime, { model: 'attention', numHeads: heads, embedDim, causal, threads });
     // Ordinary (not shared) arrays: the peer would otherwise copy them inside every timed call.
     inputs = {
       query: headsToTokens(work.q.data, layout), key: headsToTokens(work.k.data, layout),
@@ -38,7 +38,7 @@ export async function openOrtSide(work: Workload, threads: number): Promise<OrtS
     };
   } else {
     const w = work.weights;
-    peer = await loadOrtPeer({
+    peer = await openOrtPeer(runtime, {
       model: 'layer', numHeads: heads, embedDim, causal, threads,
       weights: {
         inProjWeight: w.inProjWeight.data.slice(), inProjBias: w.inProjBias.data.slice(),
@@ -48,11 +48,9 @@ export async function openOrtSide(work: Workload, threads: number): Promise<OrtS
     const x = work.x.data.slice();
     inputs = { query: x, key: x, value: x, batch, querySeq: seq };
   }
-  if (peer === null) return ORT_PEER_MISSING;
-  const session = peer;
   return {
-    run: () => session.run(inputs),
+    run: () => peer.run(inputs),
     toOrtLayout: (out) => (work.mode === 'attention' ? headsToTokens(out, layout) : out),
-    release: () => session.release(),
+    release: () => peer.release(),
   };
 }

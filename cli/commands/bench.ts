@@ -4,6 +4,7 @@ import { availableParallelism, cpus } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { measure, type Measurement } from '../bench/measure.js';
 import { openOrtSide, type OrtSide } from '../bench/ort-side.js';
+import { loadOrtRuntime, ORT_PEER_MISSING, type OrtRuntime } from '../ort/ort-peer.js';
 import { formatConfig, withSpeedups, type ConfigResult, type RunResult } from '../bench/report.js';
 import { makeWorkload, runWorkload, type BenchMode, type BenchShape, type Workload } from '../bench/workload.js';
 import { bitIdentical, maxAbsDiff } from '../bitwise.js';
@@ -59,7 +60,7 @@ function builder(yargs: Argv): Argv<BenchArgs> {
       kernel: kernelOption,
       repeat: { requiresArg: true, describe: 'timed calls per thread count', default: DEFAULTS.repeat, coerce: positiveInt('repeat') },
       warmup: { requiresArg: true, describe: 'untimed calls first', default: DEFAULTS.warmup, coerce: nonNegativeInt('warmup') },
-      vs: { choices: ['ort'] as const, describe: 'also time onnxruntime-node on the same inputs (when installed)' },
+      vs: { choices: ['ort'] as const, describe: 'also time onnxruntime-node on the same inputs (needs onnxruntime-node and onnx-proto installed)' },
       json: { type: 'boolean', default: false, describe: 'print one JSON document instead of tables (no progress bar)' },
       seed: { requiresArg: true, describe: 'seed of the random inputs', default: 1, coerce: nonNegativeInt('seed') },
     })
@@ -76,6 +77,9 @@ function builder(yargs: Argv): Argv<BenchArgs> {
 }
 
 async function bench(args: BenchArgs): Promise<void> {
+  // Before anything is measured: a missing onnxruntime must not cost the user a whole attnpool run.
+  const ort = args.vs === 'ort' ? await loadOrtRuntime() : null;
+  if (args.vs === 'ort' && ort === null) throw new CliFailure(ORT_PEER_MISSING);
   const shapes: BenchShape[] = args.seq.map((seq) => ({
     mode: args.mode, batch: args.batch, heads: args.heads, kvHeads: args.kvHeads ?? args.heads,
     seq, headDim: args.headDim, causal: args.causal,
@@ -86,7 +90,7 @@ async function bench(args: BenchArgs): Promise<void> {
   try {
     for (const shape of shapes) {
       const label = `S=${shape.seq}`;
-      results.push(await benchConfig(makeWorkload(shape, args.seed), args, (impl, threads) =>
+      results.push(await benchConfig(makeWorkload(shape, args.seed), args, ort, (impl, threads) =>
         () => progress.tick(`${label} ${impl} ${threadCount(threads)}`)));
       if (!args.json) {
         progress.done();
@@ -105,14 +109,15 @@ async function bench(args: BenchArgs): Promise<void> {
 
 type TickFor = (impl: string, threads: number) => () => void;
 
-async function benchConfig(work: Workload, args: BenchArgs, tickFor: TickFor): Promise<ConfigResult> {
+/** `ort`: the loaded onnxruntime when the run compares against it (--vs ort), else null. */
+async function benchConfig(work: Workload, args: BenchArgs, ort: OrtRuntime | null, tickFor: TickFor): Promise<ConfigResult> {
   const settings = { warmup: args.warmup, repeat: args.repeat };
   const runs: Omit<RunResult, 'speedup' | 'efficiency'>[] = [];
   const notes: string[] = [];
   let reference: Float32Array | undefined;
   let kernel = args.kernel as string;
   let wasmVariant: string | null = null;
-  let ortAvailable = args.vs === 'ort';
+  let ortRuntime = ort; // null from the first configuration ORT cannot run
   for (const threads of args.threads) {
     const open = async () => {
       const pool = openPool(threads, args.kernel);
@@ -125,11 +130,11 @@ async function benchConfig(work: Workload, args: BenchArgs, tickFor: TickFor): P
     reference ??= mine.output;
     runs.push({ impl: 'attnpool', threads, ...timing(mine, work.flops), bitIdentical: bitIdentical(mine.output, reference) });
 
-    if (!ortAvailable) continue;
-    const side = await openOrtSide(work, threads);
+    if (ortRuntime === null) continue;
+    const side = await openOrtSide(ortRuntime, work, threads);
     if (typeof side === 'string') {
       notes.push(side);
-      ortAvailable = false;
+      ortRuntime = null;
       continue;
     }
     const theirs = await measure(async () => side, (s: OrtSide) => s.run(), (s) => s.release(),

@@ -20,7 +20,7 @@ export interface AttentionRun {
   readonly dispatcher: Dispatcher;
   readonly threads: number;
   readonly kernel: KernelName;
-  /** Test-only (src/pool/test-hooks.ts). */
+  /** Tests and benchmarks only (src/pool/pool-hooks.ts). */
   readonly splitOverride?: SplitOverride;
 }
 

@@ -33,7 +33,7 @@ export interface SplitShape {
   readonly weights: boolean;
 }
 
-/** Test-only override (src/pool/test-hooks.ts): split at this length, or never. */
+/** Override for tests and benchmarks (src/pool/pool-hooks.ts): split at this length, or never. */
 export type SplitOverride = { readonly keysPerSplit: number } | 'never';
 
 /**

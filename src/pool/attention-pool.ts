@@ -21,7 +21,7 @@ import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
-import { splitOverrideOf, testHooksOf } from './test-hooks.js';
+import { poolHooksOf } from './pool-hooks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import type { SplitOverride } from '../plan/split-kv-plan.js';
 
@@ -59,7 +59,7 @@ export class AttentionPool {
     this.kernel = wasmModule ? 'wasm' : 'js';
     this.wasmVariant = wasmModule ? wasmKernelVariant() : null;
     const workerData: WorkerSetup = { wasmModule };
-    const hooks = testHooksOf(options); // test-only: fault injection, thread observation
+    const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
     this.#piscina = new Piscina<PhaseTask, TilesOutcome>({
       filename: WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, workerData,
       // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
@@ -75,10 +75,10 @@ export class AttentionPool {
       // Not appended to process.execArgv: V8 flags in it (e.g. --experimental-wasm-relaxed-simd) are
       // process-wide and Worker rejects them as execArgv.
       execArgv: ['--no-experimental-require-module'],
-      ...hooks?.piscinaOptions(workerData),
+      ...hooks?.piscinaOptions?.(workerData),
     });
-    hooks?.attach(this.#piscina);
-    this.#splitOverride = splitOverrideOf(options); // test-only: force or forbid split-KV
+    hooks?.attach?.(this.#piscina);
+    this.#splitOverride = hooks?.splitOverride;
     // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
     this.#piscina.on('error', () => {});
     this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);

@@ -27,7 +27,7 @@ type Result = readonly (Float32Array | Float64Array)[];
 
 export interface WorkloadCall {
   readonly label: string;
-  /** Query rows of the call's attention phase (what a test fault is aimed at, see fault-plan.ts). */
+  /** Query rows of the call's attention phase (what a test fault is aimed at, see testkit/fault-plan.ts). */
   readonly Sq: number;
   /** Runs the call; resolves with every array it produced, in a fixed order. */
   run(engine: AttentionEngine, signal?: AbortSignal): Promise<Result>;

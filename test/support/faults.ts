@@ -1,17 +1,18 @@
-// Helpers for suites that use the pool's test-only hooks (src/pool/test-hooks.ts): a pool built with
+// Helpers for suites that use the pool's test-only hooks (testkit/test-hooks.ts): a pool built with
 // them, and waiting until its thread count is back.
 
 import { AttentionPool, type AttentionPoolOptions } from '../../dist/src/index.js';
-import { TEST_HOOKS, TestHooks } from '../../dist/src/pool/test-hooks.js';
+import { hooksOption } from '../../dist/testkit/hooks-option.js';
+import { TestHooks } from '../../dist/testkit/test-hooks.js';
 
-export { FAULT_EXIT_CODE, FAULT_KINDS, TestHooks, type FaultKind } from '../../dist/src/pool/test-hooks.js';
+export { FAULT_EXIT_CODE, FAULT_KINDS, TestHooks, type FaultKind } from '../../dist/testkit/test-hooks.js';
 
 /** A query length no workload call uses: a fault aimed at it hits only the call built for it. */
 export const VICTIM_SQ = 997;
 
 export function hookedPool(options: AttentionPoolOptions): { pool: AttentionPool; hooks: TestHooks } {
   const hooks = new TestHooks();
-  const pool = new AttentionPool({ ...options, [TEST_HOOKS]: hooks } as AttentionPoolOptions);
+  const pool = new AttentionPool({ ...options, ...hooksOption(hooks) });
   return { pool, hooks };
 }
 

@@ -3,16 +3,19 @@
  * built in code (./onnx-models.ts), fed and read as plain Float32Arrays in ORT's interleaved
  * [B, S, E] layout (see ./layout.ts to convert from attnpool's [B, H, S, D]).
  *
- * onnxruntime-node and onnx-proto are devDependencies, so both are imported lazily: when either
- * is missing, {@link loadOrtPeer} resolves to null and the caller prints {@link ORT_PEER_MISSING}.
+ * Used by the CLI (`attnpool bench --vs ort`) and by the benchmarks. onnxruntime-node and onnx-proto
+ * are devDependencies, not installed with the package, so both are imported lazily: when either is
+ * missing, {@link loadOrtRuntime} resolves to null and the caller reports {@link ORT_PEER_MISSING}.
  */
 import type { AttentionLayerModelSpec, AttentionModelSpec } from './onnx-models.js';
 
 type OrtModule = typeof import('onnxruntime-node');
 type OnnxModelsModule = typeof import('./onnx-models.js');
 
-export const ORT_PEER_MISSING =
-  'onnxruntime-node is not installed (needed for --vs ort): npm install -D -E onnxruntime-node@1.30.0 onnx-proto@8.0.1';
+// The install command works offline from npm's cache: the variable stops onnxruntime-node's
+// postinstall from downloading CUDA libraries (which npm < 11.19 runs; 11.19+ skips unapproved scripts).
+export const ORT_PEER_MISSING = 'onnxruntime-node and onnx-proto must be installed for --vs ort: ' +
+  'ONNXRUNTIME_NODE_INSTALL=skip npm install -D -E onnxruntime-node@1.30.0 onnx-proto@8.0.1';
 
 /** Which model to run, its shape, and how many threads ORT may use. */
 export type OrtPeerConfig =
@@ -47,15 +50,33 @@ export interface OrtPeer {
   release(): Promise<void>;
 }
 
+/** onnxruntime-node and the model builders (which need onnx-proto), once both are loaded. */
+export interface OrtRuntime {
+  readonly ort: OrtModule;
+  readonly models: OnnxModelsModule;
+}
+
+/** Loads onnxruntime-node and onnx-proto, or resolves to null when either is not installed. */
+export async function loadOrtRuntime(): Promise<OrtRuntime | null> {
+  const ort = await importOptional<OrtModule>('onnxruntime-node');
+  const onnxProto = await importOptional('onnx-proto');
+  if (!ort || !onnxProto) return null;
+  // Imported only now that onnx-proto is known to load: a failure here is a broken build, not a
+  // missing package, and must not be reported as one.
+  return { ort, models: await import('./onnx-models.js') };
+}
+
 /** Creates the session, or resolves to null when onnxruntime-node or onnx-proto is not installed. */
 export async function loadOrtPeer(config: OrtPeerConfig): Promise<OrtPeer | null> {
-  if (!Number.isInteger(config.threads) || config.threads < 1) {
-    throw new RangeError(`loadOrtPeer: config.threads must be a positive integer, got ${config.threads}`);
-  }
-  const ort = await importOptional<OrtModule>('onnxruntime-node');
-  const models = await importOptional<OnnxModelsModule>('./onnx-models.js');
-  if (!ort || !models) return null;
+  const runtime = await loadOrtRuntime();
+  return runtime && openOrtPeer(runtime, config);
+}
 
+/** Creates the session on a loaded runtime. */
+export async function openOrtPeer({ ort, models }: OrtRuntime, config: OrtPeerConfig): Promise<OrtPeer> {
+  if (!Number.isInteger(config.threads) || config.threads < 1) {
+    throw new RangeError(`openOrtPeer: config.threads must be a positive integer, got ${config.threads}`);
+  }
   const bytes =
     config.model === 'layer' ? models.buildAttentionLayerModel(config) : models.buildAttentionCoreModel(config);
   const session = await ort.InferenceSession.create(bytes, {
@@ -95,7 +116,7 @@ function asOrtInput(name: string, data: Float32Array, shape: readonly number[]):
 }
 
 /** import(), but null when the module or a package it imports is not installed. */
-async function importOptional<T>(specifier: string): Promise<T | null> {
+async function importOptional<T = unknown>(specifier: string): Promise<T | null> {
   try {
     return (await import(specifier)) as T;
   } catch (error) {

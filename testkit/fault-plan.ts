@@ -1,15 +1,15 @@
 // Test-only fault injection, worker side: a kernel wrapper that, when the test has armed a fault,
 // makes the kernel throw, exit its thread or run out of memory in the middle of a call. It is used
-// only by fault-worker.ts, which the pool loads only when built with the test hooks of
-// src/pool/test-hooks.ts; the production worker never imports it.
+// only by fault-worker.ts, which the pool loads only when built with the TestHooks of ./test-hooks.ts;
+// the production worker never imports it.
 //
 // The test and the workers share one Int32Array (FAULT_SLOTS below). The fault fires on the first
 // attention tile of a job whose Sq equals the armed value, so a test aims it at one call among many
 // by giving that call a distinctive query length. Arming is one-shot: the worker that wins the
 // compare-exchange fires, every other tile runs normally.
 
-import type { AttentionJob, GemmJob, Kernel } from './kernels/jobs.js';
-import type { WorkerSetup } from './task.js';
+import type { AttentionJob, GemmJob, Kernel } from '../workers/kernels/jobs.js';
+import type { WorkerSetup } from '../workers/task.js';
 
 export const FAULT_KINDS = ['throw', 'exit', 'oom'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];

@@ -1,0 +1,22 @@
+// Pool options that carry hooks (src/pool/pool-hooks.ts), to spread into an AttentionPool's options:
+// `new AttentionPool({ threads, ...hooksOption(hooks) })`. The hooks' Symbol key is invisible to the
+// option-name check, which sees only string keys.
+
+import { POOL_HOOKS, type PoolHooks } from '../src/pool/pool-hooks.js';
+import type { SplitOverride } from '../src/plan/split-kv-plan.js';
+
+export type { SplitOverride } from '../src/plan/split-kv-plan.js';
+
+export interface HooksOption {
+  readonly [POOL_HOOKS]: PoolHooks;
+}
+
+export function hooksOption(hooks: PoolHooks): HooksOption {
+  return { [POOL_HOOKS]: hooks };
+}
+
+/** Forces split-KV at `split.keysPerSplit` keys (a multiple of 64) whatever the shape, or forbids it
+ *  ('never'); undefined leaves the planner's decision. Calls that ask for the weights never split. */
+export function splitKvOption(split: SplitOverride | undefined): HooksOption {
+  return hooksOption({ splitOverride: split });
+}

@@ -1,0 +1,58 @@
+// Test-only pool hooks (the PoolHooks of src/pool/pool-hooks.ts): fault injection (./fault-plan.ts)
+// and a view of the pool's threads. Compiled into dist/testkit/ but not shipped in the package.
+
+import type { Piscina } from 'piscina';
+import type { PiscinaOverride, PoolHooks } from '../src/pool/pool-hooks.js';
+import type { WorkerSetup } from '../workers/task.js';
+import { FAULT_KINDS, FAULT_SLOTS, FAULT_STATE_INTS, type FaultKind, type FaultWorkerSetup } from './fault-plan.js';
+
+export { FAULT_EXIT_CODE, FAULT_KINDS, type FaultKind } from './fault-plan.js';
+
+const FAULT_WORKER_URL = new URL('./fault-worker.js', import.meta.url).href;
+
+/** Heap limit of a hooked pool's threads: a worker needs under 10 MB, and a small limit makes an
+ *  injected out-of-memory end its thread in a fraction of a second. */
+const HOOKED_HEAP_LIMIT_MB = 32;
+
+export class TestHooks implements PoolHooks {
+  readonly #faultState = new Int32Array(new SharedArrayBuffer(FAULT_STATE_INTS * 4));
+  #threadsReady = 0;
+  #threadsEnded = 0;
+
+  /** Arms one fault: the next attention tile of a job with `targetSq` query rows triggers it. */
+  arm(kind: FaultKind, targetSq: number): void {
+    Atomics.store(this.#faultState, FAULT_SLOTS.targetSq, targetSq);
+    Atomics.store(this.#faultState, FAULT_SLOTS.armed, FAULT_KINDS.indexOf(kind) + 1);
+  }
+
+  get faultsFired(): number {
+    return Atomics.load(this.#faultState, FAULT_SLOTS.fired);
+  }
+
+  /** Threads that have started and not ended: the pool's working thread count. */
+  get liveThreads(): number {
+    return this.#threadsReady - this.#threadsEnded;
+  }
+
+  /** Threads started since the pool was built, replacements included. */
+  get threadsStarted(): number {
+    return this.#threadsReady;
+  }
+
+  /** The fault-injecting worker, with a small heap. */
+  piscinaOptions(setup: WorkerSetup): PiscinaOverride {
+    const workerData: FaultWorkerSetup = { ...setup, faultState: this.#faultState };
+    return {
+      filename: FAULT_WORKER_URL,
+      workerData,
+      resourceLimits: { maxOldGenerationSizeMb: HOOKED_HEAP_LIMIT_MB },
+    };
+  }
+
+  /** piscina announces a thread when it is ready to take tasks and again when it is gone (exited,
+   *  crashed or terminated by close). */
+  attach(piscina: Piscina<unknown, unknown>): void {
+    piscina.on('workerCreate', () => this.#threadsReady++);
+    piscina.on('workerDestroy', () => this.#threadsEnded++);
+  }
+}
