@@ -105,8 +105,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
 
   /** Copies k [B, Hkv, n, D] and v [B, Hkv, n, Dv] (n ≥ 1, shared or not) into positions
    *  [length, length + n). A RangeError, before anything is written, if n exceeds capacity − length. */
-  append(k: Tensor<A>, v: Tensor<A>): void {
-    const { n } = checkAppendArgs(this.#layout(), this.#length, this.capacity, k, v);
+  append(kIn: Tensor<A>, vIn: Tensor<A>): void {
+    const { k, v, n } = checkAppendArgs(this.#layout(), this.#length, this.capacity, kIn, vIn); // read once, checked
     const { keys, values, capacity } = this.#store;
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
       copyPositions(keys, (bh * capacity + this.#length) * this.headDim, k.data, bh * n * this.headDim, n * this.headDim);

@@ -3,6 +3,7 @@
 // copied once per call (see toShared).
 
 import { rangeError, typeError } from './errors.js';
+import { sharedBufferFor } from './shared-buffer.js';
 
 export type Shape = readonly number[];
 export type DType = 'float32' | 'float64' | 'uint8';
@@ -61,7 +62,7 @@ export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor<TensorData
   const Ctor: (new (buffer: SharedArrayBuffer) => TensorData) & { BYTES_PER_ELEMENT: number } | undefined =
     CONSTRUCTORS[dtype as DType];
   if (Ctor === undefined) throw rangeError('zeros', 'dtype', "'float32', 'float64' or 'uint8'", dtype);
-  return { data: new Ctor(new SharedArrayBuffer(product(shape) * Ctor.BYTES_PER_ELEMENT)), shape: [...shape] };
+  return { data: new Ctor(sharedBufferFor('zeros', shape, dtype)), shape: [...shape] };
 }
 
 export function isShared(data: TensorData): boolean {

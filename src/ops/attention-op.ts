@@ -4,7 +4,7 @@
 import type { KvSource, View4 } from '../../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
-import { toShared } from '../tensor.js';
+import { broadcastTo4 } from '../validate/broadcast.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { contiguous4, outputBuffer } from './views.js';
 
@@ -16,30 +16,33 @@ export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 
   return a.causal ? (perKey * a.Sk) / 2 : perKey * a.Sk;
 }
 
-/** `kv`: where the kernels read K and V — by default args.k and args.v; a KvCache passes strided views
- *  over its own buffers instead, and the identity of those buffers (kv-cache.ts). */
+/** `args`' inputs are on shared memory (shared-inputs.ts). `kv`: where the kernels read K and V — by
+ *  default args.k and args.v; a KvCache passes strided views over its own buffers instead, and the
+ *  identity of those buffers (kv-cache.ts). */
 export async function runAttention(
   args: AttentionArgs, run: AttentionRun,
   kv: { readonly k: View4; readonly v: View4; readonly kvSource?: KvSource } = {
-    k: contiguous4(toShared(args.k.data), args.Hkv, args.Sk, args.D),
-    v: contiguous4(toShared(args.v.data), args.Hkv, args.Sk, args.Dv),
+    k: contiguous4(args.k.data, args.Hkv, args.Sk, args.D),
+    v: contiguous4(args.v.data, args.Hkv, args.Sk, args.Dv),
   },
 ): Promise<Tensor<FloatArray>> {
   const { B, H, Hkv, Sq, Sk, D, Dv } = args;
+  const scores = [B, H, Sq, Sk] as const; // what a mask or bias broadcasts to (checked by validation)
   const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv);
   const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq) : undefined;
   const job: AttentionJobBody = {
     kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, causal: args.causal, window: args.window,
-    q: contiguous4(toShared(args.q.data), H, Sq, D),
+    q: contiguous4(args.q.data, H, Sq, D),
     k: kv.k,
     v: kv.v,
     ...(kv.kvSource ? { kvSource: kv.kvSource } : {}),
     out: contiguous4(out.data, H, Sq, Dv),
     lse: lse ? contiguous4(lse.data, H, Sq, 1) : undefined,
-    mask: args.mask ? { ...args.mask, data: toShared(args.mask.data) } : undefined,
-    bias: args.bias ? { ...args.bias, data: toShared(args.bias.data) } : undefined,
+    mask: args.mask && broadcastTo4('attention', 'options.mask', args.mask, scores),
+    bias: args.bias && broadcastTo4('attention', 'options.bias', args.bias, scores),
   };
   await runAttentionJob(job, run);
   lse?.finish();
-  return out.finish();
+  const result = out.finish();
+  return args.outGiven ?? result; // a given out is returned as the caller's own object
 }

@@ -24,16 +24,26 @@ export interface AttentionRun {
   readonly splitOverride?: SplitOverride;
 }
 
+/** The key splits a job of this shape runs with (split-kv-plan.ts), or undefined when it is not split. */
+export function splitOf(shape: AttentionShape, weights: boolean, override: SplitOverride | undefined): SplitRange | undefined {
+  const splitKeys = keysPerSplit({ ...shape, weights }, override);
+  return splitKeys === 0 ? undefined : splitRange(shape, splitKeys);
+}
+
+/** The shape of allocSplitKv's partial states: per split and row, m and l and Dv accumulators, float64. */
+export function splitKvShape(range: SplitRange, rows: number, Dv: number): readonly number[] {
+  return [range.count, rows, Dv + 2];
+}
+
 export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
   const { B, H, Sq, Sk, Dv, causal, window } = body;
   const shape: AttentionShape = { B, H, Sq, Sk, causal, window };
-  const splitKeys = keysPerSplit({ B, H, Sq, Sk, window, weights: body.weights !== undefined }, run.splitOverride);
-  if (splitKeys === 0) {
+  const range = splitOf(shape, body.weights !== undefined, run.splitOverride);
+  if (!range) {
     await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);
     return;
   }
-  const range = splitRange(shape, splitKeys);
   const rows = B * H * Sq;
   const split = allocSplitKv(range, rows, Dv);
   await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, range) }, kernel);

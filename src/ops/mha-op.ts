@@ -15,10 +15,11 @@
 import type { GemmJob, GemmPart, HeadMeanJob, View4 } from '../../workers/kernels/jobs.js';
 import { planGemmTiles } from '../plan/gemm-plan.js';
 import { planHeadMeanTiles } from '../plan/head-mean-plan.js';
-import { allocLike, toShared, type FloatArray, type Tensor } from '../tensor.js';
+import { allocLike, type FloatArray, type Tensor } from '../tensor.js';
 import type { MhaArgs } from '../validate/mha-args.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { contiguous4 } from './views.js';
+import { sameMemory } from '../validate/typed-array.js';
 
 export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
   /** [B, Sq, E], or [Sq, B, E] with batchFirst false. */
@@ -36,7 +37,7 @@ export function mhaFlops(a: Pick<MhaArgs, 'B' | 'Sq' | 'Sk' | 'E' | 'numHeads' |
 }
 
 function sameTensor(a: Tensor<FloatArray>, b: Tensor<FloatArray>): boolean {
-  return a === b || (a.data === b.data && a.shape.every((d, i) => d === b.shape[i]));
+  return sameMemory(a.data, b.data) && a.shape.every((d, i) => d === b.shape[i]);
 }
 
 /** The heads of a [B, S, rowLength] buffer ([S, B, rowLength] with batchFirst false) whose heads are
@@ -57,19 +58,20 @@ function project(args: MhaArgs, x: FloatArray, S: number, wRow0: number, N: numb
   const part: GemmPart = {
     M: rows, N, K: E,
     x, xOffset: 0, xRowStride: E,
-    w: toShared(args.inProjWeight), wOffset: wRow0 * E, wRowStride: E,
-    bias: args.inProjBias && toShared(args.inProjBias), biasOffset: wRow0,
+    w: args.inProjWeight, wOffset: wRow0 * E, wRowStride: E,
+    bias: args.inProjBias, biasOffset: wRow0,
     out, outOffset: 0, outRowStride: N,
   };
   return { part, view: (columnOffset) => heads(args, out, columnOffset, S, N, E / numHeads) };
 }
 
+/** `args`' inputs are on shared memory (shared-inputs.ts). */
 export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHeadAttentionResult<FloatArray>> {
   const { ctx, dispatcher, threads, kernel } = run;
   const { B, Sq, Sk, E, numHeads: H, numKvHeads: Hkv } = args;
   const headDim = E / H;
   const kvDim = Hkv * headDim;
-  const query = toShared(args.query.data);
+  const query = args.query.data;
 
   // Phase 1: in-projections.
   let qView: View4, kView: View4, vView: View4;
@@ -82,14 +84,14 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
     const q = project(args, query, Sq, 0, E);
     parts.push(q.part);
     qView = q.view(0);
-    const key = toShared(args.key.data);
+    const key = args.key.data;
     if (sameTensor(args.key, args.value)) {
       const kv = project(args, key, Sk, E, 2 * kvDim);
       parts.push(kv.part);
       [kView, vView] = [kv.view(0), kv.view(kvDim)];
     } else {
       const k = project(args, key, Sk, E, kvDim);
-      const v = project(args, toShared(args.value.data), Sk, E + kvDim, kvDim);
+      const v = project(args, args.value.data, Sk, E + kvDim, kvDim);
       parts.push(k.part, v.part);
       [kView, vView] = [k.view(0), v.view(0)];
     }
@@ -115,8 +117,8 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   const outParts: GemmPart[] = [{
     M: B * Sq, N: E, K: E,
     x: concat, xOffset: 0, xRowStride: E,
-    w: toShared(args.outProjWeight), wOffset: 0, wRowStride: E,
-    bias: args.outProjBias && toShared(args.outProjBias), biasOffset: 0,
+    w: args.outProjWeight, wOffset: 0, wRowStride: E,
+    bias: args.outProjBias, biasOffset: 0,
     out: output, outOffset: 0, outRowStride: E,
   }];
   const outProjection: GemmJob = { kind: 'gemm', parts: outParts, tiles: planGemmTiles(outParts, threads) };

@@ -11,10 +11,13 @@ import { compileWasmKernelModule, wasmKernelVariant, type WasmVariant } from '..
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
 import { attentionFlops, runAttention } from '../ops/attention-op.js';
+import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
 import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
+import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
 import { KvCache, snapshotKvCache } from '../kv-cache.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
 import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { CallContext } from './call-context.js';
@@ -28,6 +31,10 @@ import type { SplitOverride } from '../plan/split-kv-plan.js';
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
  *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
 export const INLINE_MAX_FLOPS = 2_000_000;
+
+/** Nor does a call whose kernels write more than this (results, scratch): with few flops but a large
+ *  result (Sk = 0 and a wide Dv, zero-filled) the writes alone would hold the event loop for seconds. */
+const INLINE_MAX_BYTES = 1 << 20;
 
 /** Calls that run at once per thread; more wait in the gate's FIFO queue (see call-gate.ts). */
 const RUNNING_CALLS_PER_THREAD = 2;
@@ -47,15 +54,17 @@ export class AttentionPool {
   readonly #dispatcher: Dispatcher;
   readonly #running = new Set<CallContext>();
   readonly #splitOverride: SplitOverride | undefined;
+  readonly #maxCallBytes: number;
   #closing: Promise<void> | undefined;
 
   constructor(options?: AttentionPoolOptions) {
-    const { threads, maxQueue, kernel } = resolvePoolOptions(options);
+    const { threads, maxQueue, kernel, maxCallBytes } = resolvePoolOptions(options);
     const wasmModule = kernel === 'js' ? null : compileWasmKernelModule();
     if (kernel === 'wasm' && !wasmModule) {
       throw new RangeError("AttentionPool: options.kernel is 'wasm', but WebAssembly SIMD is not available in this runtime (use 'auto' or 'js')");
     }
     this.threads = threads;
+    this.#maxCallBytes = maxCallBytes;
     this.kernel = wasmModule ? 'wasm' : 'js';
     this.wasmVariant = wasmModule ? wasmKernelVariant() : null;
     const workerData: WorkerSetup = { wasmModule };
@@ -94,9 +103,12 @@ export class AttentionPool {
   async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray>,
     vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
-    const args = validateAttentionArgs(q, kOrCache, vOrOptions, options);
-    return this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
-      runAttention(args, this.#run(ctx, args.q.data)));
+    // Everything up to #call's first await runs synchronously with the call: the arguments are read
+    // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
+    const checked = validateAttentionArgs(q, kOrCache, vOrOptions, options);
+    const inline = this.#admitSize('attention', attentionFlops(checked), attentionAllocations(checked, this.#splitOverride, false));
+    const args = shareAttentionInputs(checked);
+    return this.#call('attention', args.signal, inline, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
   }
 
   /** A KV cache for incremental decoding: keys [B, Hkv, capacity, D] and values [B, Hkv, capacity, Dv]
@@ -107,14 +119,16 @@ export class AttentionPool {
 
   #attentionOverCache(q: unknown, cache: KvCache<FloatArray>, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
     const snapshot = snapshotKvCache(cache); // synchronous with the call: later appends are not read
-    let args: AttentionArgs;
+    let args: AttentionArgs, inline: boolean;
     try {
-      args = validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, options, extra);
+      const checked = validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, options, extra);
+      inline = this.#admitSize('attention', attentionFlops(checked), attentionAllocations(checked, this.#splitOverride, true));
+      args = shareAttentionInputs(checked);
     } catch (err) {
       snapshot.release();
       throw err;
     }
-    return this.#call('attention', args.signal, attentionFlops(args), (ctx) =>
+    return this.#call('attention', args.signal, inline, (ctx) =>
       runAttention(args, this.#run(ctx, args.q.data), snapshot), snapshot.release);
   }
 
@@ -124,8 +138,10 @@ export class AttentionPool {
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
-    const args = validateMhaArgs(query, key, value, weights, options);
-    const result = await this.#call('multiHeadAttention', args.signal, mhaFlops(args), (ctx) =>
+    const checked = validateMhaArgs(query, key, value, weights, options);
+    const inline = this.#admitSize('multiHeadAttention', mhaFlops(checked), mhaAllocations(checked, this.#splitOverride));
+    const args = shareMhaInputs(checked);
+    const result = await this.#call('multiHeadAttention', args.signal, inline, (ctx) =>
       runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
   }
@@ -145,6 +161,14 @@ export class AttentionPool {
     return this.#closing;
   }
 
+  /** Applies maxCallBytes to what the call would allocate (a RangeError before anything is), and
+   *  answers whether the call is small enough to run on this thread. */
+  #admitSize(op: string, flops: number, allocations: readonly Allocation[]): boolean {
+    checkCallBytes(op, allocations, this.#maxCallBytes);
+    const written = allocations.reduce((sum, a) => (a.inputCopy ? sum : sum + allocationBytes(a)), 0);
+    return flops <= INLINE_MAX_FLOPS && written <= INLINE_MAX_BYTES;
+  }
+
   #run(ctx: CallContext, data: FloatArray): AttentionRun {
     const kernel = data instanceof Float64Array ? 'js' : this.kernel;
     return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitOverride: this.#splitOverride };
@@ -152,7 +176,7 @@ export class AttentionPool {
 
   /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an
    *  aborted call, after its promise has already rejected), or when it is refused before starting. */
-  async #call<T>(op: string, signal: AbortSignal | undefined, flops: number, body: (ctx: CallContext) => Promise<T>,
+  async #call<T>(op: string, signal: AbortSignal | undefined, inline: boolean, body: (ctx: CallContext) => Promise<T>,
     done: () => void = () => {}): Promise<T> {
     try {
       if (this.#closing) throw new PoolClosedError(op);
@@ -166,7 +190,7 @@ export class AttentionPool {
       done();
       throw new PoolClosedError(op);
     }
-    const ctx = new CallContext(op, flops <= INLINE_MAX_FLOPS);
+    const ctx = new CallContext(op, inline);
     const onAbort = () => ctx.stop(new AbortError(op));
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#running.add(ctx);

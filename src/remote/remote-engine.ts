@@ -1,7 +1,8 @@
 // createRemoteEngine: the AttentionPool's surface, with the coordinator and its pool in a dedicated
 // worker thread (engine-host.ts) so a server's event loop never runs coordination work. The main
-// thread only validates the arguments (cheap, and it keeps the pool's exact errors and messages),
-// copies inputs that are not shared into shared memory, and posts one message per call.
+// thread only reads and validates the arguments (cheap, and it keeps the pool's exact errors and
+// messages), applies the memory bound, copies inputs that are not shared into shared memory, and
+// posts one message per call built from what it validated — never from the caller's objects again.
 //
 // Aborts: an AbortSignal cannot cross threads, so each call carries an id, and an abort rejects the
 // caller at once and sends abort(id) to the host, which aborts that call's pool signal.
@@ -10,16 +11,18 @@ import type { Remote } from 'comlink';
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import { KvCache, kvCacheContents, snapshotKvCache } from '../kv-cache.js';
+import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
+import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
 import { outputBuffer, type OutputBuffer } from '../ops/views.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from '../pool/pool-options.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import { validateAttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
+import { checkCallBytes } from '../validate/call-bytes.js';
 import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { HostLink } from './host-link.js';
 import type { EngineHostApi, EngineInfo, Outcome, WireAttentionOptions } from './wire.js';
-import { WireTensors } from './wire-args.js';
 
 interface InFlight {
   readonly op: string;
@@ -31,7 +34,7 @@ export async function createRemoteEngine(options?: AttentionPoolOptions): Promis
   const resolved = resolvePoolOptions(options); // bad options throw here, before a thread starts
   const link = new HostLink();
   try {
-    return new RemoteEngine(link, await link.request((host) => host.open(resolved)));
+    return new RemoteEngine(link, await link.request((host) => host.open(resolved)), resolved.maxCallBytes);
   } catch (err) {
     await link.terminate(new PoolClosedError('createRemoteEngine'));
     throw err;
@@ -44,13 +47,15 @@ export class RemoteEngine {
   /** The kernel float32 calls run on. */
   readonly kernel: KernelName;
   readonly #link: HostLink;
+  readonly #maxCallBytes: number;
   readonly #inFlight = new Set<InFlight>();
   #nextCallId = 1;
   #closing: Promise<void> | undefined;
 
   /** Use createRemoteEngine(). */
-  constructor(link: HostLink, info: EngineInfo) {
+  constructor(link: HostLink, info: EngineInfo, maxCallBytes: number) {
     this.#link = link;
+    this.#maxCallBytes = maxCallBytes;
     this.threads = info.threads;
     this.kernel = info.kernel;
   }
@@ -63,10 +68,10 @@ export class RemoteEngine {
   async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray>,
     vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
-    const { k, v } = validateAttentionArgs(q, kOrCache, vOrOptions, options);
-    const wire = new WireTensors();
-    const [wk, wv] = [wire.tensor(k), wire.tensor(v)];
-    return this.#sendAttention(wire, q, options, (host, id, wq, wireOptions) => host.attention(id, wq, wk, wv, wireOptions));
+    const checked = validateAttentionArgs(q, kOrCache, vOrOptions, options);
+    checkCallBytes('attention', attentionAllocations(checked, undefined, false), this.#maxCallBytes);
+    const args = shareAttentionInputs(checked);
+    return this.#sendAttention(args, (host, id, wireOptions) => host.attention(id, args.q, args.k, args.v, wireOptions));
   }
 
   /** As AttentionPool.createKvCache. */
@@ -79,51 +84,57 @@ export class RemoteEngine {
    *  only change that aborted call's (discarded) result. */
   #attentionOverCache(q: Tensor<FloatArray>, cache: KvCache<FloatArray>, optionsIn: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
     const snapshot = snapshotKvCache(cache);
+    let args: AttentionArgs;
     try {
-      validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, optionsIn, extra);
+      const checked = validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, optionsIn, extra);
+      checkCallBytes('attention', attentionAllocations(checked, undefined, true), this.#maxCallBytes);
+      args = shareAttentionInputs(checked);
     } catch (err) {
       snapshot.release();
       throw err;
     }
     const contents = kvCacheContents(cache, snapshot);
-    return this.#sendAttention(new WireTensors(), q, optionsIn as AttentionOptions<FloatArray> | undefined,
-      (host, id, wq, wireOptions) => host.attentionOverCache(id, wq, contents, wireOptions)).finally(snapshot.release);
+    return this.#sendAttention(args, (host, id, wireOptions) => host.attentionOverCache(id, args.q, contents, wireOptions))
+      .finally(snapshot.release);
   }
 
-  /** Sends one validated attention call: q and the options' tensors cross shared; out and lse are
+  /** Sends one validated attention call: its (shared) tensors cross as they are; out and lse are
    *  written where the caller gave them. */
-  async #sendAttention(wire: WireTensors, q: Tensor<FloatArray>, options: AttentionOptions<FloatArray> | undefined,
-    send: (host: Remote<EngineHostApi>, callId: number, q: Tensor<FloatArray>, options: WireAttentionOptions) => Promise<Outcome<Tensor<FloatArray>>>,
+  async #sendAttention(args: AttentionArgs,
+    send: (host: Remote<EngineHostApi>, callId: number, options: WireAttentionOptions) => Promise<Outcome<Tensor<FloatArray>>>,
   ): Promise<Tensor<FloatArray>> {
-    const { signal, out, lse, mask, bias, ...plain } = options ?? {};
-    const outBuffer = out && resultBuffer(out);
-    const lseBuffer = lse && resultBuffer(lse);
-    const wireOptions = {
-      ...plain, mask: wire.tensor(mask), bias: wire.tensor(bias),
-      out: outBuffer && { data: outBuffer.data, shape: [...out.shape] },
-      lse: lseBuffer && { data: lseBuffer.data, shape: [...lse.shape] },
+    const outBuffer = args.out && resultBuffer(args.out);
+    const lseBuffer = args.lse && resultBuffer(args.lse);
+    const wireOptions: WireAttentionOptions = {
+      causal: args.causal, window: args.window, scale: args.scale, mask: args.mask, bias: args.bias,
+      out: outBuffer && args.out && { data: outBuffer.data, shape: args.out.shape },
+      lse: lseBuffer && args.lse && { data: lseBuffer.data, shape: args.lse.shape },
     };
-    const wq = wire.tensor(q);
-    const result = await this.#call('attention', signal, (host, id) => send(host, id, wq, wireOptions));
+    const result = await this.#call('attention', args.signal, (host, id) => send(host, id, wireOptions));
     lseBuffer?.finish();
-    return outBuffer ? outBuffer.finish() : result;
+    outBuffer?.finish();
+    return args.outGiven ?? result;
   }
 
   /** As AttentionPool.multiHeadAttention. */
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
-    validateMhaArgs(query, key, value, weights, options);
-    const { signal, keyPaddingMask, ...plain } = options;
-    const wire = new WireTensors();
+    const checked = validateMhaArgs(query, key, value, weights, options);
+    checkCallBytes('multiHeadAttention', mhaAllocations(checked, undefined), this.#maxCallBytes);
+    const args = shareMhaInputs(checked);
+    const { B, Sk, E } = args;
+    const vector = (data: FloatArray | undefined) => data && { data, shape: [data.length] };
     const wireWeights = {
-      inProjWeight: wire.tensor(weights.inProjWeight), inProjBias: wire.tensor(weights.inProjBias),
-      outProjWeight: wire.tensor(weights.outProjWeight), outProjBias: wire.tensor(weights.outProjBias),
+      inProjWeight: { data: args.inProjWeight, shape: [args.inProjWeight.length / E, E] }, inProjBias: vector(args.inProjBias),
+      outProjWeight: { data: args.outProjWeight, shape: [E, E] }, outProjBias: vector(args.outProjBias),
     };
-    const wireOptions = { ...plain, keyPaddingMask: wire.tensor(keyPaddingMask) };
-    const [wquery, wkey, wvalue] = [wire.tensor(query), wire.tensor(key), wire.tensor(value)];
-    const result = await this.#call('multiHeadAttention', signal, (host, id) =>
-      host.multiHeadAttention(id, wquery, wkey, wvalue, wireWeights, wireOptions));
+    const wireOptions = {
+      numHeads: args.numHeads, numKvHeads: args.numKvHeads, causal: args.causal, needWeights: args.needWeights, batchFirst: args.batchFirst,
+      keyPaddingMask: args.keyPaddingMask && { data: args.keyPaddingMask, shape: [B, Sk] },
+    };
+    const result = await this.#call('multiHeadAttention', args.signal, (host, id) =>
+      host.multiHeadAttention(id, args.query, args.key, args.value, wireWeights, wireOptions));
     return result as MultiHeadAttentionResult<A>;
   }
 

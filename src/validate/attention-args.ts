@@ -2,12 +2,11 @@
 
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import type { Broadcast4 } from '../../workers/kernels/jobs.js';
 import {
-  BROADCASTABLE, checkBoolean, checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject,
-  checkSameDtype, checkSignal, checkUint8Tensor,
+  BROADCASTABLE, checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
 } from './tensor-arg.js';
 import { broadcastTo4 } from './broadcast.js';
+import { checkOutputsApart, type NamedData } from './overlap.js';
 
 const OP = 'attention';
 const OPTION_NAMES = ['causal', 'window', 'mask', 'bias', 'scale', 'out', 'lse', 'signal'] as const;
@@ -40,14 +39,40 @@ export interface AttentionArgs {
   readonly scale: number;
   readonly causal: boolean;
   readonly window?: number;
-  readonly mask?: Broadcast4<Uint8Array>;
-  readonly bias?: Broadcast4<FloatArray>;
+  /** Checked broadcastable to [B, H, Sq, Sk]; the kernels get broadcastTo4's view of it. */
+  readonly mask?: Tensor<Uint8Array>;
+  readonly bias?: Tensor<FloatArray>;
   readonly out?: Tensor<FloatArray>;
+  /** The caller's own `out` object, which the call returns (it is never read). */
+  readonly outGiven?: Tensor<FloatArray>;
   readonly lse?: Tensor<FloatArray>;
   readonly signal?: AbortSignal;
 }
 
 export function validateAttentionArgs(qIn: unknown, kIn: unknown, vIn: unknown, optionsIn: unknown): AttentionArgs {
+  const args = validateAttentionShapes(qIn, kIn, vIn, optionsIn);
+  checkOutputsApart(OP, outputsOf(args), [{ name: 'k', data: args.k.data }, { name: 'v', data: args.v.data }, ...optionInputsOf(args)]);
+  return args;
+}
+
+/** The outputs a call writes, by argument name. */
+export function outputsOf(args: AttentionArgs): NamedData[] {
+  const outputs: NamedData[] = [];
+  if (args.out) outputs.push({ name: 'options.out', data: args.out.data });
+  if (args.lse) outputs.push({ name: 'options.lse', data: args.lse.data });
+  return outputs;
+}
+
+/** q and the options' input tensors, by argument name: everything a call reads besides its keys and values. */
+export function optionInputsOf(args: AttentionArgs): NamedData[] {
+  const inputs: NamedData[] = [{ name: 'q', data: args.q.data }];
+  if (args.mask) inputs.push({ name: 'options.mask', data: args.mask.data });
+  if (args.bias) inputs.push({ name: 'options.bias', data: args.bias.data });
+  return inputs;
+}
+
+/** Every check but the outputs' overlap with k and v, which a KvCache call makes against its own buffers. */
+export function validateAttentionShapes(qIn: unknown, kIn: unknown, vIn: unknown, optionsIn: unknown): AttentionArgs {
   const q = checkFloatTensor(OP, 'q', qIn, ['B', 'H', 'Sq', 'D']);
   const k = checkFloatTensor(OP, 'k', kIn, ['B', 'Hkv', 'Sk', 'D']);
   const v = checkFloatTensor(OP, 'v', vIn, ['B', 'Hkv', 'Sk', 'Dv']);
@@ -65,23 +90,23 @@ export function validateAttentionArgs(qIn: unknown, kIn: unknown, vIn: unknown, 
   checkDim(OP, 'v.shape[1] (Hkv)', v.shape[1], Hkv, 'k.shape[1] (Hkv)');
   checkDim(OP, 'v.shape[2] (Sk)', v.shape[2], Sk, 'k.shape[2] (Sk)');
 
-  const options = checkOptionsObject(OP, optionsIn);
-  checkOptionNames(OP, options, OPTION_NAMES);
+  const options = readOptions(OP, optionsIn, OPTION_NAMES);
   const causal = checkBoolean(OP, 'options.causal', options.causal);
   const window = checkWindow(options.window, causal);
   const scale = options.scale === undefined ? 1 / Math.sqrt(D) : options.scale;
   if (typeof scale !== 'number') throw typeError(OP, 'options.scale', 'a number', scale);
   if (!Number.isFinite(scale)) throw rangeError(OP, 'options.scale', 'a finite number', scale);
   const target = [B, H, Sq, Sk] as const;
-  let mask: Broadcast4<Uint8Array> | undefined;
+  let mask: Tensor<Uint8Array> | undefined;
   if (options.mask !== undefined) {
-    mask = broadcastTo4(OP, 'options.mask', checkUint8Tensor(OP, 'options.mask', options.mask, BROADCASTABLE), target);
+    mask = checkUint8Tensor(OP, 'options.mask', options.mask, BROADCASTABLE);
+    broadcastTo4(OP, 'options.mask', mask, target);
   }
-  let bias: Broadcast4<FloatArray> | undefined;
+  let bias: Tensor<FloatArray> | undefined;
   if (options.bias !== undefined) {
-    const b = checkFloatTensor(OP, 'options.bias', options.bias, BROADCASTABLE);
-    checkSameDtype(OP, 'options.bias', b.data, 'q', q.data);
-    bias = broadcastTo4(OP, 'options.bias', b, target);
+    bias = checkFloatTensor(OP, 'options.bias', options.bias, BROADCASTABLE);
+    checkSameDtype(OP, 'options.bias', bias.data, 'q', q.data);
+    broadcastTo4(OP, 'options.bias', bias, target);
   }
   let out: Tensor<FloatArray> | undefined;
   if (options.out !== undefined) {
@@ -96,7 +121,8 @@ export function validateAttentionArgs(qIn: unknown, kIn: unknown, vIn: unknown, 
     expectShape('options.lse', lse.shape, [B, H, Sq]);
   }
   const signal = checkSignal(OP, options.signal);
-  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, causal, window, mask, bias, out, lse, signal };
+  const outGiven = out && (options.out as Tensor<FloatArray>);
+  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, causal, window, mask, bias, out, outGiven, lse, signal };
 }
 
 /** The window is measured back from each query's aligned position i', which only causal attention

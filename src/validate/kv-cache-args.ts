@@ -3,7 +3,8 @@
 
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import { validateAttentionArgs, type AttentionArgs } from './attention-args.js';
+import { optionInputsOf, outputsOf, validateAttentionShapes, type AttentionArgs } from './attention-args.js';
+import { checkOutputsApart } from './overlap.js';
 import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
 
 export type KvCacheDType = 'float32' | 'float64';
@@ -90,7 +91,8 @@ function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCa
  * cache here, with messages that name the cache; the options (mask and bias against [B, H, Sq, length],
  * out, lse, …) by the tensor form's own validator, handed k and v stand-ins of the snapshot's shape:
  * it reads only their shape, element type and data length, never their values, and the kernels get
- * the cache's strided views instead (kv-cache.ts).
+ * the cache's strided views instead (kv-cache.ts). `out` and `lse` must stay clear of the cache's
+ * whole buffers: calls read them in place, and later appends write them.
  */
 export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatArray, values: FloatArray, length: number,
   qIn: unknown, optionsIn: unknown, extra: unknown): AttentionArgs {
@@ -109,7 +111,9 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatAr
     const shape = [B, layout.kvHeads, length, cols];
     return { data: data.subarray(0, B * layout.kvHeads * length * cols), shape };
   };
-  return validateAttentionArgs(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
+  const args = validateAttentionShapes(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
+  checkOutputsApart(op, outputsOf(args), [{ name: "the cache's keys", data: keys }, { name: "the cache's values", data: values }, ...optionInputsOf(args)]);
+  return args;
 }
 
 function isTensorLike(value: unknown): boolean {

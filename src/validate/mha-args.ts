@@ -7,12 +7,12 @@ import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { layoutDimNames, mhaLayout, seqFirstHint } from './mha-layout.js';
 import {
-  checkBoolean, checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject, checkSameDtype,
-  checkSignal, checkUint8Tensor,
+  checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
 } from './tensor-arg.js';
 
 const OP = 'multiHeadAttention';
 const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'batchFirst', 'signal'] as const;
+const WEIGHT_NAMES = ['inProjWeight', 'inProjBias', 'outProjWeight', 'outProjBias'] as const;
 
 export type NeedWeights = false | 'average' | 'per-head';
 
@@ -69,8 +69,7 @@ export interface MhaArgs {
 export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unknown, weightsIn: unknown, optionsIn: unknown): MhaArgs {
   // The options come first: batchFirst sets which axis of query, key and value is the batch.
   if (optionsIn === null || typeof optionsIn !== 'object') throw typeError(OP, 'options', 'an object with numHeads', optionsIn);
-  const options = checkOptionsObject(OP, optionsIn);
-  checkOptionNames(OP, options, OPTION_NAMES);
+  const options = readOptions(OP, optionsIn, OPTION_NAMES);
   const batchFirst = options.batchFirst === undefined || checkBoolean(OP, 'options.batchFirst', options.batchFirst);
   const layout = mhaLayout(batchFirst);
   const { batchAxis: b, seqAxis: s } = layout;
@@ -103,14 +102,14 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   }
 
   if (weightsIn === null || typeof weightsIn !== 'object') throw typeError(OP, 'weights', 'an object { inProjWeight, inProjBias?, outProjWeight, outProjBias? }', weightsIn);
-  const w = weightsIn as Record<string, unknown>;
-  const weight = (name: string, names: string[], dims: number[]) => {
+  const w = readFields(weightsIn as Record<string, unknown>, WEIGHT_NAMES);
+  const weight = (name: typeof WEIGHT_NAMES[number], names: string[], dims: number[]) => {
     const t = checkFloatTensor(OP, `weights.${name}`, w[name], names);
     checkSameDtype(OP, `weights.${name}`, t.data, 'query', query.data);
     dims.forEach((d, i) => checkDim(OP, `weights.${name}.shape[${i}]`, t.shape[i], d, names[i]));
     return t.data;
   };
-  const optionalWeight = (name: string, names: string[], dims: number[]) => (w[name] === undefined ? undefined : weight(name, names, dims));
+  const optionalWeight = (name: typeof WEIGHT_NAMES[number], names: string[], dims: number[]) => (w[name] === undefined ? undefined : weight(name, names, dims));
   // The in-projection's rows: E for Q, then kvDim each for K and V. The default layout keeps PyTorch's name.
   const inRows = E + 2 * numKvHeads * (E / numHeads);
   const inRowsName = numKvHeads === numHeads ? '3E' : 'E + 2·numKvHeads·headDim';
@@ -139,4 +138,11 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
     query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias,
     B, Sq, Sk, E, batchFirst, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, signal,
   };
+}
+
+/** Each of `names` read once from `object` (a getter answering differently later changes nothing). */
+function readFields<N extends string>(object: Record<string, unknown>, names: readonly N[]): Readonly<Partial<Record<N, unknown>>> {
+  const fields: Partial<Record<N, unknown>> = {};
+  for (const name of names) fields[name] = object[name];
+  return Object.freeze(fields);
 }

@@ -1,8 +1,15 @@
 // Checks that a value is a tensor of the expected kind and rank. Shape rules specific to one
 // operation live beside that operation's validator.
+//
+// Each argument is read exactly once, here: a tensor's `data` and `shape` (its length, then each
+// element) and each option's value. What the checks return — a frozen copy of the shape, a fresh
+// fixed-length view of the data (typed-array.ts), a frozen copy of the options — is all the call uses
+// afterwards, so a getter or Proxy that answers differently on a later read cannot change what was
+// validated.
 
 import { rangeError, typeError } from '../errors.js';
 import { product, type FloatArray, type Tensor } from '../tensor.js';
+import { ownView } from './typed-array.js';
 
 export type DimNames = readonly string[];
 
@@ -11,27 +18,29 @@ export type DimNames = readonly string[];
 export const BROADCASTABLE: DimNames = [];
 const BROADCAST_NAMES = ['B', 'H', 'Sq', 'Sk'];
 
-function checkTensorLike(op: string, name: string, value: unknown, expectedNames: DimNames): { data: unknown; shape: number[] } {
+function checkTensorLike(op: string, name: string, value: unknown, expectedNames: DimNames): { data: unknown; shape: readonly number[] } {
   if (value === null || typeof value !== 'object' || !('data' in value) || !('shape' in value)) {
     throw typeError(op, name, 'a tensor ({ data, shape })', value);
   }
   const { data, shape } = value as { data: unknown; shape: unknown };
   if (!Array.isArray(shape)) throw typeError(op, `${name}.shape`, 'an array of non-negative integers', shape);
+  const rank: number = shape.length;
   let names = expectedNames;
   if (expectedNames === BROADCASTABLE) {
-    if (shape.length < 1 || shape.length > 4) throw rangeError(op, `${name}.shape`, 'of rank 1 to 4, broadcastable to [B, H, Sq, Sk]', shape);
-    names = BROADCAST_NAMES.slice(4 - shape.length);
-  } else if (shape.length !== names.length) {
+    if (rank < 1 || rank > 4) throw rangeError(op, `${name}.shape`, 'of rank 1 to 4, broadcastable to [B, H, Sq, Sk]', shape);
+    names = BROADCAST_NAMES.slice(4 - rank);
+  } else if (rank !== names.length) {
     throw rangeError(op, `${name}.shape`, `of rank ${names.length} ([${names.join(', ')}])`, shape);
   }
-  shape.forEach((d: unknown, i) => {
+  const dims = Object.freeze(Array.from({ length: rank }, (_, i): unknown => shape[i]));
+  dims.forEach((d, i) => {
     if (typeof d !== 'number') throw typeError(op, `${name}.shape[${i}] (${names[i]})`, 'a number', d);
     if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, `${name}.shape[${i}] (${names[i]})`, 'a non-negative integer', d);
   });
-  return { data, shape: shape as number[] };
+  return { data, shape: dims as readonly number[] };
 }
 
-function checkLength(op: string, name: string, data: ArrayLike<number>, shape: number[]): void {
+function checkLength(op: string, name: string, data: ArrayLike<number>, shape: readonly number[]): void {
   const expected = product(shape);
   if (data.length !== expected) {
     throw rangeError(op, `${name}.data.length`, `product(${name}.shape) = ${expected} for shape [${shape.join(', ')}]`, data.length);
@@ -39,17 +48,19 @@ function checkLength(op: string, name: string, data: ArrayLike<number>, shape: n
 }
 
 export function checkFloatTensor(op: string, name: string, value: unknown, names: DimNames): Tensor<FloatArray> {
-  const { data, shape } = checkTensorLike(op, name, value, names);
+  const { data: given, shape } = checkTensorLike(op, name, value, names);
+  const data = ownView(given);
   if (!(data instanceof Float32Array || data instanceof Float64Array)) {
-    throw typeError(op, `${name}.data`, 'a Float32Array or Float64Array', data);
+    throw typeError(op, `${name}.data`, 'a Float32Array or Float64Array', given);
   }
   checkLength(op, name, data, shape);
   return { data, shape };
 }
 
 export function checkUint8Tensor(op: string, name: string, value: unknown, names: DimNames): Tensor<Uint8Array> {
-  const { data, shape } = checkTensorLike(op, name, value, names);
-  if (!(data instanceof Uint8Array)) throw typeError(op, `${name}.data`, 'a Uint8Array (1 byte per element, 0 or 1)', data);
+  const { data: given, shape } = checkTensorLike(op, name, value, names);
+  const data = ownView(given);
+  if (!(data instanceof Uint8Array)) throw typeError(op, `${name}.data`, 'a Uint8Array (1 byte per element, 0 or 1)', given);
   checkLength(op, name, data, shape);
   return { data, shape };
 }
@@ -80,6 +91,19 @@ export function checkOptionsObject(op: string, options: unknown): Record<string,
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw typeError(op, 'options', 'an object', options);
   return options as Record<string, unknown>;
+}
+
+/** A call's options object checked for unknown names, with each known option's value read once into
+ *  a frozen plain object: validation and the call see the same values. */
+export function readOptions<N extends string>(op: string, optionsIn: unknown, known: readonly N[]): Readonly<Partial<Record<N, unknown>>> {
+  const options = checkOptionsObject(op, optionsIn);
+  checkOptionNames(op, options, known);
+  const values: Partial<Record<N, unknown>> = {};
+  for (const name of known) {
+    const value = options[name];
+    if (value !== undefined) values[name] = value;
+  }
+  return Object.freeze(values);
 }
 
 export function checkBoolean(op: string, name: string, value: unknown): boolean {

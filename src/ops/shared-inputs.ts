@@ -1,0 +1,59 @@
+// A call's inputs on SharedArrayBuffers, so every thread reads them in place. Shared data is used as
+// it is; other data is copied when the call is made — synchronously, before its promise is returned —
+// so a caller may reuse its buffers as soon as the call returns, even while the call waits for a turn.
+// An array passed twice (self-attention's query, key and value) is copied once, which keeps the two
+// arguments recognisably the same memory (mha-op.ts projects them in one pass).
+
+import { isShared, toShared, type Tensor, type TensorData } from '../tensor.js';
+import type { AttentionArgs } from '../validate/attention-args.js';
+import type { MhaArgs } from '../validate/mha-args.js';
+import { sameMemory, stillWhole } from '../validate/typed-array.js';
+
+class SharedInputs {
+  readonly #copies: { readonly original: TensorData; readonly copy: TensorData }[] = [];
+
+  constructor(private readonly op: string) {}
+
+  data<A extends TensorData>(name: string, data: A): A {
+    if (isShared(data)) return data;
+    // Reading a later argument can run the caller's code (a getter), which may shrink a resizable
+    // ArrayBuffer read earlier: copying what is left would hand the kernels a short array.
+    if (!stillWhole(data)) throw new RangeError(`${this.op}: ${name}.data's buffer shrank or was detached while the call's arguments were read`);
+    const earlier = this.#copies.find((c) => sameMemory(c.original, data));
+    if (earlier) return earlier.copy as A;
+    const copy = toShared(data);
+    this.#copies.push({ original: data, copy });
+    return copy;
+  }
+
+  tensor<A extends TensorData>(name: string, t: Tensor<A>): Tensor<A>;
+  tensor<A extends TensorData>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined;
+  tensor<A extends TensorData>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined {
+    return t && { data: this.data(name, t.data), shape: t.shape };
+  }
+}
+
+/** The attention call with q, k, v, mask and bias shared (out and lse are outputs: views.ts). */
+export function shareAttentionInputs(args: AttentionArgs): AttentionArgs {
+  const inputs = new SharedInputs('attention');
+  return {
+    ...args,
+    q: inputs.tensor('q', args.q), k: inputs.tensor('k', args.k), v: inputs.tensor('v', args.v),
+    mask: inputs.tensor('options.mask', args.mask), bias: inputs.tensor('options.bias', args.bias),
+  };
+}
+
+/** The layer call with its inputs, weights and key padding mask shared. */
+export function shareMhaInputs(args: MhaArgs): MhaArgs {
+  const inputs = new SharedInputs('multiHeadAttention');
+  const optional = <A extends TensorData>(name: string, data: A | undefined) => data && inputs.data(name, data);
+  return {
+    ...args,
+    query: inputs.tensor('query', args.query), key: inputs.tensor('key', args.key), value: inputs.tensor('value', args.value),
+    inProjWeight: inputs.data('weights.inProjWeight', args.inProjWeight),
+    inProjBias: optional('weights.inProjBias', args.inProjBias),
+    outProjWeight: inputs.data('weights.outProjWeight', args.outProjWeight),
+    outProjBias: optional('weights.outProjBias', args.outProjBias),
+    keyPaddingMask: optional('options.keyPaddingMask', args.keyPaddingMask),
+  };
+}

@@ -1,0 +1,60 @@
+// A caller's typed array, read once. Validation and everything after it use a fresh fixed-length view
+// over the same memory, built from the engine's own typed-array accessors: a subclass or an own
+// property overriding `length`, a Proxy posing as a typed array, or a length-tracking view whose
+// buffer grows later cannot make the call see one length while checking and another while computing.
+
+import type { TensorData } from '../tensor.js';
+
+type TensorArrayName = 'Float32Array' | 'Float64Array' | 'Uint8Array';
+type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
+const CONSTRUCTORS: Record<TensorArrayName, ViewConstructor> = { Float32Array, Float64Array, Uint8Array };
+
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+function intrinsicGetter(name: PropertyKey): (this: unknown) => unknown {
+  const getter = Object.getOwnPropertyDescriptor(TypedArrayPrototype, name)?.get;
+  if (!getter) throw new Error(`attnpool: this runtime has no %TypedArray%.prototype[${String(name)}] getter`);
+  return getter;
+}
+// %TypedArray%.prototype[Symbol.toStringTag] answers the element type for a genuine typed array
+// (whatever its prototype chain says) and undefined for anything else, Proxies included.
+const kindOf = intrinsicGetter(Symbol.toStringTag);
+const bufferOf = intrinsicGetter('buffer');
+const byteOffsetOf = intrinsicGetter('byteOffset');
+const lengthOf = intrinsicGetter('length');
+
+/** The element count each view had when it was made: a view over a resizable ArrayBuffer reads as
+ *  length 0 once the buffer shrinks below it, which the copy at the call must not mistake for empty. */
+const lengthAtRead = new WeakMap<TensorData, number>();
+
+/** A fresh, fixed-length Float32Array, Float64Array or Uint8Array over the memory `value` views as of
+ *  now; undefined when `value` is no genuine typed array of those three kinds. */
+export function ownView(value: unknown): TensorData | undefined {
+  const kind = kindOf.call(value) as string | undefined;
+  if (kind !== 'Float32Array' && kind !== 'Float64Array' && kind !== 'Uint8Array') return undefined;
+  const Ctor = CONSTRUCTORS[kind as TensorArrayName];
+  const length = lengthOf.call(value) as number;
+  const view = new Ctor(bufferOf.call(value) as ArrayBufferLike, byteOffsetOf.call(value) as number, length);
+  lengthAtRead.set(view, length);
+  return view;
+}
+
+/** False once the buffer under a view made by ownView() has shrunk below it or been detached. */
+export function stillWhole(view: TensorData): boolean {
+  return view.length === (lengthAtRead.get(view) ?? view.length);
+}
+
+/** The bytes a view covers within its buffer. */
+export interface ByteRange {
+  readonly buffer: ArrayBufferLike;
+  readonly start: number;
+  readonly end: number;
+}
+
+export function byteRange(view: TensorData): ByteRange {
+  return { buffer: view.buffer, start: view.byteOffset, end: view.byteOffset + view.byteLength };
+}
+
+/** Two views of exactly the same elements (same buffer, offset, length and element type). */
+export function sameMemory(a: TensorData, b: TensorData): boolean {
+  return a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length && a.constructor === b.constructor);
+}
