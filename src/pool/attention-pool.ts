@@ -10,6 +10,7 @@ import { kernelsFrom } from '../../workers/kernels/select.js';
 import { compileWasmKernelModule, wasmKernelVariant, type WasmVariant } from '../../workers/kernels/wasm/index.js';
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
+import type { Packed } from '../../workers/packed-views.js';
 import { attentionFlops, runAttention } from '../ops/attention-op.js';
 import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { KvCache, snapshotKvCache } from '../kv-cache.js';
@@ -42,7 +43,7 @@ export class AttentionPool {
   /** Which build of the wasm kernel runs ('relaxed-simd': fused multiply-add, where the runtime accepts
    *  it — Node 20 needs --experimental-wasm-relaxed-simd); null when the pool runs the js kernel. */
   readonly wasmVariant: WasmVariant | null;
-  readonly #piscina: Piscina<PhaseTask, TilesOutcome>;
+  readonly #piscina: Piscina<Packed<PhaseTask>, TilesOutcome>;
   readonly #gate: CallGate;
   readonly #dispatcher: Dispatcher;
   readonly #running = new Set<CallContext>();
@@ -60,7 +61,7 @@ export class AttentionPool {
     this.wasmVariant = wasmModule ? wasmKernelVariant() : null;
     const workerData: WorkerSetup = { wasmModule };
     const hooks = testHooksOf(options); // test-only: fault injection, thread observation
-    this.#piscina = new Piscina<PhaseTask, TilesOutcome>({
+    this.#piscina = new Piscina<Packed<PhaseTask>, TilesOutcome>({
       filename: WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, workerData,
       // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
       // blocks in Atomics.wait instead and, under steady load, never ends its current job, so V8 never

@@ -18,7 +18,8 @@ import { validateAttentionArgs, type AttentionOptions } from '../validate/attent
 import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { HostLink } from './host-link.js';
-import type { EngineHostApi, EngineInfo, Outcome, WireAttentionOptions } from './wire.js';
+import { packViews } from '../../workers/packed-views.js';
+import type { Answer, EngineHostApi, EngineInfo, WireAttentionOptions } from './wire.js';
 import { WireTensors } from './wire-args.js';
 
 interface InFlight {
@@ -66,7 +67,7 @@ export class RemoteEngine {
     const { k, v } = validateAttentionArgs(q, kOrCache, vOrOptions, options);
     const wire = new WireTensors();
     const [wk, wv] = [wire.tensor(k), wire.tensor(v)];
-    return this.#sendAttention(wire, q, options, (host, id, wq, wireOptions) => host.attention(id, wq, wk, wv, wireOptions));
+    return this.#sendAttention(wire, q, options, (host, id, wq, wireOptions) => host.attention(id, packViews([wq, wk, wv, wireOptions] as const)));
   }
 
   /** As AttentionPool.createKvCache. */
@@ -87,13 +88,13 @@ export class RemoteEngine {
     }
     const contents = kvCacheContents(cache, snapshot);
     return this.#sendAttention(new WireTensors(), q, optionsIn as AttentionOptions<FloatArray> | undefined,
-      (host, id, wq, wireOptions) => host.attentionOverCache(id, wq, contents, wireOptions)).finally(snapshot.release);
+      (host, id, wq, wireOptions) => host.attentionOverCache(id, packViews([wq, contents, wireOptions] as const))).finally(snapshot.release);
   }
 
   /** Sends one validated attention call: q and the options' tensors cross shared; out and lse are
    *  written where the caller gave them. */
   async #sendAttention(wire: WireTensors, q: Tensor<FloatArray>, options: AttentionOptions<FloatArray> | undefined,
-    send: (host: Remote<EngineHostApi>, callId: number, q: Tensor<FloatArray>, options: WireAttentionOptions) => Promise<Outcome<Tensor<FloatArray>>>,
+    send: (host: Remote<EngineHostApi>, callId: number, q: Tensor<FloatArray>, options: WireAttentionOptions) => Answer<Tensor<FloatArray>>,
   ): Promise<Tensor<FloatArray>> {
     const { signal, out, lse, mask, bias, ...plain } = options ?? {};
     const outBuffer = out && resultBuffer(out);
@@ -123,7 +124,7 @@ export class RemoteEngine {
     const wireOptions = { ...plain, keyPaddingMask: wire.tensor(keyPaddingMask) };
     const [wquery, wkey, wvalue] = [wire.tensor(query), wire.tensor(key), wire.tensor(value)];
     const result = await this.#call('multiHeadAttention', signal, (host, id) =>
-      host.multiHeadAttention(id, wquery, wkey, wvalue, wireWeights, wireOptions));
+      host.multiHeadAttention(id, packViews([wquery, wkey, wvalue, wireWeights, wireOptions] as const)));
     return result as MultiHeadAttentionResult<A>;
   }
 
@@ -141,7 +142,7 @@ export class RemoteEngine {
     return this.#closing;
   }
 
-  #call<T>(op: string, signal: AbortSignal | undefined, send: (host: Remote<EngineHostApi>, callId: number) => Promise<Outcome<T>>): Promise<T> {
+  #call<T>(op: string, signal: AbortSignal | undefined, send: (host: Remote<EngineHostApi>, callId: number) => Answer<T>): Promise<T> {
     if (this.#closing) return Promise.reject(new PoolClosedError(op));
     if (signal?.aborted) return Promise.reject(new AbortError(op));
     const callId = this.#nextCallId++;
