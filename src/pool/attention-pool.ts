@@ -23,6 +23,7 @@ import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
+import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import { splitOverrideOf, testHooksOf } from './test-hooks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import type { SplitOverride } from '../plan/split-kv-plan.js';
@@ -43,6 +44,11 @@ const WORKER_URL = new URL('../../workers/worker.js', import.meta.url).href;
  *  at once as before, so the first call of a normal pool does not wait for them. */
 function eagerThreads(threads: number): number {
   return Math.min(threads, availableParallelism());
+}
+
+/** What ends a dropped pool's threads; module-level so that it cannot capture the pool. */
+function destroyer(piscina: Piscina<Packed<PhaseTask>, TilesOutcome>): () => void {
+  return () => void piscina.destroy().catch(() => {});
 }
 
 export class AttentionPool {
@@ -94,6 +100,7 @@ export class AttentionPool {
     this.#piscina.on('error', () => {});
     this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
     this.#dispatcher = new Dispatcher(this.#piscina, threads, kernelsFrom(wasmModule));
+    releaseWhenDropped(this, destroyer(this.#piscina));
   }
 
   /** Scaled dot-product attention over pre-split heads: q [B, H, Sq, D], k [B, Hkv, Sk, D],
@@ -144,6 +151,7 @@ export class AttentionPool {
   /** Rejects calls in flight and waiting, ends every thread; later calls reject with PoolClosedError. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      forgetDropped(this);
       this.#gate.close();
       for (const ctx of this.#running) ctx.stop(new PoolClosedError(ctx.op));
       await this.#piscina.destroy();

@@ -13,6 +13,7 @@ import { KvCache, kvCacheContents, snapshotKvCache } from '../kv-cache.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { outputBuffer, type OutputBuffer } from '../ops/views.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from '../pool/pool-options.js';
+import { forgetDropped, releaseWhenDropped } from '../pool/release-when-dropped.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { validateAttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
 import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
@@ -54,6 +55,7 @@ export class RemoteEngine {
     this.#link = link;
     this.threads = info.threads;
     this.kernel = info.kernel;
+    releaseWhenDropped(this, terminator(link));
   }
 
   /** As AttentionPool.attention. `out` and `lse`, when given, are written in place and `out` is returned. */
@@ -132,6 +134,7 @@ export class RemoteEngine {
    *  reject with PoolClosedError. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      forgetDropped(this);
       for (const call of this.#inFlight) call.reject(new PoolClosedError(call.op));
       try {
         if (!this.#link.ended) await this.#link.request((host) => host.close());
@@ -160,6 +163,12 @@ export class RemoteEngine {
       });
     });
   }
+}
+
+/** What ends a dropped engine's host thread (and with it its pool's threads); module-level so that it
+ *  cannot capture the engine. */
+function terminator(link: HostLink): () => void {
+  return () => void link.terminate(new PoolClosedError('remote engine'));
 }
 
 /** Where the host writes a result the caller provided: the caller's own shared memory, or a shared
