@@ -3,6 +3,7 @@
 
 import { workerData } from 'piscina';
 import type { PhaseTask } from '../workers/task.js';
+import { unpackViews, type Packed } from '../workers/packed-views.js';
 import { runTiles, type TilesOutcome } from '../workers/run-tiles.js';
 import { kernelsFrom } from '../workers/kernels/select.js';
 import { withFaults, type FaultWorkerSetup } from './fault-plan.js';
@@ -10,6 +11,7 @@ import { withFaults, type FaultWorkerSetup } from './fault-plan.js';
 const setup = workerData as FaultWorkerSetup;
 const kernels = kernelsFrom(setup.wasmModule);
 
-export default function runPhaseTaskWithFaults(task: PhaseTask): TilesOutcome {
+export default function runPhaseTaskWithFaults(message: Packed<PhaseTask>): TilesOutcome {
+  const task = unpackViews(message);
   return runTiles(withFaults(kernels[task.kernel](), setup.faultState), task);
 }

@@ -3,11 +3,13 @@
 
 import { workerData } from 'piscina';
 import type { PhaseTask, WorkerSetup } from './task.js';
+import { unpackViews, type Packed } from './packed-views.js';
 import { runTiles, type TilesOutcome } from './run-tiles.js';
 import { kernelsFrom } from './kernels/select.js';
 
 const kernels = kernelsFrom((workerData as WorkerSetup).wasmModule);
 
-export default function runPhaseTask(task: PhaseTask): TilesOutcome {
+export default function runPhaseTask(message: Packed<PhaseTask>): TilesOutcome {
+  const task = unpackViews(message);
   return runTiles(kernels[task.kernel](), task);
 }

@@ -3,6 +3,7 @@
 // share every tensor through SharedArrayBuffers.
 
 import { Piscina } from 'piscina';
+import { availableParallelism } from 'node:os';
 import { setImmediate as nextMacrotask, setTimeout as nextTimerTurn } from 'node:timers/promises';
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
@@ -10,6 +11,7 @@ import { kernelsFrom } from '../../workers/kernels/select.js';
 import { compileWasmKernelModule, wasmKernelVariant, type WasmVariant } from '../../workers/kernels/wasm/index.js';
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
+import type { Packed } from '../../workers/packed-views.js';
 import { attentionFlops, runAttention } from '../ops/attention-op.js';
 import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
 import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
@@ -25,6 +27,7 @@ import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
 import { poolHooksOf } from './pool-hooks.js';
+import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import type { SplitOverride } from '../plan/split-kv-plan.js';
 
@@ -41,6 +44,20 @@ const RUNNING_CALLS_PER_THREAD = 2;
 
 const WORKER_URL = new URL('../../workers/worker.js', import.meta.url).href;
 
+/** Threads started with the pool; the rest start when a phase first has tiles for them (piscina
+ *  spawns a thread for a task that finds none idle, up to `threads`) and then stay. An idle worker
+ *  costs 7–16 MiB of RSS and 30–100 ms of a core to start (Node 20 and 24, 2 cores): `threads: 256`
+ *  started eagerly took 32 s and 1.3 GiB before the first call. Up to the core count, threads start
+ *  at once as before, so the first call of a normal pool does not wait for them. */
+function eagerThreads(threads: number): number {
+  return Math.min(threads, availableParallelism());
+}
+
+/** What ends a dropped pool's threads; module-level so that it cannot capture the pool. */
+function destroyer(piscina: Piscina<Packed<PhaseTask>, TilesOutcome>): () => void {
+  return () => void piscina.destroy().catch(() => {});
+}
+
 export class AttentionPool {
   /** The resolved thread count. */
   readonly threads: number;
@@ -49,7 +66,7 @@ export class AttentionPool {
   /** Which build of the wasm kernel runs ('relaxed-simd': fused multiply-add, where the runtime accepts
    *  it — Node 20 needs --experimental-wasm-relaxed-simd); null when the pool runs the js kernel. */
   readonly wasmVariant: WasmVariant | null;
-  readonly #piscina: Piscina<PhaseTask, TilesOutcome>;
+  readonly #piscina: Piscina<Packed<PhaseTask>, TilesOutcome>;
   readonly #gate: CallGate;
   readonly #dispatcher: Dispatcher;
   readonly #running = new Set<CallContext>();
@@ -69,8 +86,8 @@ export class AttentionPool {
     this.wasmVariant = wasmModule ? wasmKernelVariant() : null;
     const workerData: WorkerSetup = { wasmModule };
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
-    this.#piscina = new Piscina<PhaseTask, TilesOutcome>({
-      filename: WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, workerData,
+    this.#piscina = new Piscina<Packed<PhaseTask>, TilesOutcome>({
+      filename: WORKER_URL, minThreads: eagerThreads(threads), maxThreads: threads, idleTimeout: Infinity, workerData,
       // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
       // blocks in Atomics.wait instead and, under steady load, never ends its current job, so V8 never
       // releases WeakRef targets (the wasm kernel's last job) and every call's buffers stay alive in
@@ -92,6 +109,7 @@ export class AttentionPool {
     this.#piscina.on('error', () => {});
     this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
     this.#dispatcher = new Dispatcher(this.#piscina, threads, kernelsFrom(wasmModule));
+    releaseWhenDropped(this, destroyer(this.#piscina));
   }
 
   /** Scaled dot-product attention over pre-split heads: q [B, H, Sq, D], k [B, Hkv, Sk, D],
@@ -149,6 +167,7 @@ export class AttentionPool {
   /** Rejects calls in flight and waiting, ends every thread; later calls reject with PoolClosedError. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      forgetDropped(this);
       this.#gate.close();
       for (const ctx of this.#running) ctx.stop(new PoolClosedError(ctx.op));
       await this.#piscina.destroy();

@@ -14,6 +14,7 @@ import { WorkerFailedError } from '../errors.js';
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import type { KernelSet } from '../../workers/kernels/select.js';
+import { packViews, type Packed } from '../../workers/packed-views.js';
 import { runTiles, type TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask } from '../../workers/task.js';
 import type { CallContext } from './call-context.js';
@@ -28,7 +29,7 @@ export class Dispatcher {
   #openLanes = 0;
 
   constructor(
-    private readonly piscina: Piscina<PhaseTask, TilesOutcome>,
+    private readonly piscina: Piscina<Packed<PhaseTask>, TilesOutcome>,
     private readonly threads: number,
     private readonly callingThreadKernels: KernelSet,
   ) {}
@@ -43,13 +44,15 @@ export class Dispatcher {
     if (inline) {
       runTiles(this.callingThreadKernels[kernel](), { ...task, budgetMs: Infinity });
     } else {
+      // Packed once for all of the phase's posts (workers/packed-views.ts: views past 4 GiB).
+      const message = packViews(task);
       const lanes = Math.min(this.threads, tiles);
-      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, task)));
+      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, message)));
     }
     ctx.throwIfStopped();
   }
 
-  async #lane(ctx: CallContext, task: PhaseTask): Promise<void> {
+  async #lane(ctx: CallContext, task: Packed<PhaseTask>): Promise<void> {
     this.#setOpenLanes(this.#openLanes + 1);
     try {
       await this.#runLane(ctx, task);
@@ -63,7 +66,7 @@ export class Dispatcher {
     Atomics.store(this.#contended, 0, lanes > this.threads ? 1 : 0);
   }
 
-  async #runLane(ctx: CallContext, task: PhaseTask): Promise<void> {
+  async #runLane(ctx: CallContext, task: Packed<PhaseTask>): Promise<void> {
     for (;;) {
       let outcome: TilesOutcome;
       try {

@@ -7,18 +7,19 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { parentPort } from 'node:worker_threads';
 import { kvCacheOver } from '../kv-cache.js';
 import { AttentionPool } from '../pool/attention-pool.js';
-import type { EngineHostApi, Outcome } from './wire.js';
+import { packViews, unpackViews } from '../../workers/packed-views.js';
+import type { Answer, EngineHostApi } from './wire.js';
 import { toWireError } from './wire.js';
 
 let pool: AttentionPool | undefined;
 /** Calls in progress, by the id the main thread gave them, so abort(id) can reach their signal. */
 const running = new Map<number, AbortController>();
 
-async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+async function settle<T>(work: () => Promise<T>): Answer<T> {
   try {
-    return { ok: true, value: await work() };
+    return packViews({ ok: true, value: await work() });
   } catch (err) {
-    return { ok: false, error: toWireError(err) };
+    return packViews({ ok: false, error: toWireError(err) });
   }
 }
 
@@ -30,7 +31,7 @@ function openPool(): AttentionPool {
 /** Runs one call with an AbortController registered under its id for as long as it runs. The
  *  controller is registered synchronously, before any await: comlink delivers abort(id) after the
  *  call's own message, so an abort always finds its call. */
-function track<T>(callId: number, body: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
+function track<T>(callId: number, body: (signal: AbortSignal) => Promise<T>): Answer<T> {
   const controller = new AbortController();
   running.set(callId, controller);
   return settle(() => body(controller.signal)).finally(() => running.delete(callId));
@@ -41,12 +42,18 @@ const host: EngineHostApi = {
     pool = new AttentionPool(options);
     return { threads: pool.threads, kernel: pool.kernel };
   }),
-  attention: (callId, q, k, v, options) =>
-    track(callId, (signal) => openPool().attention(q, k, v, { ...options, signal })),
-  attentionOverCache: (callId, q, cache, options) =>
-    track(callId, (signal) => openPool().attention(q, kvCacheOver(cache), { ...options, signal })),
-  multiHeadAttention: (callId, query, key, value, weights, options) =>
-    track(callId, (signal) => openPool().multiHeadAttention(query, key, value, weights, { ...options, signal })),
+  attention: (callId, args) => track(callId, (signal) => {
+    const [q, k, v, options] = unpackViews(args);
+    return openPool().attention(q, k, v, { ...options, signal });
+  }),
+  attentionOverCache: (callId, args) => track(callId, (signal) => {
+    const [q, cache, options] = unpackViews(args);
+    return openPool().attention(q, kvCacheOver(cache), { ...options, signal });
+  }),
+  multiHeadAttention: (callId, args) => track(callId, (signal) => {
+    const [query, key, value, weights, options] = unpackViews(args);
+    return openPool().multiHeadAttention(query, key, value, weights, { ...options, signal });
+  }),
   abort: (callId) => running.get(callId)?.abort(),
   close: () => settle(async () => {
     await pool?.close();

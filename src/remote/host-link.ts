@@ -7,7 +7,7 @@ import { releaseProxy, wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Worker } from 'node:worker_threads';
 import { WorkerFailedError } from '../errors.js';
-import { unwrap, type EngineHostApi, type Outcome } from './wire.js';
+import { unwrap, type Answer, type EngineHostApi } from './wire.js';
 
 const HOST_URL = new URL('./engine-host.js', import.meta.url);
 const OP = 'remote engine';
@@ -30,7 +30,7 @@ export class HostLink {
 
   /** Sends one request and resolves with its value, or rejects with the host's error rebuilt (or
    *  with WorkerFailedError if the host thread dies first). */
-  request<T>(send: (host: Remote<EngineHostApi>) => Promise<Outcome<T>>): Promise<T> {
+  request<T>(send: (host: Remote<EngineHostApi>) => Answer<T>): Promise<T> {
     if (this.#ended) return Promise.reject(this.#ended);
     return new Promise<T>((resolve, reject) => {
       if (this.#waiting.size === 0) this.#worker.ref();

@@ -16,13 +16,15 @@ import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
 import { outputBuffer, type OutputBuffer } from '../ops/views.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from '../pool/pool-options.js';
+import { forgetDropped, releaseWhenDropped } from '../pool/release-when-dropped.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
 import { checkCallBytes } from '../validate/call-bytes.js';
 import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { HostLink } from './host-link.js';
-import type { EngineHostApi, EngineInfo, Outcome, WireAttentionOptions } from './wire.js';
+import { packViews } from '../../workers/packed-views.js';
+import type { Answer, EngineHostApi, EngineInfo, WireAttentionOptions } from './wire.js';
 
 interface InFlight {
   readonly op: string;
@@ -58,6 +60,7 @@ export class RemoteEngine {
     this.#maxCallBytes = maxCallBytes;
     this.threads = info.threads;
     this.kernel = info.kernel;
+    releaseWhenDropped(this, terminator(link));
   }
 
   /** As AttentionPool.attention. `out` and `lse`, when given, are written in place and `out` is returned. */
@@ -71,7 +74,7 @@ export class RemoteEngine {
     const checked = validateAttentionArgs(q, kOrCache, vOrOptions, options);
     checkCallBytes('attention', attentionAllocations(checked, undefined, false), this.#maxCallBytes);
     const args = shareAttentionInputs(checked);
-    return this.#sendAttention(args, (host, id, wireOptions) => host.attention(id, args.q, args.k, args.v, wireOptions));
+    return this.#sendAttention(args, (host, id, wireOptions) => host.attention(id, packViews([args.q, args.k, args.v, wireOptions] as const)));
   }
 
   /** As AttentionPool.createKvCache. */
@@ -94,14 +97,14 @@ export class RemoteEngine {
       throw err;
     }
     const contents = kvCacheContents(cache, snapshot);
-    return this.#sendAttention(args, (host, id, wireOptions) => host.attentionOverCache(id, args.q, contents, wireOptions))
+    return this.#sendAttention(args, (host, id, wireOptions) => host.attentionOverCache(id, packViews([args.q, contents, wireOptions] as const)))
       .finally(snapshot.release);
   }
 
   /** Sends one validated attention call: its (shared) tensors cross as they are; out and lse are
    *  written where the caller gave them. */
   async #sendAttention(args: AttentionArgs,
-    send: (host: Remote<EngineHostApi>, callId: number, options: WireAttentionOptions) => Promise<Outcome<Tensor<FloatArray>>>,
+    send: (host: Remote<EngineHostApi>, callId: number, options: WireAttentionOptions) => Answer<Tensor<FloatArray>>,
   ): Promise<Tensor<FloatArray>> {
     const outBuffer = args.out && resultBuffer(args.out);
     const lseBuffer = args.lse && resultBuffer(args.lse);
@@ -134,7 +137,7 @@ export class RemoteEngine {
       keyPaddingMask: args.keyPaddingMask && { data: args.keyPaddingMask, shape: [B, Sk] },
     };
     const result = await this.#call('multiHeadAttention', args.signal, (host, id) =>
-      host.multiHeadAttention(id, args.query, args.key, args.value, wireWeights, wireOptions));
+      host.multiHeadAttention(id, packViews([args.query, args.key, args.value, wireWeights, wireOptions] as const)));
     return result as MultiHeadAttentionResult<A>;
   }
 
@@ -142,6 +145,7 @@ export class RemoteEngine {
    *  reject with PoolClosedError. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      forgetDropped(this);
       for (const call of this.#inFlight) call.reject(new PoolClosedError(call.op));
       try {
         if (!this.#link.ended) await this.#link.request((host) => host.close());
@@ -152,7 +156,7 @@ export class RemoteEngine {
     return this.#closing;
   }
 
-  #call<T>(op: string, signal: AbortSignal | undefined, send: (host: Remote<EngineHostApi>, callId: number) => Promise<Outcome<T>>): Promise<T> {
+  #call<T>(op: string, signal: AbortSignal | undefined, send: (host: Remote<EngineHostApi>, callId: number) => Answer<T>): Promise<T> {
     if (this.#closing) return Promise.reject(new PoolClosedError(op));
     if (signal?.aborted) return Promise.reject(new AbortError(op));
     const callId = this.#nextCallId++;
@@ -170,6 +174,12 @@ export class RemoteEngine {
       });
     });
   }
+}
+
+/** What ends a dropped engine's host thread (and with it its pool's threads); module-level so that it
+ *  cannot capture the engine. */
+function terminator(link: HostLink): () => void {
+  return () => void link.terminate(new PoolClosedError('remote engine'));
 }
 
 /** Where the host writes a result the caller provided: the caller's own shared memory, or a shared

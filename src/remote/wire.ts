@@ -2,12 +2,15 @@
 //
 // Tensors cross as plain { data, shape } objects whose data is a typed array over a SharedArrayBuffer:
 // structured cloning shares such memory instead of copying it, so inputs and results are zero-copy.
+// Every call's arguments and every answer cross packed (workers/packed-views.ts), because structured
+// cloning alone keeps a view's offset and length only modulo 4 GiB.
 // Every host method resolves to an Outcome rather than throwing: comlink would turn a thrown TypeError
 // into a plain Error, and the caller is promised the documented error classes (TypeError, RangeError,
 // AbortError, ...), so errors travel as { name, message } and are rebuilt on the main thread.
 
 import { AbortError, PoolClosedError, QueueFullError, WorkerFailedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
+import { unpackViews, type Packed } from '../../workers/packed-views.js';
 import type { KvCacheContents } from '../kv-cache.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
 import type { ResolvedPoolOptions } from '../pool/pool-options.js';
@@ -33,19 +36,26 @@ export interface EngineInfo {
 export type WireAttentionOptions = Omit<AttentionOptions<FloatArray>, 'signal'>;
 export type WireMhaOptions = Omit<MultiHeadAttentionOptions, 'signal'>;
 
+export type WireAttentionArgs = readonly [q: Tensor<FloatArray>, k: Tensor<FloatArray>, v: Tensor<FloatArray>, options: WireAttentionOptions];
+/** attention(q, cache, options): the cache's buffers cross shared, with the length of the call's snapshot. */
+export type WireCachedAttentionArgs = readonly [q: Tensor<FloatArray>, cache: KvCacheContents, options: WireAttentionOptions];
+export type WireMhaArgs = readonly [
+  query: Tensor<FloatArray>, key: Tensor<FloatArray>, value: Tensor<FloatArray>,
+  weights: MultiHeadAttentionWeights<FloatArray>, options: WireMhaOptions,
+];
+
+/** What every host method answers with: its outcome, packed. */
+export type Answer<T> = Promise<Packed<Outcome<T>>>;
+
 /** The host worker's surface, as comlink exposes it. */
 export interface EngineHostApi {
-  open(options: ResolvedPoolOptions): Promise<Outcome<EngineInfo>>;
-  attention(callId: number, q: Tensor<FloatArray>, k: Tensor<FloatArray>, v: Tensor<FloatArray>, options: WireAttentionOptions): Promise<Outcome<Tensor<FloatArray>>>;
-  /** attention(q, cache, options): the cache's buffers cross shared, with the length of the call's snapshot. */
-  attentionOverCache(callId: number, q: Tensor<FloatArray>, cache: KvCacheContents, options: WireAttentionOptions): Promise<Outcome<Tensor<FloatArray>>>;
-  multiHeadAttention(
-    callId: number, query: Tensor<FloatArray>, key: Tensor<FloatArray>, value: Tensor<FloatArray>,
-    weights: MultiHeadAttentionWeights<FloatArray>, options: WireMhaOptions,
-  ): Promise<Outcome<MultiHeadAttentionResult<FloatArray>>>;
+  open(options: ResolvedPoolOptions): Answer<EngineInfo>;
+  attention(callId: number, args: Packed<WireAttentionArgs>): Answer<Tensor<FloatArray>>;
+  attentionOverCache(callId: number, args: Packed<WireCachedAttentionArgs>): Answer<Tensor<FloatArray>>;
+  multiHeadAttention(callId: number, args: Packed<WireMhaArgs>): Answer<MultiHeadAttentionResult<FloatArray>>;
   /** Aborts call `callId` if it is still running; a late or unknown id is ignored. */
   abort(callId: number): void;
-  close(): Promise<Outcome<void>>;
+  close(): Answer<void>;
 }
 
 export function toWireError(err: unknown): WireError {
@@ -70,7 +80,8 @@ export function fromWireError(wire: WireError): Error {
   return err;
 }
 
-export function unwrap<T>(outcome: Outcome<T>): T {
+export function unwrap<T>(answer: Packed<Outcome<T>>): T {
+  const outcome = unpackViews(answer);
   if (outcome.ok) return outcome.value;
   throw fromWireError(outcome.error);
 }
