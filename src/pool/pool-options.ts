@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { rangeError, typeError } from '../errors.js';
 import { checkOptionNames, checkOptionsObject } from '../validate/tensor-arg.js';
+import { WASM_VARIANTS, type WasmBuildChoice } from '../../workers/kernels/wasm/index.js';
 
 const OP = 'AttentionPool';
 
@@ -15,17 +16,25 @@ export interface AttentionPoolOptions {
   maxQueue?: number;
   /** 'auto' = the fastest kernel available here (wasm when WebAssembly SIMD validates, else js). */
   kernel?: KernelChoice;
+  /** Which build of the wasm kernel runs: 'auto' (default) = 'relaxed-simd' where the runtime accepts
+   *  relaxed SIMD (Node ≥ 22; Node 20 only with --experimental-wasm-relaxed-simd), else 'simd'. A
+   *  specific build pins it: the pool runs the wasm kernel with exactly that build, or the constructor
+   *  throws a RangeError; so with kernel 'js' only 'auto' is accepted. */
+  wasmBuild?: WasmBuildChoice;
 }
 
 export interface ResolvedPoolOptions {
   readonly threads: number;
   readonly maxQueue: number;
   readonly kernel: KernelChoice;
+  readonly wasmBuild: WasmBuildChoice;
 }
+
+const WASM_BUILDS: readonly WasmBuildChoice[] = ['auto', ...WASM_VARIANTS];
 
 export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const options = checkOptionsObject(OP, input);
-  checkOptionNames(OP, options, ['threads', 'maxQueue', 'kernel']);
+  checkOptionNames(OP, options, ['threads', 'maxQueue', 'kernel', 'wasmBuild']);
   const threads = options.threads ?? availableParallelism();
   if (typeof threads !== 'number') throw typeError(OP, 'options.threads', 'a number', threads);
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw rangeError(OP, 'options.threads', 'an integer from 1 to 1024', threads);
@@ -36,5 +45,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   }
   const kernel = options.kernel ?? 'auto';
   if (kernel !== 'auto' && kernel !== 'wasm' && kernel !== 'js') throw rangeError(OP, 'options.kernel', "'auto', 'wasm' or 'js'", kernel);
-  return { threads, maxQueue, kernel };
+  const wasmBuild = options.wasmBuild ?? 'auto';
+  if (!WASM_BUILDS.includes(wasmBuild as WasmBuildChoice)) throw rangeError(OP, 'options.wasmBuild', "'auto', 'simd' or 'relaxed-simd'", wasmBuild);
+  // A pinned build is a promise about the wasm kernel's bits; a js pool could not keep it.
+  if (kernel === 'js' && wasmBuild !== 'auto') throw rangeError(OP, "options.wasmBuild with options.kernel 'js'", "'auto' (it picks the wasm kernel's build)", wasmBuild);
+  return { threads, maxQueue, kernel, wasmBuild: wasmBuild as WasmBuildChoice };
 }

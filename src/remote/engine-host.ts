@@ -39,7 +39,7 @@ function track<T>(callId: number, body: (signal: AbortSignal) => Promise<T>): Pr
 const host: EngineHostApi = {
   open: (options) => settle(async () => {
     pool = new AttentionPool(options);
-    return { threads: pool.threads, kernel: pool.kernel };
+    return { threads: pool.threads, kernel: pool.kernel, wasmVariant: pool.wasmVariant };
   }),
   attention: (callId, q, k, v, options) =>
     track(callId, (signal) => openPool().attention(q, k, v, { ...options, signal })),
