@@ -12,7 +12,7 @@ import { ms, threadCount } from '../format.js';
 import { readFloatTensor, readMaskTensor } from '../npy/read.js';
 import { describeOutput, writeNpyFilesAtomically, type NpyOutput } from '../npy/write.js';
 import { pathOption, positiveInt } from '../options.js';
-import { kernelOption, threadsOption, withPool, type KernelChoice } from '../pool-options.js';
+import { kernelOption, threadsOption, wasmBuildOption, withPool, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 
 interface MhaArgs {
   query: string;
@@ -28,6 +28,7 @@ interface MhaArgs {
   perHeadWeights: boolean;
   threads: number;
   kernel: KernelChoice;
+  wasmBuild: WasmBuildChoice;
 }
 
 /** torch.nn.MultiheadAttention's parameter names, '.' replaced by '_' (out_proj.weight → out_proj_weight.npy). */
@@ -60,6 +61,7 @@ function builder(yargs: Argv): Argv<MhaArgs> {
       'per-head-weights': { type: 'boolean', default: false, describe: 'write --weights-out per head [B, H, Sq, Sk] instead' },
       threads: threadsOption,
       kernel: kernelOption,
+      'wasm-build': wasmBuildOption,
     })
     .check((args) => {
       if ((args.key === undefined) !== (args.value === undefined)) throw new UsageError('--key and --value go together (neither means self-attention)');
@@ -89,7 +91,7 @@ async function readWeights(dir: string): Promise<{ weights: MultiHeadAttentionWe
 
 async function mha(args: MhaArgs): Promise<void> {
   const needWeights = args.weightsOut === undefined ? false : args.perHeadWeights ? 'per-head' as const : 'average' as const;
-  const { inputs, result, elapsed, threads } = await withPool(args.threads, args.kernel, async (pool) => {
+  const { inputs, result, elapsed, threads } = await withPool(args.threads, args, async (pool) => {
     const inputs = await readInputs(args);
     const { query, key, value, keyPaddingMask, weights } = inputs;
     const started = performance.now();
