@@ -2,8 +2,8 @@
 // optimised for speed, no garbage collector (the kernels only use raw memory that the JavaScript side
 // lays out), and a text listing next to each module for review. Two builds of the same sources:
 //   dist/wasm/kernels.wasm          WebAssembly SIMD (runs on every Node ≥ 16)
-//   dist/wasm/kernels-relaxed.wasm  + relaxed SIMD (fused multiply-add, see asm/madd.ts); optional,
-//                                   used only where the runtime accepts it
+//   dist/wasm/kernels-relaxed.wasm  + relaxed SIMD (fused multiply-add, see asm/madd.ts): Node ≥ 22,
+//                                   or Node 20 with --experimental-wasm-relaxed-simd
 //
 //   node asm/build.mjs
 

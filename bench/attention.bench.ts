@@ -3,7 +3,15 @@
 // B=1 H=8 D=64, S ∈ {512, 2048, 4096}, causal and not. For each shape: median ms over the runs (after
 // a warm-up run), attention GFLOP/s = 4·B·H·Sq·Sk·D / t (halved for causal: masked blocks are
 // skipped, not computed), and the speedup of all cores over 1 thread, measured side by side in this
-// process. Options: --kernel auto|wasm|js, --seq 512,2048, --iterations N.
+// process. Options: --kernel auto|wasm|js, --wasm-build auto|simd|relaxed-simd (the table's pools),
+// --seq 512,2048, --iterations N.
+//
+// Under each shape, the relaxed-SIMD build (fused multiply-add) against the plain-SIMD build: two
+// 1-thread pools, one pinned to each build, alternating call by call as the thread counts do; the line
+// gives simd time / relaxed time for the medians and for the fastest runs. One thread each: the builds
+// differ only in the kernel's arithmetic, which threads multiply alike, and a 1-thread run is the one
+// least disturbed by other load on the machine. On a runtime without
+// relaxed SIMD (Node 20 without --experimental-wasm-relaxed-simd) one line says it was skipped and why.
 //
 // The pools take turns call by call (round r: 1 thread, then all threads), not tinybench's task after
 // task: this VM's speed drifts by up to 2× over tens of seconds (other tenants on the host; measured
@@ -16,24 +24,28 @@
 
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AttentionPool, type KernelChoice } from '../src/index.js';
+import { AttentionPool, type KernelChoice, type WasmBuildChoice } from '../src/index.js';
 import { median } from './peer/timing.js';
 import { timeInterleaved } from './support/interleaved.js';
 import { randomTensor } from './support/random-tensors.js';
+import { openBuildPools } from './support/wasm-builds.js';
 
 const { values } = parseArgs({
   options: {
     kernel: { type: 'string', default: 'auto' },
+    'wasm-build': { type: 'string', default: 'auto' },
     seq: { type: 'string', default: '512,2048,4096' },
     iterations: { type: 'string', default: '5' },
   },
 });
 const kernel = values.kernel as KernelChoice;
+const wasmBuild = values['wasm-build'] as WasmBuildChoice;
 const seqs = values.seq.split(',').map(Number);
 const iterations = Number(values.iterations);
 const B = 1, H = 8, D = 64;
 const threadCounts = [...new Set([1, availableParallelism()])];
-const pools = threadCounts.map((threads) => new AttentionPool({ threads, kernel }));
+const pools = threadCounts.map((threads) => new AttentionPool({ threads, kernel, wasmBuild }));
+const builds = openBuildPools(1, kernel);
 
 console.log(`attnpool attention — B=${B} H=${H} D=${D}, kernel ${pools[0].kernel}${pools[0].wasmVariant ? ` (${pools[0].wasmVariant})` : ''}, threads ${threadCounts.join(' vs ')}, median of ${iterations} runs`);
 console.log('S      causal  threads  median ms    GFLOP/s  speedup   best ms  best speedup');
@@ -50,6 +62,12 @@ for (const S of seqs) {
         bests[i].toFixed(1).padStart(9), (bests[0] / bests[i]).toFixed(2).padStart(13)];
       console.log(row.join(' '));
     });
+    if (typeof builds === 'string') continue;
+    const [simd, relaxed] = await timeInterleaved([builds.simd, builds.relaxed].map((pool) =>
+      async () => { await pool.attention(q, k, v, { causal }); }), 1, iterations);
+    console.log(`${''.padEnd(15)}relaxed-simd vs simd, 1 thread: median ${median(relaxed).toFixed(1)} vs ${median(simd).toFixed(1)} ms` +
+      ` = ${(median(simd) / median(relaxed)).toFixed(2)}× faster, best ${(Math.min(...simd) / Math.min(...relaxed)).toFixed(2)}×`);
   }
 }
-await Promise.all(pools.map((pool) => pool.close()));
+if (typeof builds === 'string') console.log(`relaxed-simd vs simd: skipped (${builds})`);
+await Promise.all([...pools, ...(typeof builds === 'string' ? [] : [builds.simd, builds.relaxed])].map((pool) => pool.close()));

@@ -10,7 +10,8 @@
 // K/V (and W) again, as it does once per thread in every real call; "wasm, K/V per tile" repacks
 // them for every tile (a fresh job per tile), the cost the per-job cache avoids, and "K/V already
 // packed" reuses one job so nothing is packed at all.
-// Options: --iterations N (wasm runs, default 5), --js-iterations N (default 3), --js-heads, --js-rows.
+// Options: --iterations N (wasm runs, default 5), --js-iterations N (default 3), --js-heads, --js-rows,
+// --wasm-build auto|simd|relaxed-simd (as the pool option; 'auto' = relaxed where the runtime accepts it).
 
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
@@ -18,7 +19,7 @@ import { planAttentionTiles } from '../src/plan/attention-plan.js';
 import { planGemmTiles } from '../src/plan/gemm-plan.js';
 import { jsKernel } from '../workers/kernels/js/js-kernel.js';
 import { TILE_INTS, type AttentionJob, type GemmJob, type GemmPart, type Kernel, type View4 } from '../workers/kernels/jobs.js';
-import { compileWasmKernelModule, createWasmKernel, wasmKernelVariant } from '../workers/kernels/wasm/index.js';
+import { createWasmKernel, wasmKernels, type WasmBuildChoice } from '../workers/kernels/wasm/index.js';
 import { randomTensor } from './support/random-tensors.js';
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     'js-iterations': { type: 'string', default: '3' },
     'js-heads': { type: 'string', default: '1' },
     'js-rows': { type: 'string', default: '1024' },
+    'wasm-build': { type: 'string', default: 'auto' },
   },
 });
 const wasmRuns = Number(values.iterations);
@@ -34,9 +36,10 @@ const jsRuns = Number(values['js-iterations']);
 const jsHeads = Number(values['js-heads']);
 const jsRows = Number(values['js-rows']);
 
-const wasmModule = compileWasmKernelModule();
-if (!wasmModule) throw new Error('kernel.bench: dist/wasm/kernels.wasm is missing or not valid here (run npm run build)');
-const wasm = createWasmKernel(wasmModule);
+const build = values['wasm-build'] as WasmBuildChoice;
+const wasmBuild = wasmKernels(build);
+if (!wasmBuild) throw new Error(`kernel.bench: the ${build} wasm build is missing or not valid on Node ${process.version} (npm run build makes it)`);
+const wasm = createWasmKernel(wasmBuild.module);
 
 interface Case {
   readonly label: string;
@@ -130,7 +133,7 @@ function selectTiles(tiles: Int32Array, ints: number, keep: (t: number) => boole
   return Int32Array.from(kept);
 }
 
-console.log(`kernel level, 1 thread, wasm build ${wasmKernelVariant()}; median of ${wasmRuns} wasm / ${jsRuns} js runs after one warm-up`);
+console.log(`kernel level, 1 thread, wasm build ${wasmBuild.variant}; median of ${wasmRuns} wasm / ${jsRuns} js runs after one warm-up`);
 console.log(`${'case'.padEnd(58)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'wasm/js'.padStart(8)}`);
 for (const group of [attentionCases(false), attentionCases(true), gemmCases()]) {
   const rates = new Map<Case, number>();

@@ -73,7 +73,7 @@ function runInChild(opts: BenchOptions, row: string, threads: number): Promise<R
     '--runs', String(opts.runs), '--warmup', String(opts.warmup), '--kernel', opts.kernel,
   ];
   return new Promise((resolve, reject) => {
-    // execArgv: V8 flags such as --experimental-wasm-relaxed-simd apply to the child's run too.
+    // execArgv: V8 flags (e.g. Node 20's --experimental-wasm-relaxed-simd) apply to the child's run too.
     const child = spawn(process.execPath, [...process.execArgv, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -1,12 +1,19 @@
 // The options every command that builds a pool shares.
 
 import { availableParallelism } from 'node:os';
-import { AttentionPool, type KernelChoice } from '../src/index.js';
+import { AttentionPool, type KernelChoice, type WasmBuildChoice } from '../src/index.js';
 import { UsageError } from './errors.js';
 import { positiveInt } from './options.js';
 
-export type { KernelChoice };
+export type { KernelChoice, WasmBuildChoice };
 const KERNELS: readonly KernelChoice[] = ['auto', 'wasm', 'js'];
+const WASM_BUILDS: readonly WasmBuildChoice[] = ['auto', 'simd', 'relaxed-simd'];
+
+/** The parsed --kernel and --wasm-build of a command (yargs camel-cases the latter). */
+export interface KernelArgs {
+  readonly kernel: KernelChoice;
+  readonly wasmBuild: WasmBuildChoice;
+}
 
 export const threadsOption = {
   requiresArg: true,
@@ -22,10 +29,17 @@ export const kernelOption = {
   describe: "tile kernel: 'auto' picks the fastest available",
 } as const;
 
+export const wasmBuildOption = {
+  choices: WASM_BUILDS,
+  default: 'auto' as WasmBuildChoice,
+  describe: "build of the wasm kernel: 'auto' = relaxed-simd (fused multiply-add) where the runtime accepts it " +
+    '(Node ≥ 22; Node 20 only with --experimental-wasm-relaxed-simd), else simd',
+} as const;
+
 /** A pool for a command; the library's rejection of an option value is a usage error of the CLI. */
-export function openPool(threads: number, kernel: KernelChoice): AttentionPool {
+export function openPool(threads: number, { kernel, wasmBuild }: KernelArgs): AttentionPool {
   try {
-    return new AttentionPool({ threads, kernel });
+    return new AttentionPool({ threads, kernel, wasmBuild });
   } catch (err) {
     if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
     throw err;
@@ -34,8 +48,8 @@ export function openPool(threads: number, kernel: KernelChoice): AttentionPool {
 
 /** Opens a pool, runs `work` on it and closes it whatever happens. The pool opens before `work` reads
  *  any file, so an option the pool refuses is reported first (and its threads start meanwhile). */
-export async function withPool<T>(threads: number, kernel: KernelChoice, work: (pool: AttentionPool) => Promise<T>): Promise<T> {
-  const pool = openPool(threads, kernel);
+export async function withPool<T>(threads: number, kernels: KernelArgs, work: (pool: AttentionPool) => Promise<T>): Promise<T> {
+  const pool = openPool(threads, kernels);
   try {
     return await work(pool);
   } finally {

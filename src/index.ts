@@ -10,5 +10,5 @@ export type { MultiHeadAttentionResult } from './ops/mha-op.js';
 export { tensor, zeros, type Tensor, type Shape, type DType, type FloatArray, type TensorData } from './tensor.js';
 export { AbortError, PoolClosedError, QueueFullError, WorkerFailedError } from './errors.js';
 export type { KernelName } from '../workers/kernels/jobs.js';
-export type { WasmVariant } from '../workers/kernels/wasm/index.js';
+export type { WasmBuildChoice, WasmVariant } from '../workers/kernels/wasm/index.js';
 export { createRemoteEngine, type RemoteEngine } from './remote/remote-engine.js';

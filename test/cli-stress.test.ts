@@ -36,7 +36,7 @@ describe('attnpool stress', () => {
   it('the text report is a table with one row per pool size', async () => {
     const result = await runCli(['stress', '--duration', '1s', '--threads', '1,2', '--seed', '5']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^stress: seed 5, 32 distinct valid calls, concurrency 16, kernel (js|wasm)$/m);
+    expect(result.stdout).toMatch(/^stress: seed 5, 32 distinct valid calls, concurrency 16, kernel (js|wasm \((simd|relaxed-simd) build\))$/m);
     expect(result.stdout).toMatch(/^threads +start-up ms +calls +calls\/s +p50 ms +p99 ms +aborted +invalid rejected +wrong +unexpected errors +peak RSS +loop delay p99 ms$/m);
     expect(result.stdout.match(/^[12] +[\d.]+ +\d+ +\d+ +[\d.]+ +[\d.]+ +\d+ +\d+ +0 +0 +\d+ MiB +[\d.]+$/gm)).toHaveLength(2);
   });

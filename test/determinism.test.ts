@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, INLINE_MAX_FLOPS, zeros } from '../dist/src/index.js';
 import { expectAttentionClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
-import { KERNELS, THREAD_COUNTS } from './support/kernels.js';
+import { KERNELS, kernelOptions, THREAD_COUNTS } from './support/kernels.js';
 import { attentionInputs, mhaInputs, type AttentionSpec, type MhaSpec } from './support/random.js';
 import { referenceAttention, referenceMultiHeadAttention } from './support/reference.js';
 
@@ -41,7 +41,7 @@ const mhaCases: readonly MhaCase[] = [
 describe.each(KERNELS)('kernel %s', (kernel) => {
   const pools = new Map<number, AttentionPool>();
   beforeAll(() => {
-    for (const threads of THREAD_COUNTS) pools.set(threads, new AttentionPool({ threads, kernel }));
+    for (const threads of THREAD_COUNTS) pools.set(threads, new AttentionPool({ threads, ...kernelOptions(kernel) }));
   });
   afterAll(async () => {
     await Promise.all([...pools.values()].map((p) => p.close()));

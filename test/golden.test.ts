@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
 import { expectLseClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, WEIGHTS_ATOL } from './support/compare.js';
 import { loadGoldenCases, manifestEntries, type MhaCase, type SdpaCase } from './support/golden.js';
-import { KERNELS } from './support/kernels.js';
+import { KERNELS, kernelOptions } from './support/kernels.js';
 import { referenceAttention, referenceMultiHeadAttention } from './support/reference.js';
 
 const cases = loadGoldenCases();
@@ -57,8 +57,8 @@ describe.each(KERNELS)('golden cases on kernel %s', (kernel) => {
   let pool: AttentionPool;
   let singleThread: AttentionPool;
   beforeAll(() => {
-    pool = new AttentionPool({ threads: 2, kernel });
-    singleThread = new AttentionPool({ threads: 1, kernel });
+    pool = new AttentionPool({ threads: 2, ...kernelOptions(kernel) });
+    singleThread = new AttentionPool({ threads: 1, ...kernelOptions(kernel) });
   });
   afterAll(async () => {
     await pool?.close();

@@ -23,7 +23,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
 import { expectAttentionClose, expectRelativeToMax, FLOAT32_RTOL } from './support/compare.js';
-import { KERNELS } from './support/kernels.js';
+import { KERNELS, kernelOptions } from './support/kernels.js';
 import { attentionInputs, cloneTensor, mhaInputs, randomTensor, Rng, type AttentionSpec, type TensorLike } from './support/random.js';
 import { referenceAttention, referenceMultiHeadAttention } from './support/reference.js';
 
@@ -80,7 +80,7 @@ function poisoned(t: TensorLike, index: number, value: number): TensorLike {
 
 describe.each(KERNELS)('kernel %s', (kernel) => {
   beforeAll(() => {
-    pool = new AttentionPool({ threads: 2, kernel });
+    pool = new AttentionPool({ threads: 2, ...kernelOptions(kernel) });
   });
   afterAll(async () => {
     await pool?.close();

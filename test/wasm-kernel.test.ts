@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { AttentionJob, GemmPart, Kernel } from '../dist/workers/kernels/jobs.js';
 import { jsKernel } from '../dist/workers/kernels/js/js-kernel.js';
 import { tileCount } from '../dist/workers/kernels/jobs.js';
-import { compileWasmKernelModule, createWasmKernel } from '../dist/workers/kernels/wasm/index.js';
+import { createWasmKernel, wasmKernels } from '../dist/workers/kernels/wasm/index.js';
 import { expectLseClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
+import { WASM_BUILD } from './support/kernels.js';
 import { Rng } from './support/random.js';
 import {
   attentionInputs, attentionJob, attentionResult, attentionTiles, gemmJob, gemmPart, gemmTiles, randomBroadcastable,
@@ -15,10 +16,10 @@ import {
 } from './support/wasm-jobs.js';
 import { referenceAttention, referenceGemm } from './support/wasm-reference.js';
 
-const wasmModule = compileWasmKernelModule();
+const wasmModule = wasmKernels(WASM_BUILD)?.module ?? null;
 
 function newKernel(): Kernel {
-  expect(wasmModule, 'dist/wasm/kernels.wasm must be built and valid on this runtime').not.toBeNull();
+  expect(wasmModule, `the ${WASM_BUILD} wasm build must be built and valid on this runtime`).not.toBeNull();
   return createWasmKernel(wasmModule!);
 }
 

@@ -8,15 +8,16 @@
 import { describe, expect, it } from 'vitest';
 import type { AttentionJob, KvSource, SplitKv, View4 } from '../dist/workers/kernels/jobs.js';
 import { tileCount } from '../dist/workers/kernels/jobs.js';
-import { compileWasmKernelModule, createWasmKernel, type WasmKernel } from '../dist/workers/kernels/wasm/index.js';
+import { createWasmKernel, wasmKernels, type WasmKernel } from '../dist/workers/kernels/wasm/index.js';
 import { expectSameBits } from './support/compare.js';
+import { WASM_BUILD } from './support/kernels.js';
 import { Rng } from './support/random.js';
 import { gemmJob, gemmPart, gemmTiles } from './support/wasm-jobs.js';
 
-const wasmModule = compileWasmKernelModule();
+const wasmModule = wasmKernels(WASM_BUILD)?.module ?? null;
 
 function newKernel(): WasmKernel {
-  expect(wasmModule, 'dist/wasm/kernels.wasm must be built and valid on this runtime').not.toBeNull();
+  expect(wasmModule, `the ${WASM_BUILD} wasm build must be built and valid on this runtime`).not.toBeNull();
   return createWasmKernel(wasmModule!);
 }
 

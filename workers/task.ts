@@ -17,6 +17,7 @@ export interface PhaseTask {
 
 /** What the pool passes every worker at start-up (piscina's workerData). */
 export interface WorkerSetup {
-  /** The compiled WebAssembly kernels, compiled once on the main thread; null when unavailable. */
+  /** The build of the WebAssembly kernels the pool chose (options.wasmBuild), compiled once on the main
+   *  thread; null when the pool runs the js kernel. */
   readonly wasmModule: WebAssembly.Module | null;
 }

@@ -2,7 +2,7 @@
 import type { RowResult } from './run-row.js';
 import { BENCH_SHAPE, parseRow, rowFlops } from './rows.js';
 import { median } from './timing.js';
-import { wasmKernelVariant } from '../../workers/kernels/wasm/index.js';
+import { wasmKernels } from '../../workers/kernels/wasm/index.js';
 
 const COLUMNS = [
   ['row', 18], ['thr', 3], ['attnpool ms', 11], ['GF/s', 6], ['ORT ms', 9], ['GF/s', 6],
@@ -20,7 +20,7 @@ export function tableHeader(runs: number, warmup: number): string {
       + ' layer rows add the projections 8·B·S·E²',
     'attnpool/ORT = throughput ratio (ORT time / attnpool time); max |Δ| = max abs difference of the two outputs',
     'RSS = process peak (maxRSS) after attnpool\'s warm-up alone, then at the end (GiB)',
-    `wasm kernel build: ${wasmKernelVariant() ?? 'none'} (node --experimental-wasm-relaxed-simd selects the fused multiply-add build)`,
+    `wasm kernel build: ${wasmKernels()?.variant ?? 'none'} (fused multiply-add 'relaxed-simd' on Node ≥ 22; Node 20 needs --experimental-wasm-relaxed-simd)`,
     '',
     COLUMNS.map(([name, width]) => name.padStart(width)).join('  '),
   ].join('\n');

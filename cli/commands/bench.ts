@@ -12,7 +12,7 @@ import { commandHandler } from '../command-handler.js';
 import { threadCount } from '../format.js';
 import { CliFailure, UsageError } from '../errors.js';
 import { defaultThreadCounts, nonNegativeInt, positiveInt, positiveIntList } from '../options.js';
-import { kernelOption, openPool, type KernelChoice } from '../pool-options.js';
+import { kernelOption, openPool, wasmBuildOption, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 import { progressBar } from '../progress.js';
 
 interface BenchArgs {
@@ -25,6 +25,7 @@ interface BenchArgs {
   causal: boolean;
   mode: BenchMode;
   kernel: KernelChoice;
+  wasmBuild: WasmBuildChoice;
   repeat: number;
   warmup: number;
   vs?: 'ort';
@@ -58,6 +59,7 @@ function builder(yargs: Argv): Argv<BenchArgs> {
       mode: { choices: ['attention', 'mha'] as const, default: 'attention' as BenchMode,
         describe: 'attention core on pre-split heads, or the whole layer with projections (E = heads·head-dim)' },
       kernel: kernelOption,
+      'wasm-build': wasmBuildOption,
       repeat: { requiresArg: true, describe: 'timed calls per thread count', default: DEFAULTS.repeat, coerce: positiveInt('repeat') },
       warmup: { requiresArg: true, describe: 'untimed calls first', default: DEFAULTS.warmup, coerce: nonNegativeInt('warmup') },
       vs: { choices: ['ort'] as const, describe: 'also time onnxruntime-node on the same inputs (needs onnxruntime-node and onnx-proto installed)' },
@@ -120,7 +122,7 @@ async function benchConfig(work: Workload, args: BenchArgs, ort: OrtRuntime | nu
   let ortRuntime = ort; // null from the first configuration ORT cannot run
   for (const threads of args.threads) {
     const open = async () => {
-      const pool = openPool(threads, args.kernel);
+      const pool = openPool(threads, args);
       kernel = pool.kernel; // 'auto' resolved
       wasmVariant = pool.wasmVariant;
       return pool;
@@ -152,7 +154,7 @@ function benchDocument(args: BenchArgs, configurations: ConfigResult[]) {
   return {
     command: 'bench',
     machine: { cpu: cpus()[0]?.model ?? 'unknown', availableParallelism: availableParallelism(), node: process.version, platform: `${process.platform} ${process.arch}` },
-    settings: { threads: args.threads, kernel: args.kernel, repeat: args.repeat, warmup: args.warmup, seed: args.seed, vs: args.vs ?? null },
+    settings: { threads: args.threads, kernel: args.kernel, wasmBuild: args.wasmBuild, repeat: args.repeat, warmup: args.warmup, seed: args.seed, vs: args.vs ?? null },
     configurations,
   };
 }

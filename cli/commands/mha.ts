@@ -13,7 +13,7 @@ import { ms, threadCount } from '../format.js';
 import { readFloatTensor, readMaskTensor } from '../npy/read.js';
 import { describeOutput, writeNpyFilesAtomically, type NpyOutput } from '../npy/write.js';
 import { pathOption, positiveInt } from '../options.js';
-import { kernelOption, threadsOption, withPool, type KernelChoice } from '../pool-options.js';
+import { kernelOption, threadsOption, wasmBuildOption, withPool, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 import { checkWeightsFolder } from '../weights-folder.js';
 
 interface MhaArgs {
@@ -31,6 +31,7 @@ interface MhaArgs {
   seqFirst: boolean;
   threads: number;
   kernel: KernelChoice;
+  wasmBuild: WasmBuildChoice;
 }
 
 /** torch.nn.MultiheadAttention's parameter names, '.' replaced by '_' (out_proj.weight → out_proj_weight.npy). */
@@ -68,6 +69,7 @@ function builder(yargs: Argv): Argv<MhaArgs> {
         describe: 'query, key, value and output are [S, B, E] (torch batch_first=False); the mask and weights keep their shapes' },
       threads: threadsOption,
       kernel: kernelOption,
+      'wasm-build': wasmBuildOption,
     })
     .check((args) => {
       if ((args.key === undefined) !== (args.value === undefined)) throw new UsageError('--key and --value go together (neither means self-attention)');
@@ -99,7 +101,7 @@ async function readWeights(dir: string): Promise<{ weights: MultiHeadAttentionWe
 async function mha(args: MhaArgs): Promise<void> {
   await checkWeightsFolder(args.weights, Object.values(WEIGHT_FILES));
   const needWeights = args.weightsOut === undefined ? false : args.perHeadWeights ? 'per-head' as const : 'average' as const;
-  const { inputs, result, elapsed, threads } = await withPool(args.threads, args.kernel, async (pool) => {
+  const { inputs, result, elapsed, threads } = await withPool(args.threads, args, async (pool) => {
     const inputs = await readInputs(args);
     const { query, key, value, keyPaddingMask, weights } = inputs;
     const started = performance.now();

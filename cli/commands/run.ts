@@ -8,7 +8,7 @@ import { ms, threadCount } from '../format.js';
 import { readFloatTensor, readMaskTensor, type FloatTensor } from '../npy/read.js';
 import { describeOutput, writeNpyFilesAtomically, type NpyOutput } from '../npy/write.js';
 import { finiteNumber, pathOption } from '../options.js';
-import { kernelOption, threadsOption, withPool, type KernelChoice } from '../pool-options.js';
+import { kernelOption, threadsOption, wasmBuildOption, withPool, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 
 interface RunArgs {
   q: string;
@@ -22,6 +22,7 @@ interface RunArgs {
   lse?: string;
   threads: number;
   kernel: KernelChoice;
+  wasmBuild: WasmBuildChoice;
 }
 
 function builder(yargs: Argv): Argv<RunArgs> {
@@ -40,6 +41,7 @@ function builder(yargs: Argv): Argv<RunArgs> {
       lse: pathOption('also write the log-sum-exp of each row [B, H, Sq]'),
       threads: threadsOption,
       kernel: kernelOption,
+      'wasm-build': wasmBuildOption,
     })
     .example('$0 run --q q.npy --k k.npy --v v.npy --out out.npy', 'plain attention')
     .example('$0 run --q q.npy --k k.npy --v v.npy --mask m.npy --causal --out out.npy --lse lse.npy',
@@ -47,7 +49,7 @@ function builder(yargs: Argv): Argv<RunArgs> {
 }
 
 async function run(args: RunArgs): Promise<void> {
-  const { inputs, out, elapsed, threads } = await withPool(args.threads, args.kernel, async (pool) => {
+  const { inputs, out, elapsed, threads } = await withPool(args.threads, args, async (pool) => {
     const inputs = await readInputs(args);
     const { q, k, v, mask, bias, lse } = inputs;
     const started = performance.now();

@@ -7,7 +7,7 @@ import { commandHandler } from '../command-handler.js';
 import { CliFailure } from '../errors.js';
 import { formatTable, mib, ms, threadCount } from '../format.js';
 import { durationMs, nonNegativeInt, positiveInt, positiveIntList } from '../options.js';
-import { kernelOption, withPool, type KernelChoice } from '../pool-options.js';
+import { kernelOption, wasmBuildOption, withPool, type KernelArgs, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 import { progressBar } from '../progress.js';
 import { Random } from '../random.js';
 import { randomValidCalls, warmUpCall, type ValidCall } from '../stress/calls.js';
@@ -20,6 +20,7 @@ interface StressArgs {
   seed?: number;
   calls: number;
   kernel: KernelChoice;
+  wasmBuild: WasmBuildChoice;
   json: boolean;
 }
 
@@ -39,6 +40,7 @@ function builder(yargs: Argv): Argv<StressArgs> {
       seed: { requiresArg: true, describe: 'seed of the random calls [default: random, printed]', coerce: nonNegativeInt('seed') },
       calls: { requiresArg: true, describe: 'distinct valid calls to draw from', default: 32, coerce: positiveInt('calls') },
       kernel: kernelOption,
+      'wasm-build': wasmBuildOption,
       json: { type: 'boolean', default: false, describe: 'print one JSON document instead of the table' },
     })
     .example('$0 stress', 'pools of 1, 2, 8 and 32 threads, 30 s in all')
@@ -49,12 +51,12 @@ async function stress(args: StressArgs): Promise<void> {
   const seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
   const random = new Random(seed);
   const calls = randomValidCalls(random, args.calls);
-  const { references, kernel } = await referenceResults(calls, args.kernel);
+  const { references, kernel, wasmVariant } = await referenceResults(calls, args);
   const progress = progressBar(args.threads.length, !args.json);
   const phases: (PhaseResult & { startupMs: number })[] = [];
   try {
     for (const threads of args.threads) {
-      phases.push(await withPool(threads, args.kernel, async (pool) => {
+      phases.push(await withPool(threads, args, async (pool) => {
         // Thread start-up is timed on its own: it is a one-off cost, not what an operator sizes for.
         const startupStarted = performance.now();
         await warmUpCall(threads).run(pool);
@@ -72,9 +74,9 @@ async function stress(args: StressArgs): Promise<void> {
 
   const findings = phases.flatMap((p) => p.findings);
   if (args.json) {
-    console.log(JSON.stringify({ command: 'stress', settings: { ...pickSettings(args), seed, kernel }, phases }, null, 2));
+    console.log(JSON.stringify({ command: 'stress', settings: { ...pickSettings(args), seed, kernel, wasmVariant }, phases }, null, 2));
   } else {
-    console.log(`stress: seed ${seed}, ${calls.length} distinct valid calls, concurrency ${args.concurrency}, kernel ${kernel}`);
+    console.log(`stress: seed ${seed}, ${calls.length} distinct valid calls, concurrency ${args.concurrency}, kernel ${kernel}${wasmVariant ? ` (${wasmVariant} build)` : ''}`);
     console.log(formatPhases(phases));
   }
   for (const finding of findings) process.stderr.write(`${finding}\n`);
@@ -86,15 +88,15 @@ async function stress(args: StressArgs): Promise<void> {
 }
 
 /** Every valid call once on a 1-thread pool: the bits every other pool size must reproduce. */
-async function referenceResults(calls: readonly ValidCall[], kernel: KernelChoice): Promise<{ references: TensorData[][]; kernel: string }> {
-  return withPool(1, kernel, async (pool) => {
+async function referenceResults(calls: readonly ValidCall[], kernels: KernelArgs): Promise<{ references: TensorData[][]; kernel: string; wasmVariant: string | null }> {
+  return withPool(1, kernels, async (pool) => {
     const references: TensorData[][] = [];
     for (const call of calls) {
       references.push(await call.run(pool).catch((err: unknown) => {
         throw new CliFailure(`the 1-thread reference run failed for ${call.label}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
       }));
     }
-    return { references, kernel: pool.kernel };
+    return { references, kernel: pool.kernel, wasmVariant: pool.wasmVariant };
   });
 }
 

@@ -8,7 +8,7 @@ import { setImmediate as nextMacrotask, setTimeout as nextTimerTurn } from 'node
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import { kernelsFrom } from '../../workers/kernels/select.js';
-import { compileWasmKernelModule, wasmKernelVariant, type WasmVariant } from '../../workers/kernels/wasm/index.js';
+import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
 import type { Packed } from '../../workers/packed-views.js';
@@ -28,6 +28,7 @@ import { Dispatcher } from './dispatch.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js';
 import { poolHooksOf } from './pool-hooks.js';
 import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
+import { poolWasmKernels } from './wasm-build.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import type { SplitOverride } from '../plan/split-kv-plan.js';
 
@@ -63,8 +64,8 @@ export class AttentionPool {
   readonly threads: number;
   /** The kernel float32 calls run on ('auto' resolved); float64 calls always use the js kernel. */
   readonly kernel: KernelName;
-  /** Which build of the wasm kernel runs ('relaxed-simd': fused multiply-add, where the runtime accepts
-   *  it — Node 20 needs --experimental-wasm-relaxed-simd); null when the pool runs the js kernel. */
+  /** Which build of the wasm kernel runs, in every thread of the pool ('relaxed-simd': fused
+   *  multiply-add; see options.wasmBuild); null when the pool runs the js kernel. */
   readonly wasmVariant: WasmVariant | null;
   readonly #piscina: Piscina<Packed<PhaseTask>, TilesOutcome>;
   readonly #gate: CallGate;
@@ -75,15 +76,14 @@ export class AttentionPool {
   #closing: Promise<void> | undefined;
 
   constructor(options?: AttentionPoolOptions) {
-    const { threads, maxQueue, kernel, maxCallBytes } = resolvePoolOptions(options);
-    const wasmModule = kernel === 'js' ? null : compileWasmKernelModule();
-    if (kernel === 'wasm' && !wasmModule) {
-      throw new RangeError("AttentionPool: options.kernel is 'wasm', but WebAssembly SIMD is not available in this runtime (use 'auto' or 'js')");
-    }
+    const resolved = resolvePoolOptions(options);
+    const { threads, maxQueue, maxCallBytes } = resolved;
+    const wasmKernels = poolWasmKernels(resolved);
+    const wasmModule = wasmKernels?.module ?? null;
     this.threads = threads;
     this.#maxCallBytes = maxCallBytes;
-    this.kernel = wasmModule ? 'wasm' : 'js';
-    this.wasmVariant = wasmModule ? wasmKernelVariant() : null;
+    this.kernel = wasmKernels ? 'wasm' : 'js';
+    this.wasmVariant = wasmKernels?.variant ?? null;
     const workerData: WorkerSetup = { wasmModule };
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
     this.#piscina = new Piscina<Packed<PhaseTask>, TilesOutcome>({
@@ -98,8 +98,8 @@ export class AttentionPool {
       // require() of an ES module is on by default, and under load it aborted the whole process with
       // "v8::Module::IsGraphAsync must be used on an instantiated module" (seen once in the CLI suite).
       // With require(esm) off in the workers, require() fails cleanly and piscina imports the file.
-      // Not appended to process.execArgv: V8 flags in it (e.g. --experimental-wasm-relaxed-simd) are
-      // process-wide and Worker rejects them as execArgv.
+      // Not appended to process.execArgv: V8 flags in it (e.g. Node 20's --experimental-wasm-relaxed-simd)
+      // are process-wide and Worker rejects them as execArgv.
       execArgv: ['--no-experimental-require-module'],
       ...hooks?.piscinaOptions?.(workerData),
     });

@@ -40,7 +40,7 @@ function track<T>(callId: number, body: (signal: AbortSignal) => Promise<T>): An
 const host: EngineHostApi = {
   open: (options) => settle(async () => {
     pool = new AttentionPool(options);
-    return { threads: pool.threads, kernel: pool.kernel };
+    return { threads: pool.threads, kernel: pool.kernel, wasmVariant: pool.wasmVariant };
   }),
   attention: (callId, args) => track(callId, (signal) => {
     const [q, k, v, options] = unpackViews(args);

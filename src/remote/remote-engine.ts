@@ -10,6 +10,7 @@
 import type { Remote } from 'comlink';
 import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
+import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
 import { KvCache, kvCacheContents, snapshotKvCache } from '../kv-cache.js';
 import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
@@ -31,7 +32,8 @@ interface InFlight {
   readonly reject: (err: Error) => void;
 }
 
-/** Starts the host thread and its pool; resolves once the pool is ready. Options as AttentionPool's. */
+/** Starts the host thread and its pool; resolves once the pool is ready. Options as AttentionPool's,
+ *  wasmBuild included (the host thread is in this process, so it accepts the same builds). */
 export async function createRemoteEngine(options?: AttentionPoolOptions): Promise<RemoteEngine> {
   const resolved = resolvePoolOptions(options); // bad options throw here, before a thread starts
   const link = new HostLink();
@@ -48,6 +50,8 @@ export class RemoteEngine {
   readonly threads: number;
   /** The kernel float32 calls run on. */
   readonly kernel: KernelName;
+  /** The wasm build the hosted pool runs (as AttentionPool.wasmVariant). */
+  readonly wasmVariant: WasmVariant | null;
   readonly #link: HostLink;
   readonly #maxCallBytes: number;
   readonly #inFlight = new Set<InFlight>();
@@ -60,6 +64,7 @@ export class RemoteEngine {
     this.#maxCallBytes = maxCallBytes;
     this.threads = info.threads;
     this.kernel = info.kernel;
+    this.wasmVariant = info.wasmVariant;
     releaseWhenDropped(this, terminator(link));
   }
 

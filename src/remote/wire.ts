@@ -10,6 +10,7 @@
 
 import { AbortError, PoolClosedError, QueueFullError, WorkerFailedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
+import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
 import { unpackViews, type Packed } from '../../workers/packed-views.js';
 import type { KvCacheContents } from '../kv-cache.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
@@ -29,6 +30,7 @@ export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly o
 export interface EngineInfo {
   readonly threads: number;
   readonly kernel: KernelName;
+  readonly wasmVariant: WasmVariant | null;
 }
 
 /** The call options that cross: everything but the signal, which stays on the main thread (an

@@ -1,14 +1,15 @@
 // The WebAssembly SIMD kernel (sources in asm/, built by asm/build.mjs into dist/wasm/).
 //
 // Two builds of the same sources exist: kernels-relaxed.wasm uses relaxed SIMD's fused multiply-add
-// (1.23–1.37× faster here) and kernels.wasm plain SIMD. The first one this runtime's
-// WebAssembly.validate accepts is used — on Node 20 the relaxed build needs
-// --experimental-wasm-relaxed-simd. Results differ between the two builds in the last bits (fused
-// rounding), never between threads: every thread of a process runs the same module.
+// (1.23–1.37× faster here) and kernels.wasm plain SIMD. A pool's options.wasmBuild picks one; 'auto'
+// takes the first this runtime's WebAssembly.validate accepts, relaxed first: Node ≥ 22 accepts the
+// relaxed build as is, Node 20 only when started with --experimental-wasm-relaxed-simd. Results differ
+// between the two builds in the last bits (fused rounding), never between threads: every thread of a
+// pool runs the module the pool chose.
 //
-// The module is compiled once per process and can be posted to worker threads (a WebAssembly.Module
-// is structured-cloneable); each createWasmKernel call instantiates it with its own memory, so every
-// thread has private scratch and caches.
+// Each build is compiled at most once per process and can be posted to worker threads (a
+// WebAssembly.Module is structured-cloneable); each createWasmKernel call instantiates it with its own
+// memory, so every thread has private scratch and caches.
 
 import { readFileSync } from 'node:fs';
 import type { Kernel } from '../jobs.js';
@@ -20,44 +21,57 @@ import { instantiateKernels } from './kernel-exports.js';
 /** Which build of the kernels runs: with fused multiply-add, or plain SIMD. */
 export type WasmVariant = 'relaxed-simd' | 'simd';
 
-// This file compiles to dist/workers/kernels/wasm/index.js; the modules are in dist/wasm/.
-const BUILDS: readonly { variant: WasmVariant; url: URL }[] = [
-  { variant: 'relaxed-simd', url: new URL('../../../wasm/kernels-relaxed.wasm', import.meta.url) },
-  { variant: 'simd', url: new URL('../../../wasm/kernels.wasm', import.meta.url) },
-];
+/** The build a pool asks for: one of them, or 'auto' (the fastest this runtime accepts). */
+export type WasmBuildChoice = 'auto' | WasmVariant;
 
-interface CompiledKernels {
+/** The builds in the order 'auto' tries them: fastest first. */
+export const WASM_VARIANTS: readonly WasmVariant[] = ['relaxed-simd', 'simd'];
+
+// This file compiles to dist/workers/kernels/wasm/index.js; the modules are in dist/wasm/.
+const FILES: Record<WasmVariant, URL> = {
+  'relaxed-simd': new URL('../../../wasm/kernels-relaxed.wasm', import.meta.url),
+  simd: new URL('../../../wasm/kernels.wasm', import.meta.url),
+};
+
+/** A compiled build of the kernels. */
+export interface WasmKernels {
   readonly module: WebAssembly.Module;
   readonly variant: WasmVariant;
 }
 
-let compiled: CompiledKernels | null | undefined;
+/** One build's fate in this process: compiled, or why not ('missing': dist/wasm/ lacks the file;
+ *  'rejected': this runtime's WebAssembly does not accept it). */
+export type WasmBuildLoad = WasmKernels | { readonly variant: WasmVariant; readonly unavailable: 'missing' | 'rejected' };
 
-/** The compiled kernel module, or null when none is built or this runtime rejects them all (no
- *  WebAssembly SIMD): then the pool uses the js kernel. */
-export function compileWasmKernelModule(): WebAssembly.Module | null {
-  return compiledKernels()?.module ?? null;
+const loads = new Map<WasmVariant, WasmBuildLoad>();
+
+/** Compiles one build, once per process (later calls return the same module or the same reason). */
+export function loadWasmBuild(variant: WasmVariant): WasmBuildLoad {
+  let load = loads.get(variant);
+  if (!load) {
+    load = compileBuild(variant);
+    loads.set(variant, load);
+  }
+  return load;
 }
 
-/** The build compileWasmKernelModule returns, or null. */
-export function wasmKernelVariant(): WasmVariant | null {
-  return compiledKernels()?.variant ?? null;
+function compileBuild(variant: WasmVariant): WasmBuildLoad {
+  let bytes: Buffer<ArrayBuffer>;
+  try {
+    bytes = readFileSync(FILES[variant]);
+  } catch {
+    return { variant, unavailable: 'missing' };
+  }
+  if (!WebAssembly.validate(bytes)) return { variant, unavailable: 'rejected' };
+  return { module: new WebAssembly.Module(bytes), variant };
 }
 
-function compiledKernels(): CompiledKernels | null {
-  if (compiled === undefined) compiled = compileFirstAccepted();
-  return compiled;
-}
-
-function compileFirstAccepted(): CompiledKernels | null {
-  for (const { variant, url } of BUILDS) {
-    let bytes: Buffer<ArrayBuffer>;
-    try {
-      bytes = readFileSync(url);
-    } catch {
-      continue;
-    }
-    if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), variant };
+/** The kernels `choice` names, compiled; null when that build cannot run here ('auto': when none
+ *  can, i.e. no WebAssembly SIMD — then the pool uses the js kernel). */
+export function wasmKernels(choice: WasmBuildChoice = 'auto'): WasmKernels | null {
+  for (const variant of choice === 'auto' ? WASM_VARIANTS : [choice]) {
+    const load = loadWasmBuild(variant);
+    if ('module' in load) return load;
   }
   return null;
 }
