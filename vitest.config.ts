@@ -25,7 +25,7 @@ export default defineConfig({
           name: 'relaxed-simd',
           include: [
             'test/wasm-variant.test.ts', 'test/golden.test.ts', 'test/determinism.test.ts', 'test/wasm-kernel.test.ts',
-            'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts',
+            'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts', 'test/large-scale.test.ts',
           ],
           execArgv: ['--experimental-wasm-relaxed-simd'],
           env: { ATTNPOOL_EXPECT_WASM_VARIANT: 'relaxed-simd' },

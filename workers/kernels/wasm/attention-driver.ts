@@ -28,15 +28,17 @@
 // 64-key block, so every block keeps its global start and keys (the one partial block is still the
 // span's last), and the span's vFinite flag is the AND of its blocks' flags, as packing it whole gives.
 //
-// The kernel's softmax works in base 2 (asm/exp.ts): it gets the score scale times log2 e and keeps
-// the row maxima in base-2 units, which this driver turns back into natural units (× ln 2, in
-// float64) for lse and for the split partials the merge reads.
+// The kernel's softmax works in base 2 (asm/exp.ts): it gets the score scale times log2 e (over a power
+// of two `shift` for huge scales, score-scaling.ts) and keeps the row maxima in those units, which
+// this driver turns back into natural units (× shift × ln 2, in float64) for lse and for the split
+// partials the merge reads.
 
 import type { AttentionJob, KvSource } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
+import { scoreScaling } from './score-scaling.js';
 import { KvPieces, piecePartFinite, type KvPiece } from './kv-pieces.js';
 import { SlotCache } from './slot-cache.js';
 import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
@@ -72,8 +74,12 @@ interface Regions {
 
 interface AttentionPlan {
   readonly epoch: number;
-  /** The kernel's score scale: job.scale × log2 e, as float32 (the kernel's softmax is base 2). */
+  /** The kernel's score scale: job.scale × log2 e / shift, as float32 (the kernel's softmax is base 2). */
   readonly scoreScale: number;
+  /** A power of two, 1 but for huge scales (score-scaling.ts); row maxima are in units of 1 / shift. */
+  readonly shift: number;
+  /** shift × ln 2: a row maximum of the kernel's in natural units (exact in float64 but for ln 2). */
+  readonly maxToNatural: number;
   readonly dvPad: number;
   readonly spanKeys: number;
   /** spanKeys rounded up to a whole panel: row stride of mask and bias slices, rows of a K/V slot. */
@@ -173,11 +179,11 @@ export class WasmAttention {
       const lse = job.lse.data as Float32Array, first = rowStart(job.lse, b, h, r0);
       for (let r = 0; r < rows; r++) {
         const l = f32[at.rowSum / 4 + r];
-        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * Math.LN2 + Math.log(l);
+        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * plan.maxToNatural + Math.log(l);
       }
     }
     if (job.weights) {
-      this.kernels.finishWeights(groupRows, plan.scoresStride, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
+      this.kernels.finishWeights(groupRows, plan.scoresStride, plan.shift, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
       const w = job.weights;
       copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, plan.scoresStride, rows, Sk);
     }
@@ -218,7 +224,7 @@ export class WasmAttention {
     const { at } = plan;
     const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
     const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
-    this.kernels.attentionSpan(groupRows, job.D, plan.dvPad, plan.scoreScale, from, keys,
+    this.kernels.attentionSpan(groupRows, job.D, plan.dvPad, plan.scoreScale, plan.shift, from, keys,
       at.q, at.keyLimit, at.keyFloor, kPanels, vRows, vFinite ? 1 : 0,
       job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
       at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
@@ -228,10 +234,10 @@ export class WasmAttention {
   private writePartials(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number, s: number): void {
     const split = job.split!;
     const { f32 } = this.arena;
-    const { dvPad, at: { rowMax, rowSum, acc } } = plan;
+    const { dvPad, maxToNatural, at: { rowMax, rowSum, acc } } = plan;
     const first = (s - split.first) * job.B * job.H * job.Sq + (b * job.H + h) * job.Sq + r0;
     for (let r = 0; r < rows; r++) {
-      split.max[first + r] = f32[rowMax / 4 + r] * Math.LN2;
+      split.max[first + r] = f32[rowMax / 4 + r] * maxToNatural;
       split.sum[first + r] = f32[rowSum / 4 + r];
       const from = acc / 4 + r * dvPad, to = (first + r) * job.Dv;
       for (let d = 0; d < job.Dv; d++) split.acc[to + d] = f32[from + d];
@@ -345,8 +351,9 @@ export class WasmAttention {
     };
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);
+    const { scoreScale, shift } = scoreScaling(job.scale);
     this.plan = {
-      epoch, scoreScale: Math.fround(job.scale * Math.LOG2E), dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+      epoch, scoreScale, shift, maxToNatural: shift * Math.LN2, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
       pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
     };
     return this.plan;
