@@ -16,6 +16,7 @@ import { tileCount } from '../../workers/kernels/jobs.js';
 import type { KernelSet } from '../../workers/kernels/select.js';
 import { runTiles, type TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask } from '../../workers/task.js';
+import { suspensionSlot } from '../../workers/kernels/suspended-tile.js';
 import type { CallContext } from './call-context.js';
 
 /** A slice long enough that the ~50 µs re-post costs < 0.5 %, short enough that a call waiting
@@ -52,7 +53,8 @@ export class Dispatcher {
   async #lane(ctx: CallContext, task: PhaseTask): Promise<void> {
     this.#setOpenLanes(this.#openLanes + 1);
     try {
-      await this.#runLane(ctx, task);
+      // Each lane its own slot for an attention tile its task pauses mid-way (workers/run-tiles.ts).
+      await this.#runLane(ctx, task.job.kind === 'attention' ? { ...task, suspended: suspensionSlot(task.job) } : task);
     } finally {
       this.#setOpenLanes(this.#openLanes - 1);
     }
