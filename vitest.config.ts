@@ -36,7 +36,7 @@ export default defineConfig({
           ...otherBuild,
           include: [
             'test/wasm-variant.test.ts', 'test/golden.test.ts', 'test/determinism.test.ts', 'test/wasm-kernel.test.ts',
-            'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts',
+            'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts', 'test/large-scale.test.ts',
           ],
         },
       },

@@ -35,8 +35,15 @@ export const ATTENTION_SCRATCH_BYTES: i32 = <i32>ALPHA_OFFSET + ROW_GROUP * 4;
 
 /**
  * rows: a multiple of 4; rows past the chunk's real rows must have key limit 0.
- * scale: the score scale times log2 e; rowMax is kept in the same base-2 units (the driver turns it
- *   into natural units for lse and split partials).
+ * scale: the score scale times log2 e, divided by shift; rowMax is kept in the same base-2 units over
+ *   shift (the driver turns it into natural units for lse and split partials).
+ * shift: a power of two in [1, 2^126]. Every difference of scores (s − m, m_old − m_new) is multiplied
+ *   by it before 2^x. For ordinary scales it is 1 (no bit changes); for huge ones it keeps the scores
+ *   finite: s·scale·log2 e itself would overflow float32 (scale·log2 e does beyond scale ≈ 2.36e38,
+ *   scores of unit-range data far below that), giving ±Infinity scores and then ∞ − ∞ = NaN rows or
+ *   rows that look fully masked. Scaling by a power of two commutes with float32 rounding, so
+ *   (s/shift − m/shift)·shift is bit for bit s − m wherever that was finite; where it would overflow
+ *   it is −Infinity (p = 0, the limit), and exactly 0 for the row's maximum (p = 1).
  * q: [rows][depth]. keyLimit: i32 per row, keys j >= limit are masked. keyFloor: i32 per row, keys
  *   j < floor are masked (the sliding window; 0 without one). Rows past the chunk's real rows must
  *   have key limit 0.
@@ -49,7 +56,7 @@ export const ATTENTION_SCRATCH_BYTES: i32 = <i32>ALPHA_OFFSET + ROW_GROUP * 4;
  *   (for the attention weights; finishWeights turns them into probabilities).
  */
 export function attentionSpan(
-  rows: i32, depth: i32, dvPad: i32, scale: f32, spanStart: i32, spanKeys: i32,
+  rows: i32, depth: i32, dvPad: i32, scale: f32, shift: f32, spanStart: i32, spanKeys: i32,
   q: usize, keyLimit: usize, keyFloor: usize, kPanels: usize, vRows: usize, vFinite: bool,
   mask: usize, maskStride: i32, bias: usize, biasStride: i32,
   rowMax: usize, rowSum: usize, acc: usize, scratch: usize, scores: usize, scoresStride: i32,
@@ -83,7 +90,7 @@ export function attentionSpan(
       }
       let active = 0;
       if (mask == 0 && bias == 0 && scores == 0 && visible >> 4 == 0xf) {
-        active = softmax4(scratch, panels * (PANEL_WIDTH / 4), scale, rowMax + (<usize>g << 2), rowSum + (<usize>g << 2),
+        active = softmax4(scratch, panels * (PANEL_WIDTH / 4), scale, shift, rowMax + (<usize>g << 2), rowSum + (<usize>g << 2),
           scratch + ALPHA_OFFSET);
       } else {
         for (let r = 0; r < ROW_GROUP; r++) {
@@ -91,7 +98,7 @@ export function attentionSpan(
           const rowMask = mask == 0 ? <usize>0 : mask + <usize>(row * maskStride + local);
           const rowBias = bias == 0 ? <usize>0 : bias + (<usize>(row * biasStride + local) << 2);
           const rowScores = scores == 0 ? <usize>0 : scores + (<usize>(row * scoresStride + j0) << 2);
-          const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, j0,
+          const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, shift, j0,
             load<i32>(limits + (<usize>r << 2)), load<i32>(floors + (<usize>r << 2)), rowMask, rowBias, rowScores,
             rowMax + (<usize>row << 2), rowSum + (<usize>row << 2), scratch + ALPHA_OFFSET + (<usize>r << 2));
           active |= i32(isActive) << r;
@@ -133,8 +140,9 @@ function blockVisibility(limits: usize, floors: usize, j0: i32, end: i32): i32 {
  * operations in its order (test: an all-true mask, which takes the row path, gives the same bits).
  * Returns the active rows as a 4-bit mask.
  */
-function softmax4(s: usize, vectors: i32, scale: f32, rowMax: usize, rowSum: usize, alphaOut: usize): i32 {
+function softmax4(s: usize, vectors: i32, scale: f32, shift: f32, rowMax: usize, rowSum: usize, alphaOut: usize): i32 {
   const scaleV = f32x4.splat(scale);
+  const shiftV = f32x4.splat(shift);
   const negInf = f32x4.splat(-Infinity);
   const bytes = <usize>vectors << 4;
   let a0 = negInf, b0 = negInf, a1 = negInf, b1 = negInf, a2 = negInf, b2 = negInf, a3 = negInf, b3 = negInf;
@@ -154,12 +162,12 @@ function softmax4(s: usize, vectors: i32, scale: f32, rowMax: usize, rowSum: usi
 
   const mOld = v128.load(rowMax);
   const mNew = f32x4.max(mOld, blockMax); // NaN stays NaN, as max<f32> does
-  const alpha = v128.bitselect(f32x4.splat(1), exp2Vec(f32x4.sub(mOld, mNew)), f32x4.eq(mNew, mOld));
+  const alpha = v128.bitselect(f32x4.splat(1), exp2Vec(f32x4.mul(f32x4.sub(mOld, mNew), shiftV)), f32x4.eq(mNew, mOld));
   const sums = acrossLanes(
-    expRow(s, bytes, f32x4.splat(f32x4.extract_lane(mNew, 0))),
-    expRow(s + SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 1))),
-    expRow(s + 2 * SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 2))),
-    expRow(s + 3 * SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 3))), false);
+    expRow(s, bytes, f32x4.splat(f32x4.extract_lane(mNew, 0)), shiftV),
+    expRow(s + SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 1)), shiftV),
+    expRow(s + 2 * SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 2)), shiftV),
+    expRow(s + 3 * SCORE_ROW_BYTES, bytes, f32x4.splat(f32x4.extract_lane(mNew, 3)), shiftV), false);
   const lOld = v128.load(rowSum);
   v128.store(rowSum, v128.bitselect(f32x4.add(f32x4.mul(lOld, alpha), sums), lOld, active));
   v128.store(rowMax, v128.bitselect(mNew, mOld, active));
@@ -176,15 +184,15 @@ function scaleInPlace(at: usize, scaleV: v128): v128 {
   return x;
 }
 
-/** p = 2^(s - m) in place over one row's scores; returns the row's partial sums (even vectors plus
- *  odd vectors, as in softmaxStep). */
+/** p = 2^((s - m)·shift) in place over one row's scores; returns the row's partial sums (even vectors
+ *  plus odd vectors, as in softmaxStep). */
 // @ts-ignore: decorator
 @inline
-function expRow(s: usize, bytes: usize, mV: v128): v128 {
+function expRow(s: usize, bytes: usize, mV: v128, shiftV: v128): v128 {
   let sum0 = f32x4.splat(0), sum1 = f32x4.splat(0);
   for (let at = s; at < s + bytes; at += 32) {
-    const p0 = exp2Vec(f32x4.sub(v128.load(at), mV));
-    const p1 = exp2Vec(f32x4.sub(v128.load(at, 16), mV));
+    const p0 = exp2Vec(f32x4.mul(f32x4.sub(v128.load(at), mV), shiftV));
+    const p1 = exp2Vec(f32x4.mul(f32x4.sub(v128.load(at, 16), mV), shiftV));
     v128.store(at, p0);
     v128.store(at, p1, 16);
     sum0 = f32x4.add(sum0, p0);
@@ -234,11 +242,11 @@ function anyAllowed(mask: usize, stride: i32, panels: i32): bool {
  * Scales and masks one row's scores of the block in place, then (if any key is allowed) turns them
  * into p = exp(s - m') and updates the row's running max and sum. Returns whether the row is active.
  */
-function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, floor: i32, mask: usize,
+function softmaxStep(s: usize, panels: i32, scale: f32, shift: f32, j0: i32, limit: i32, floor: i32, mask: usize,
   bias: usize, scoresOut: usize, rowMax: usize, rowSum: usize, alphaOut: usize): bool {
   if (j0 >= limit || j0 + panels * PANEL_WIDTH <= floor) return false;
   const vectors = panels * (PANEL_WIDTH / 4);
-  const blockMax = maskScores(s, vectors, scale, j0, limit, floor, mask, bias);
+  const blockMax = maskScores(s, vectors, scale, shift, j0, limit, floor, mask, bias);
   if (blockMax == -Infinity) return false; // every key masked: the row keeps its state as it is
 
   if (scoresOut != 0) memory.copy(scoresOut, s, <usize>vectors << 4);
@@ -246,10 +254,10 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
   const mNew = max<f32>(mOld, blockMax); // NaN stays NaN from here on
   // α = 2^(m - m'): 0 on the row's first active block (m = -Infinity), and exactly 1 when the maximum
   // stays — exp2Vec(0) is 1, so skipping it then changes no bit.
-  const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(exp2Vec(f32x4.splat(mOld - mNew)), 0);
+  const alpha: f32 = mNew == mOld ? 1 : f32x4.extract_lane(exp2Vec(f32x4.splat((mOld - mNew) * shift)), 0);
   const mV = f32x4.splat(mNew);
   // Two partial sums (even and odd vectors), for the same reason as the two maxima in maskScores.
-  let sum = expRow(s, <usize>vectors << 4, mV);
+  let sum = expRow(s, <usize>vectors << 4, mV, f32x4.splat(shift));
   sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 2, 3, 0, 1));
   sum = f32x4.add(sum, v128.shuffle<f32>(sum, sum, 1, 0, 3, 2));
   store<f32>(rowSum, load<f32>(rowSum) * alpha + f32x4.extract_lane(sum, 0));
@@ -259,7 +267,7 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
 }
 
 /**
- * s = scale·dot (+ bias·log2 e), -Infinity where the mask is 0, the key is at or past the row's limit
+ * s = scale·dot (+ bias·log2 e / shift), -Infinity where the mask is 0, the key is at or past the row's limit
  * or before its floor; returns the block's maximum, or NaN when every allowed score is NaN.
  * The maximum uses pmax (one maxps), which passes over NaN: a NaN score among finite ones still makes
  * the row NaN, through p = 2^(NaN - m) in its sum and accumulator. Only a block whose allowed scores
@@ -268,9 +276,10 @@ function softmaxStep(s: usize, panels: i32, scale: f32, j0: i32, limit: i32, flo
  * The splats are hoisted by hand (V8 does not move them out of the loop) and the limit and floor are
  * only checked in the one block that crosses each.
  */
-function maskScores(s: usize, vectors: i32, scale: f32, j0: i32, limit: i32, floor: i32, mask: usize, bias: usize): f32 {
+function maskScores(s: usize, vectors: i32, scale: f32, shift: f32, j0: i32, limit: i32, floor: i32, mask: usize, bias: usize): f32 {
   const scaleV = f32x4.splat(scale);
-  const log2e = constant(LOG2E_CONSTANT);
+  // log2 e / shift is exact (shift ≤ 2^126 keeps it normal), so the bias term is fl(bias·log2 e)/shift.
+  const log2e = f32x4.div(constant(LOG2E_CONSTANT), f32x4.splat(shift));
   const negInf = f32x4.splat(-Infinity);
   const crossesLimit = j0 + vectors * 4 > limit;
   const limitV = i32x4.splat(limit - j0);
@@ -440,17 +449,18 @@ export function finishRows(rows: i32, dvPad: i32, rowSum: usize, acc: usize): vo
   }
 }
 
-/** Turns stored scores into probabilities 2^(s - m) / l, in place; a row with l = 0 becomes zeros.
- *  keys: a multiple of 4. */
-export function finishWeights(rows: i32, keys: i32, rowMax: usize, rowSum: usize, scores: usize,
+/** Turns stored scores into probabilities 2^((s - m)·shift) / l, in place (shift as in attentionSpan);
+ *  a row with l = 0 becomes zeros. keys: a multiple of 4. */
+export function finishWeights(rows: i32, keys: i32, shift: f32, rowMax: usize, rowSum: usize, scores: usize,
   scoresStride: i32): void {
+  const shiftV = f32x4.splat(shift);
   for (let r = 0; r < rows; r++) {
     const l = load<f32>(rowSum + (<usize>r << 2));
     const m = f32x4.splat(load<f32>(rowMax + (<usize>r << 2)));
     const lV = f32x4.splat(l);
     let at = scores + (<usize>(r * scoresStride) << 2);
     for (let j = 0; j < keys; j += 4) {
-      v128.store(at, l == 0 ? f32x4.splat(0) : f32x4.div(exp2Vec(f32x4.sub(v128.load(at), m)), lV));
+      v128.store(at, l == 0 ? f32x4.splat(0) : f32x4.div(exp2Vec(f32x4.mul(f32x4.sub(v128.load(at), m), shiftV)), lV));
       at += 16;
     }
   }

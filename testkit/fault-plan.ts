@@ -9,6 +9,7 @@
 // compare-exchange fires, every other tile runs normally.
 
 import type { AttentionJob, GemmJob, Kernel } from '../workers/kernels/jobs.js';
+import type { TileControl, TileOutcome } from '../workers/kernels/tile-control.js';
 import type { WorkerSetup } from '../workers/task.js';
 
 export const FAULT_KINDS = ['throw', 'exit', 'oom'] as const;
@@ -60,9 +61,9 @@ function maybeFire(state: Int32Array, job: AttentionJob): void {
 export function withFaults(kernel: Kernel, state: Int32Array): Kernel {
   return {
     name: kernel.name,
-    attentionTile(job: AttentionJob, tile: number): void {
+    attentionTile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
       maybeFire(state, job);
-      kernel.attentionTile(job, tile);
+      return kernel.attentionTile(job, tile, control);
     },
     gemmTile(job: GemmJob, tile: number): void {
       kernel.gemmTile(job, tile);

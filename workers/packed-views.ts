@@ -45,6 +45,12 @@ export function unpackViews<T>(packed: Packed<T>): T {
   return unpack(packed, new Map()) as T;
 }
 
+/** `packed` with its field `key` set to `value` (packed too), without packing the rest again: a phase
+ *  is packed once, and each of its lanes adds only its own small field. */
+export function withPackedField<T extends object, K extends keyof T & string>(packed: Packed<T>, key: K, value: T[K]): Packed<T> {
+  return { ...(packed as unknown as Record<string, unknown>), [key]: pack(value, new Map()) } as unknown as Packed<T>;
+}
+
 function pack(value: unknown, records: Map<ArrayBufferView, ViewRecord>): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (ArrayBuffer.isView(value)) return recordOf(value, records);

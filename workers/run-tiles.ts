@@ -4,33 +4,49 @@
 // While other work waits for a thread, a task also gives its thread back after `budgetMs`, so a long
 // call cannot hold a worker while other calls wait: the coordinator re-posts the task at the back of
 // the pool's queue (see dispatch.ts). Without contention it runs its phase to the end.
+//
+// A single attention tile can be seconds of work (all the keys of its rows), so the kernel also asks
+// between steps of a tile (kernels/tile-control.ts): on abort it abandons the tile, and when the
+// budget is used up under contention it pauses the tile into the lane's `suspended` slot, which the
+// lane's next task — on whichever thread — resumes first.
 
 import type { Job, Kernel } from './kernels/jobs.js';
 import { tileCount } from './kernels/jobs.js';
 import { headMeanTile } from './kernels/head-mean.js';
 import { mergeSplitTile } from './kernels/split-merge.js';
+import { SuspendedTile } from './kernels/suspended-tile.js';
+import type { TileControl, TileOutcome } from './kernels/tile-control.js';
 import type { PhaseTask } from './task.js';
 
 export type TilesOutcome = 'done' | 'more' | 'aborted';
 
-export function runTile(kernel: Kernel, job: Job, tile: number): void {
+/** Only attention tiles are long enough to need `control`; the others are bounded small blocks. */
+export function runTile(kernel: Kernel, job: Job, tile: number, control?: TileControl): TileOutcome {
   switch (job.kind) {
-    case 'attention': return kernel.attentionTile(job, tile);
-    case 'attention-merge': return mergeSplitTile(job, tile);
-    case 'gemm': return kernel.gemmTile(job, tile);
-    case 'head-mean': return headMeanTile(job, tile);
+    case 'attention': return kernel.attentionTile(job, tile, control);
+    case 'attention-merge': mergeSplitTile(job, tile); return 'done';
+    case 'gemm': kernel.gemmTile(job, tile); return 'done';
+    case 'head-mean': headMeanTile(job, tile); return 'done';
   }
 }
 
 export function runTiles(kernel: Kernel, task: PhaseTask): TilesOutcome {
   const { job, counter, abort, contended, budgetMs } = task;
+  const suspended = task.suspended ? new SuspendedTile(task.suspended) : undefined;
   const n = tileCount(job);
   const start = performance.now();
+  const sliceUsed = () => performance.now() - start >= budgetMs && Atomics.load(contended, 0) !== 0;
+  const control: TileControl = {
+    suspended,
+    check: () => Atomics.load(abort, 0) !== 0 ? 'stop' : suspended && sliceUsed() ? 'pause' : 'go',
+  };
   for (;;) {
     if (Atomics.load(abort, 0) !== 0) return 'aborted';
-    const tile = Atomics.add(counter, 0, 1);
+    const paused = suspended ? suspended.tile : -1;
+    const tile = paused >= 0 ? paused : Atomics.add(counter, 0, 1);
     if (tile >= n) return 'done';
-    runTile(kernel, job, tile);
-    if (performance.now() - start >= budgetMs && Atomics.load(contended, 0) !== 0) return 'more';
+    const outcome = runTile(kernel, job, tile, control);
+    if (outcome === 'stopped') return 'aborted';
+    if (outcome === 'paused' || sliceUsed()) return 'more';
   }
 }

@@ -13,6 +13,9 @@ export interface PhaseTask {
   readonly contended: Int32Array;
   /** After this many milliseconds a task gives its thread back, but only while `contended` is raised. */
   readonly budgetMs: number;
+  /** The lane's slot for an attention tile paused mid-way (workers/kernels/suspended-tile.ts): a task
+   *  resumes the tile held there before it takes a new one. Absent: tiles are never paused. */
+  readonly suspended?: Float64Array;
 }
 
 /** What the pool passes every worker at start-up (piscina's workerData). */

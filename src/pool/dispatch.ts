@@ -14,9 +14,10 @@ import { WorkerFailedError } from '../errors.js';
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import type { KernelSet } from '../../workers/kernels/select.js';
-import { packViews, type Packed } from '../../workers/packed-views.js';
+import { packViews, withPackedField, type Packed } from '../../workers/packed-views.js';
 import { runTiles, type TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask } from '../../workers/task.js';
+import { suspensionSlot } from '../../workers/kernels/suspended-tile.js';
 import type { CallContext } from './call-context.js';
 
 /** A slice long enough that the ~50 µs re-post costs < 0.5 %, short enough that a call waiting
@@ -47,15 +48,16 @@ export class Dispatcher {
       // Packed once for all of the phase's posts (workers/packed-views.ts: views past 4 GiB).
       const message = packViews(task);
       const lanes = Math.min(this.threads, tiles);
-      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, message)));
+      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, job, message)));
     }
     ctx.throwIfStopped();
   }
 
-  async #lane(ctx: CallContext, task: Packed<PhaseTask>): Promise<void> {
+  async #lane(ctx: CallContext, job: Job, task: Packed<PhaseTask>): Promise<void> {
     this.#setOpenLanes(this.#openLanes + 1);
     try {
-      await this.#runLane(ctx, task);
+      // Each lane its own slot for an attention tile its task pauses mid-way (workers/run-tiles.ts).
+      await this.#runLane(ctx, job.kind === 'attention' ? withPackedField(task, 'suspended', suspensionSlot(job)) : task);
     } finally {
       this.#setOpenLanes(this.#openLanes - 1);
     }

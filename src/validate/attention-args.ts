@@ -9,6 +9,8 @@ import { broadcastTo4 } from './broadcast.js';
 import { checkOutputsApart, type NamedData } from './overlap.js';
 
 const OP = 'attention';
+/** The largest finite float32, (2 − 2^-23)·2^127. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 const OPTION_NAMES = ['causal', 'window', 'mask', 'bias', 'scale', 'out', 'lse', 'signal'] as const;
 
 export interface AttentionOptions<A extends FloatArray = Float32Array> {
@@ -96,6 +98,9 @@ export function validateAttentionShapes(qIn: unknown, kIn: unknown, vIn: unknown
   const scale = options.scale === undefined ? 1 / Math.sqrt(D) : options.scale;
   if (typeof scale !== 'number') throw typeError(OP, 'options.scale', 'a number', scale);
   if (!Number.isFinite(scale)) throw rangeError(OP, 'options.scale', 'a finite number', scale);
+  // Beyond float32's range the float64 js kernel's scores could overflow where the float32 wasm
+  // kernel's (kept finite by workers/kernels/wasm/score-scaling.ts) would not; within it, neither does.
+  if (Math.abs(scale) > FLOAT32_MAX) throw rangeError(OP, 'options.scale', `within the float32 range (|scale| <= ${FLOAT32_MAX})`, scale);
   const target = [B, H, Sq, Sk] as const;
   let mask: Tensor<Uint8Array> | undefined;
   if (options.mask !== undefined) {

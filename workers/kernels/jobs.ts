@@ -10,6 +10,8 @@
 // How a tile is computed never depends on which thread runs it or how many threads there are, so the
 // output is bit-for-bit the same for every thread count.
 
+import type { TileControl, TileOutcome } from './tile-control.js';
+
 export type FloatArray = Float32Array | Float64Array;
 
 /** A [B, H, rows, cols] float tensor with unit column stride. Element (b, h, r, c) is at
@@ -158,7 +160,9 @@ export function tileCount(job: Job): number {
  *  job and tile index (plus private scratch), which is what makes results independent of scheduling. */
 export interface Kernel {
   readonly name: KernelName;
-  attentionTile(job: AttentionJob, tile: number): void;
+  /** `control`: asked between steps of the tile, which it may abandon or pause (tile-control.ts);
+   *  without it the tile runs to the end. */
+  attentionTile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome;
   gemmTile(job: GemmJob, tile: number): void;
 }
 

@@ -13,9 +13,15 @@
 //
 // A tile of a split job (split-KV) covers only the keys of its split and writes the rows' partial
 // state (m, l, acc) to job.split for the merge phase (split-merge.ts) instead of out and lse.
+//
+// Every keysPerStep keys the tile asks its control whether to go on (tile-control.ts): it abandons
+// the tile when the call stopped, or saves (m, l, acc) and the next block's start when its thread is
+// wanted elsewhere, and resumes from there — the same blocks in the same order either way.
 
 import type { AttentionJob } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
+import type { RowState } from '../suspended-tile.js';
+import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 
 /** Keys per online-softmax step. A fixed constant, never derived from the tile: the block boundaries
  *  decide where rescaling happens, so they must be the same for every plan. 64 keys × 64 dims of K
@@ -37,7 +43,7 @@ function ensureScratch(rows: number, dv: number): void {
   if (accScratch.length < rows * dv) accScratch = new Float64Array(rows * dv);
 }
 
-export function attentionTileJs(job: AttentionJob, tile: number): void {
+export function attentionTileJs(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
   const { tiles, Sk, D, Dv, scale, q, k, v, mask, bias, split } = job;
   const t = tile * 5;
   const b = tiles[t], h = tiles[t + 1], i0 = tiles[t + 2], i1 = tiles[t + 3];
@@ -64,7 +70,20 @@ export function attentionTileJs(job: AttentionJob, tile: number): void {
   const splitEnd = split ? Math.min(Sk, splitStart + split.keysPerSplit) : Sk;
   const tileKeyEnd = Math.min(splitEnd, keyEnd(job, i1 - 1));
   const tileKeyStart = Math.max(splitStart, Math.floor(keyStart(job, i0) / JS_KEY_BLOCK) * JS_KEY_BLOCK);
-  for (let j0 = tileKeyStart; j0 < tileKeyEnd; j0 += JS_KEY_BLOCK) {
+  const state: RowState = { max: rowMax, maxAt: 0, sum: rowSum, sumAt: 0, acc, accAt: 0, accStride: Dv, cols: Dv };
+  const resumed = control?.suspended?.take(tile);
+  if (resumed) control!.suspended!.restore(state);
+  const firstKey = resumed ? resumed.nextKey : tileKeyStart;
+  const stepKeys = keysPerStep(rows, D, Dv, JS_KEY_BLOCK);
+  for (let j0 = firstKey; j0 < tileKeyEnd; j0 += JS_KEY_BLOCK) {
+    if (control && j0 > firstKey && (j0 - firstKey) % stepKeys === 0) {
+      const verdict = control.check();
+      if (verdict === 'stop') return 'stopped';
+      if (verdict === 'pause') {
+        control.suspended!.save(tile, i0, j0, rows, state);
+        return 'paused';
+      }
+    }
     const blockEnd = Math.min(j0 + JS_KEY_BLOCK, tileKeyEnd);
     for (let r = 0; r < rows; r++) {
       const i = i0 + r;
@@ -114,6 +133,7 @@ export function attentionTileJs(job: AttentionJob, tile: number): void {
     writeRows(job, b, h, i0, rows);
     if (job.weights) writeWeights(job, b, h, i0, rows, kvHead);
   }
+  return 'done';
 }
 
 /** The rows' state after their split's keys, unnormalised, for the merge phase. */

@@ -22,23 +22,31 @@
 // of the split's length, so a split tile packs just its own keys, and write the rows' partial state
 // (m, l, acc) to job.split instead of out and lse.
 //
+// A chunk's keys go through the kernel in steps (keysPerStep, block-aligned, so the same blocks in the
+// same order); between steps the tile's control may stop it or pause it, saving the chunk's state
+// (tile-control.ts). A resumed chunk packs its current span again if this instance no longer holds it.
+//
 // Jobs over a KvCache (job.kvSource) take their K/V from KvPieces instead, which outlive the job, so a
 // decode step packs only the positions appended since the last step (kv-pieces.ts). The spans stay
 // the same; each span's keys are computed piece by piece. Same bits: pieces start at multiples of the
 // 64-key block, so every block keeps its global start and keys (the one partial block is still the
 // span's last), and the span's vFinite flag is the AND of its blocks' flags, as packing it whole gives.
 //
-// The kernel's softmax works in base 2 (asm/exp.ts): it gets the score scale times log2 e and keeps
-// the row maxima in base-2 units, which this driver turns back into natural units (× ln 2, in
-// float64) for lse and for the split partials the merge reads.
+// The kernel's softmax works in base 2 (asm/exp.ts): it gets the score scale times log2 e (over a power
+// of two `shift` for huge scales, score-scaling.ts) and keeps the row maxima in those units, which
+// this driver turns back into natural units (× shift × ln 2, in float64) for lse and for the split
+// partials the merge reads.
 
 import type { AttentionJob, KvSource } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
+import { scoreScaling } from './score-scaling.js';
 import { KvPieces, piecePartFinite, type KvPiece } from './kv-pieces.js';
 import { SlotCache } from './slot-cache.js';
+import type { RowState } from '../suspended-tile.js';
+import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
 
 const MiB = 1 << 20;
@@ -72,8 +80,12 @@ interface Regions {
 
 interface AttentionPlan {
   readonly epoch: number;
-  /** The kernel's score scale: job.scale × log2 e, as float32 (the kernel's softmax is base 2). */
+  /** The kernel's score scale: job.scale × log2 e / shift, as float32 (the kernel's softmax is base 2). */
   readonly scoreScale: number;
+  /** A power of two, 1 but for huge scales (score-scaling.ts); row maxima are in units of 1 / shift. */
+  readonly shift: number;
+  /** shift × ln 2: a row maximum of the kernel's in natural units (exact in float64 but for ln 2). */
+  readonly maxToNatural: number;
   readonly dvPad: number;
   readonly spanKeys: number;
   /** spanKeys rounded up to a whole panel: row stride of mask and bias slices, rows of a K/V slot. */
@@ -88,9 +100,18 @@ interface AttentionPlan {
   readonly at: Regions;
 }
 
-interface KvSpan {
+/** Packed keys [start, end), contiguous in memory: K panels and V rows at these offsets hold key
+ *  `start`. A span is one run (kvSpan) or one per KV piece (spanOfPieces). */
+interface KvRun {
+  readonly start: number;
+  readonly end: number;
   readonly kPanels: number;
   readonly vRows: number;
+}
+
+interface KvSpan {
+  readonly runs: readonly KvRun[];
+  /** Every V value of the span is finite (the kernel's fast P·V path); one flag per span. */
   readonly vFinite: boolean;
 }
 
@@ -113,7 +134,7 @@ export class WasmAttention {
     this.rowGroup = kernels.rowGroup();
   }
 
-  tile(job: AttentionJob, tile: number): void {
+  tile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
     const plan = this.planFor(job);
     const t = tile * 5;
     const b = job.tiles[t], h = job.tiles[t + 1], i0 = job.tiles[t + 2], i1 = job.tiles[t + 3];
@@ -121,13 +142,22 @@ export class WasmAttention {
     const split = job.split;
     const splitStart = split ? job.tiles[t + 4] * split.keysPerSplit : 0;
     const splitEnd = split ? Math.min(job.Sk, splitStart + split.keysPerSplit) : job.Sk;
-    for (let r0 = i0; r0 < i1; r0 += plan.chunkRows) {
-      this.chunk(job, plan, b, h, kvHead, r0, Math.min(i1, r0 + plan.chunkRows), splitStart, splitEnd);
+    const resumed = control?.suspended?.take(tile);
+    let resumeKey = resumed?.nextKey; // for the first chunk only
+    for (let r0 = resumed ? resumed.rowStart : i0; r0 < i1; r0 += plan.chunkRows) {
+      const outcome = this.chunk(job, plan, tile, b, h, kvHead, r0, Math.min(i1, r0 + plan.chunkRows), splitStart, splitEnd,
+        control, resumeKey);
+      if (outcome !== 'done') return outcome;
+      resumeKey = undefined;
     }
+    return 'done';
   }
 
-  private chunk(job: AttentionJob, plan: AttentionPlan, b: number, h: number, kvHead: number,
-    r0: number, r1: number, splitStart: number, splitEnd: number): void {
+  /** The chunk's rows over their keys, in steps between which `control` may stop or pause the tile;
+   *  `resumeKey`: the chunk was paused there, its state is in control.suspended. */
+  private chunk(job: AttentionJob, plan: AttentionPlan, tile: number, b: number, h: number, kvHead: number,
+    r0: number, r1: number, splitStart: number, splitEnd: number, control: TileControl | undefined,
+    resumeKey: number | undefined): TileOutcome {
     const { at, dvPad } = plan;
     const { D, Dv, Sk } = job;
     const { f32, i32 } = this.arena;
@@ -142,29 +172,48 @@ export class WasmAttention {
     f32.fill(0, at.rowSum / 4, at.rowSum / 4 + groupRows);
     f32.fill(0, at.acc / 4, at.acc / 4 + groupRows * dvPad);
     if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * plan.scoresStride);
+    const state: RowState = {
+      max: f32, maxAt: at.rowMax / 4, sum: f32, sumAt: at.rowSum / 4, acc: f32, accAt: at.acc / 4, accStride: dvPad, cols: dvPad,
+    };
+    if (resumeKey !== undefined) control!.suspended!.restore(state);
 
     // The keys some row of the chunk can see; the start rounded down to a block, so blocks keep their
-    // global positions (split starts are multiples of the block already).
+    // global positions (split starts are multiples of the block already). Steps start at multiples of
+    // the block too, so cutting the keys into steps changes no block.
     const keyBlock = this.keyBlock;
     const chunkStart = Math.max(splitStart, Math.floor(keyStart(job, r0) / keyBlock) * keyBlock);
     const chunkEnd = Math.min(splitEnd, keyEnd(job, r1 - 1));
-    for (let spanStart = Math.floor(chunkStart / plan.spanKeys) * plan.spanKeys; spanStart < chunkEnd; spanStart += plan.spanKeys) {
+    const firstKey = resumeKey ?? chunkStart;
+    const stepKeys = keysPerStep(rows, D, Dv, keyBlock);
+    for (let spanStart = Math.floor(firstKey / plan.spanKeys) * plan.spanKeys; spanStart < chunkEnd; spanStart += plan.spanKeys) {
       const spanKeys = Math.min(plan.spanKeys, Sk - spanStart);
-      if (plan.pieces) {
-        this.spanOfPieces(job, plan, plan.pieces.pieces, plan.pieces.source, b, h, kvHead, r0, rows, groupRows, spanStart, spanKeys, chunkStart, chunkEnd);
-        continue;
+      const span = plan.pieces
+        ? this.spanOfPieces(job, plan, plan.pieces.pieces, plan.pieces.source, b, kvHead, spanStart, spanKeys)
+        : this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
+      for (const run of span.runs) {
+        const end = Math.min(run.end, chunkEnd);
+        for (let from = Math.max(run.start, firstKey); from < end;) {
+          const keys = Math.min(stepKeys, end - from);
+          const skipped = from - run.start; // a multiple of the block, hence of the panel width
+          this.runKernel(job, plan, b, h, r0, rows, groupRows, from, keys,
+            run.kPanels + skipped * D * 4, run.vRows + skipped * dvPad * 4, span.vFinite);
+          from += keys;
+          if (from >= chunkEnd) break; // nothing left to give back for
+          const verdict = control?.check() ?? 'go';
+          if (verdict === 'stop') return 'stopped';
+          // A chunk recording the weights keeps all its scores in this instance's memory: it never
+          // pauses (it is stopped all the same).
+          if (verdict === 'pause' && !job.weights) {
+            control!.suspended!.save(tile, r0, from, rows, state);
+            return 'paused';
+          }
+        }
       }
-      const kv = this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
-      const subStart = Math.max(spanStart, chunkStart);
-      const subKeys = Math.min(spanStart + spanKeys, chunkEnd) - subStart;
-      const skipped = subStart - spanStart; // a multiple of the block, hence of the panel width
-      this.runKernel(job, plan, b, h, r0, rows, groupRows, subStart, subKeys,
-        kv.kPanels + skipped * D * 4, kv.vRows + skipped * dvPad * 4, kv.vFinite);
     }
 
     if (job.split) {
       this.writePartials(job, plan, b, h, r0, rows, splitStart / job.split.keysPerSplit);
-      return;
+      return 'done';
     }
     this.kernels.finishRows(groupRows, dvPad, at.rowSum, at.acc);
     const out = job.out;
@@ -173,42 +222,36 @@ export class WasmAttention {
       const lse = job.lse.data as Float32Array, first = rowStart(job.lse, b, h, r0);
       for (let r = 0; r < rows; r++) {
         const l = f32[at.rowSum / 4 + r];
-        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * Math.LN2 + Math.log(l);
+        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * plan.maxToNatural + Math.log(l);
       }
     }
     if (job.weights) {
-      this.kernels.finishWeights(groupRows, plan.scoresStride, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
+      this.kernels.finishWeights(groupRows, plan.scoresStride, plan.shift, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
       const w = job.weights;
       copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, plan.scoresStride, rows, Sk);
     }
+    return 'done';
   }
 
-  /** One span's keys in [chunkStart, chunkEnd), for a job with kvSource: a kernel call per piece. */
-  private spanOfPieces(job: AttentionJob, plan: AttentionPlan, pieces: KvPieces, source: KvSource, b: number, h: number,
-    kvHead: number, r0: number, rows: number, groupRows: number, spanStart: number, spanKeys: number,
-    chunkStart: number, chunkEnd: number): void {
-    const { at, dvPad } = plan;
+  /** One span of a job with kvSource: a run per piece. */
+  private spanOfPieces(job: AttentionJob, plan: AttentionPlan, pieces: KvPieces, source: KvSource, b: number,
+    kvHead: number, spanStart: number, spanKeys: number): KvSpan {
+    const { at } = plan;
     const P = pieces.pieceKeys, keyBlock = this.keyBlock;
     const spanEnd = spanStart + spanKeys;
     // The span's flag covers all its keys, as kvSpan's does, not just those the chunk sees. The span's
     // pieces stay in their slots until the span is done: the job reserved at least as many slots as
     // its pieces (a span holds at most a quarter of the budget), and these are the most recently used.
-    const first = Math.floor(spanStart / P) * P;
-    const spanPieces: KvPiece[] = [];
+    const runs: KvRun[] = [];
     let vFinite = true;
-    for (let p0 = first; p0 < spanEnd; p0 += P) {
-      const piece = pieces.acquire(job, source, b, kvHead, p0, at.staging);
-      spanPieces.push(piece);
-      vFinite &&= piecePartFinite(piece, Math.max(spanStart, p0) - p0, Math.min(spanEnd, p0 + P) - p0, keyBlock);
+    for (let p0 = Math.floor(spanStart / P) * P; p0 < spanEnd; p0 += P) {
+      const piece: KvPiece = pieces.acquire(job, source, b, kvHead, p0, at.staging);
+      const start = Math.max(spanStart, p0), end = Math.min(spanEnd, p0 + P);
+      vFinite &&= piecePartFinite(piece, start - p0, end - p0, keyBlock);
+      const skipped = start - p0; // a multiple of the block, hence of the panel width
+      runs.push({ start, end, kPanels: piece.offset + skipped * job.D * 4, vRows: piece.offset + pieces.vOffset + skipped * plan.dvPad * 4 });
     }
-    const subStart = Math.max(spanStart, chunkStart), subEnd = Math.min(spanEnd, chunkEnd);
-    for (let p0 = Math.floor(subStart / P) * P; p0 < subEnd; p0 += P) {
-      const piece = spanPieces[(p0 - first) / P];
-      const from = Math.max(subStart, p0), keys = Math.min(subEnd, p0 + P) - from;
-      const skipped = from - p0; // a multiple of the block, hence of the panel width
-      this.runKernel(job, plan, b, h, r0, rows, groupRows, from, keys,
-        piece.offset + skipped * job.D * 4, piece.offset + pieces.vOffset + skipped * dvPad * 4, vFinite);
-    }
+    return { runs, vFinite };
   }
 
   /** Keys [from, from + keys) through the kernel for the chunk's rows: K panels and V rows at the
@@ -218,7 +261,7 @@ export class WasmAttention {
     const { at } = plan;
     const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
     const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
-    this.kernels.attentionSpan(groupRows, job.D, plan.dvPad, plan.scoreScale, from, keys,
+    this.kernels.attentionSpan(groupRows, job.D, plan.dvPad, plan.scoreScale, plan.shift, from, keys,
       at.q, at.keyLimit, at.keyFloor, kPanels, vRows, vFinite ? 1 : 0,
       job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
       at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
@@ -228,10 +271,10 @@ export class WasmAttention {
   private writePartials(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number, s: number): void {
     const split = job.split!;
     const { f32 } = this.arena;
-    const { dvPad, at: { rowMax, rowSum, acc } } = plan;
+    const { dvPad, maxToNatural, at: { rowMax, rowSum, acc } } = plan;
     const first = (s - split.first) * job.B * job.H * job.Sq + (b * job.H + h) * job.Sq + r0;
     for (let r = 0; r < rows; r++) {
-      split.max[first + r] = f32[rowMax / 4 + r] * Math.LN2;
+      split.max[first + r] = f32[rowMax / 4 + r] * maxToNatural;
       split.sum[first + r] = f32[rowSum / 4 + r];
       const from = acc / 4 + r * dvPad, to = (first + r) * job.Dv;
       for (let d = 0; d < job.Dv; d++) split.acc[to + d] = f32[from + d];
@@ -259,7 +302,7 @@ export class WasmAttention {
       copyRows(f32, vRows / 4, dvPad, v.data as Float32Array, rowStart(v, b, kvHead, spanStart), v.strideRow, spanKeys, Dv);
       plan.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
     }
-    return { kPanels, vRows, vFinite: plan.vFinite.get(key)! };
+    return { runs: [{ start: spanStart, end: spanStart + spanKeys, kPanels, vRows }], vFinite: plan.vFinite.get(key)! };
   }
 
   /** Copies the chunk's mask rows for the span; returns the row stride (0 when broadcast over rows). */
@@ -345,8 +388,9 @@ export class WasmAttention {
     };
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);
+    const { scoreScale, shift } = scoreScaling(job.scale);
     this.plan = {
-      epoch, scoreScale: Math.fround(job.scale * Math.LOG2E), dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+      epoch, scoreScale, shift, maxToNatural: shift * Math.LN2, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
       pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
     };
     return this.plan;

@@ -89,7 +89,7 @@ export function createWasmKernel(module: WebAssembly.Module): WasmKernel {
   const gemm = new WasmGemm(kernels, arena);
   return {
     name: 'wasm',
-    attentionTile: (job, tile) => attention.tile(job, tile),
+    attentionTile: (job, tile, control) => attention.tile(job, tile, control),
     gemmTile: (job, tile) => gemm.tile(job, tile),
     pieceStats: attention.pieceStats,
   };
