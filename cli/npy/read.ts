@@ -1,10 +1,11 @@
-// Reading a .npy file into an attnpool tensor on a SharedArrayBuffer. The header is checked strictly
-// first (./header.ts), then npyjs parses it; every failure becomes a FileError naming the file.
+// Reading a .npy file into an attnpool tensor on a SharedArrayBuffer. The file must be a regular file
+// (../read-regular-file.ts), its header is checked strictly first (./header.ts), then npyjs parses it;
+// every failure becomes a FileError naming the file.
 
-import { readFile } from 'node:fs/promises';
 import { parse } from 'npyjs';
 import { zeros, type FloatArray, type Tensor } from '../../src/index.js';
 import { FileError } from '../errors.js';
+import { readRegularFile } from '../read-regular-file.js';
 import { checkNpyHeader, type NpyDescr } from './header.js';
 
 export type FloatTensor = Tensor<FloatArray>;
@@ -18,12 +19,7 @@ interface NpyContents {
 }
 
 async function readNpy(file: string): Promise<NpyContents> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new FileError(file, describeFsError(err, 'cannot read'));
-  }
+  const bytes = await readRegularFile(file);
   try {
     const { descr, shape } = checkNpyHeader(bytes);
     // npyjs wants an ArrayBuffer holding exactly the file (a Buffer may be a slice of a larger pool).
@@ -55,14 +51,4 @@ function copyToShared(npy: NpyContents, dtype: 'float32' | 'float64' | 'uint8'):
   const t = zeros(npy.shape, dtype);
   t.data.set(npy.values);
   return t;
-}
-
-export function describeFsError(err: unknown, action: string): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EISDIR': return 'is a directory, not a file';
-    case 'EACCES': case 'EPERM': return `${action}: permission denied`;
-    default: return `${action}: ${err instanceof Error ? err.message : String(err)}`;
-  }
 }

@@ -8,7 +8,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { dump } from 'npyjs';
 import { FileError } from '../errors.js';
-import { describeFsError } from './read.js';
+import { describeFsError } from '../fs-errors.js';
 
 export interface NpyOutput {
   readonly file: string;
