@@ -16,6 +16,14 @@ const USAGE_ERRORS: readonly { what: string; args: string[]; reason: RegExp }[] 
   { what: 'an unreadable --duration', args: ['stress', '--duration', 'soon'], reason: /^attnpool stress: --duration must be a duration like 30s/ },
   { what: '--key without --value', args: ['mha', '--query', 'x.npy', '--key', 'k.npy', '--weights', 'w', '--num-heads', '2', '--out', 'y.npy'], reason: /^attnpool mha: --key and --value go together/ },
   { what: 'a non-numeric --scale', args: ['run', '--q', 'q', '--k', 'k', '--v', 'v', '--out', 'o', '--scale', 'big'], reason: /^attnpool run: --scale must be a finite number, got "big"/ },
+  { what: 'the same path for --out and --lse', args: ['run', '--q', 'q.npy', '--k', 'k.npy', '--v', 'v.npy', '--out', 'r.npy', '--lse', './r.npy'],
+    reason: /^attnpool run: --out and --lse name the same file \(.*\/r\.npy\)/ },
+  { what: 'an output path that is an input', args: ['run', '--q', 'in/q.npy', '--k', 'k.npy', '--v', 'v.npy', '--out', 'in/../in/q.npy'],
+    reason: /^attnpool run: --out and --q name the same file \(.*\/in\/q\.npy\)/ },
+  { what: 'mha: the same path for --out and --weights-out', args: ['mha', '--query', 'x.npy', '--weights', 'w', '--num-heads', '2', '--out', 'y.npy', '--weights-out', 'y.npy'],
+    reason: /^attnpool mha: --out and --weights-out name the same file/ },
+  { what: 'mha: an output path that is a weight file', args: ['mha', '--query', 'x.npy', '--weights', 'w', '--num-heads', '2', '--out', 'w/out_proj_bias.npy'],
+    reason: /^attnpool mha: --out and --weights \(out_proj_bias\.npy\) name the same file/ },
   { what: 'a thread count the pool refuses', args: ['run', '--q', 'q', '--k', 'k', '--v', 'v', '--out', 'o', '--threads', '5000'], reason: /options\.threads must be an integer from 1 to 1024/ },
 ];
 
