@@ -9,10 +9,12 @@ export function pathOption(describe: string) {
   return { type: 'string', requiresArg: true, normalize: true, describe } as const;
 }
 
-export function positiveInt(option: string): (value: unknown) => number {
+/** A positive integer, at most `max` when the option has a documented bound. */
+export function positiveInt(option: string, max = Number.MAX_SAFE_INTEGER): (value: unknown) => number {
+  const expected = max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `a positive integer up to ${max}`;
   return (value) => {
     const n = typeof value === 'number' ? value : Number(String(value).trim());
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${option} must be a positive integer, got ${show(value)}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`--${option} must be ${expected}, got ${show(value)}`);
     return n;
   };
 }

@@ -61,15 +61,32 @@ export function readNpyPlain(file: string): PlainNpy {
   return { descr, shape, data };
 }
 
-/** A version 1.0 .npy file with the given header fields and data bytes (header padded to 64 bytes, as numpy does). */
-export function npy(descr: string, shape: readonly number[], data: Uint8Array, fortran = false): Buffer {
-  const dict = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const padded = dict.padEnd(Math.ceil((10 + dict.length + 1) / 64) * 64 - 10 - 1) + '\n';
-  const head = Buffer.alloc(10);
+/** The header dict numpy.save writes for these fields. */
+export function numpyDict(descr: string, shape: readonly number[], fortran = false): string {
+  return `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+}
+
+/** `dict` padded with spaces and ended by '\n' as numpy pads it: magic, length and header fill a multiple of 64 bytes. */
+export function numpyPadded(dict: string, major: 1 | 2 | 3 = 1): string {
+  const preamble = major === 1 ? 10 : 12;
+  return dict.padEnd(Math.ceil((preamble + dict.length + 1) / 64) * 64 - preamble - 1) + '\n';
+}
+
+/** A .npy file with exactly this header text (no padding added) in format version `major`
+ *  (1: uint16 length, latin1; 2: uint32 length, latin1; 3: uint32 length, utf-8). */
+export function rawNpy(header: string, data: Uint8Array, major: 1 | 2 | 3 = 1): Buffer {
+  const text = Buffer.from(header, major === 3 ? 'utf8' : 'latin1');
+  const head = Buffer.alloc(major === 1 ? 10 : 12);
   Buffer.from('\x93NUMPY', 'latin1').copy(head);
-  head[6] = 1;
-  head.writeUInt16LE(padded.length, 8);
-  return Buffer.concat([head, Buffer.from(padded, 'latin1'), data]);
+  head[6] = major;
+  if (major === 1) head.writeUInt16LE(text.length, 8);
+  else head.writeUInt32LE(text.length, 8);
+  return Buffer.concat([head, text, data]);
+}
+
+/** A version 1.0 .npy file with the given header fields and data bytes, padded as numpy pads it. */
+export function npy(descr: string, shape: readonly number[], data: Uint8Array, fortran = false): Buffer {
+  return rawNpy(numpyPadded(numpyDict(descr, shape, fortran)), data);
 }
 
 /** Writes a float32/float64 tensor as a version 1.0 .npy file, C order. */

@@ -6,6 +6,7 @@ import { measure, type Measurement } from '../bench/measure.js';
 import { openOrtSide, type OrtSide } from '../bench/ort-side.js';
 import { loadOrtRuntime, ORT_PEER_MISSING, type OrtRuntime } from '../ort/ort-peer.js';
 import { formatConfig, withSpeedups, type ConfigResult, type RunResult } from '../bench/report.js';
+import { checkBenchFits } from '../bench/workload-size.js';
 import { makeWorkload, runWorkload, type BenchMode, type BenchShape, type Workload } from '../bench/workload.js';
 import { bitIdentical, maxAbsDiff } from '../bitwise.js';
 import { commandHandler } from '../command-handler.js';
@@ -69,6 +70,8 @@ function builder(yargs: Argv): Argv<BenchArgs> {
     .check((args) => {
       const kvHeads = args['kv-heads'] ?? args.heads;
       if (args.heads % kvHeads !== 0) throw new UsageError(`--kv-heads (${kvHeads}) must divide --heads (${args.heads})`);
+      checkBenchFits({ mode: args.mode, batch: args.batch, heads: args.heads, kvHeads, seq: Math.max(...args.seq),
+        headDim: args['head-dim'], causal: args.causal });
       return true;
     })
     .example('$0 bench', 'the default: S=2048, H=8, D=64 on 1 and 2 threads (under a minute on 2 cores)')

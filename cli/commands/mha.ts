@@ -8,6 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { FloatArray, MultiHeadAttentionWeights } from '../../src/index.js';
 import { blameFile } from '../blame-file.js';
 import { commandHandler } from '../command-handler.js';
+import { checkDistinctPaths } from '../distinct-paths.js';
 import { UsageError } from '../errors.js';
 import { ms, threadCount } from '../format.js';
 import { readFloatTensor, readMaskTensor } from '../npy/read.js';
@@ -78,6 +79,9 @@ function builder(yargs: Argv): Argv<MhaArgs> {
       if (kvHeads !== undefined && args['num-heads'] % kvHeads !== 0) {
         throw new UsageError(`--num-kv-heads (${kvHeads}) must divide --num-heads (${args['num-heads']})`);
       }
+      const weightFiles = Object.fromEntries(Object.values(WEIGHT_FILES).map((f) => [`--weights (${f})`, join(args.weights, f)]));
+      checkDistinctPaths({ '--out': args.out, '--weights-out': args['weights-out'] },
+        { '--query': args.query, '--key': args.key, '--value': args.value, '--key-padding-mask': args['key-padding-mask'], ...weightFiles });
       return true;
     })
     .example('$0 mha --query x.npy --weights layer/ --num-heads 8 --out y.npy', 'self-attention')

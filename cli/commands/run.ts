@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { zeros, type Tensor } from '../../src/index.js';
 import { blameFile } from '../blame-file.js';
 import { commandHandler } from '../command-handler.js';
+import { checkDistinctPaths } from '../distinct-paths.js';
 import { ms, threadCount } from '../format.js';
 import { readFloatTensor, readMaskTensor, type FloatTensor } from '../npy/read.js';
 import { describeOutput, writeNpyFilesAtomically, type NpyOutput } from '../npy/write.js';
@@ -42,6 +43,11 @@ function builder(yargs: Argv): Argv<RunArgs> {
       threads: threadsOption,
       kernel: kernelOption,
       'wasm-build': wasmBuildOption,
+    })
+    .check((args) => {
+      checkDistinctPaths({ '--out': args.out, '--lse': args.lse },
+        { '--q': args.q, '--k': args.k, '--v': args.v, '--mask': args.mask, '--bias': args.bias });
+      return true;
     })
     .example('$0 run --q q.npy --k k.npy --v v.npy --out out.npy', 'plain attention')
     .example('$0 run --q q.npy --k k.npy --v v.npy --mask m.npy --causal --out out.npy --lse lse.npy',

@@ -24,6 +24,10 @@ interface StressArgs {
   json: boolean;
 }
 
+/** Each lane in flight holds a call's inputs and result: beyond this many, a run measures memory
+ *  pressure rather than the pool (and 1024 is already 32 lanes per thread of the largest default pool). */
+const MAX_CONCURRENCY = 1024;
+
 function builder(yargs: Argv): Argv<StressArgs> {
   return yargs
     .usage('$0 stress [options]\n\n' +
@@ -36,7 +40,8 @@ function builder(yargs: Argv): Argv<StressArgs> {
         defaultDescription: '1,2,8,32', coerce: positiveIntList('threads') },
       duration: { requiresArg: true, describe: 'total time, split evenly across the pool sizes (30s, 500ms, 2m)', default: 30_000,
         defaultDescription: '30s', coerce: durationMs('duration') },
-      concurrency: { requiresArg: true, describe: 'calls in flight at once', default: 16, coerce: positiveInt('concurrency') },
+      concurrency: { requiresArg: true, describe: `calls in flight at once (at most ${MAX_CONCURRENCY})`, default: 16,
+        coerce: positiveInt('concurrency', MAX_CONCURRENCY) },
       seed: { requiresArg: true, describe: 'seed of the random calls [default: random, printed]', coerce: nonNegativeInt('seed') },
       calls: { requiresArg: true, describe: 'distinct valid calls to draw from', default: 32, coerce: positiveInt('calls') },
       kernel: kernelOption,

@@ -1,37 +1,27 @@
-// Reading a .npy file into an attnpool tensor on a SharedArrayBuffer. The header is checked strictly
-// first (./header.ts), then npyjs parses it; every failure becomes a FileError naming the file.
+// Reading a .npy file into an attnpool tensor on a SharedArrayBuffer. The file must be a regular file
+// (../read-regular-file.ts), its header is checked strictly (./header.ts), and the data bytes after it
+// are copied as they are; every failure becomes a FileError naming the file.
 
-import { readFile } from 'node:fs/promises';
-import { parse } from 'npyjs';
 import { zeros, type FloatArray, type Tensor } from '../../src/index.js';
 import { FileError } from '../errors.js';
+import { readRegularFile } from '../read-regular-file.js';
 import { checkNpyHeader, type NpyDescr } from './header.js';
 
 export type FloatTensor = Tensor<FloatArray>;
 
-/** What a file holds, as read: its values, in the typed array its dtype maps to. */
+/** What a file holds, as read: its dtype, shape and the bytes of its data. */
 interface NpyContents {
   readonly file: string;
   readonly descr: NpyDescr;
   readonly shape: readonly number[];
-  readonly values: Float32Array | Float64Array | Uint8Array;
+  readonly data: Uint8Array;
 }
 
 async function readNpy(file: string): Promise<NpyContents> {
-  let bytes: Buffer;
+  const bytes = await readRegularFile(file);
   try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new FileError(file, describeFsError(err, 'cannot read'));
-  }
-  try {
-    const { descr, shape } = checkNpyHeader(bytes);
-    // npyjs wants an ArrayBuffer holding exactly the file (a Buffer may be a slice of a larger pool).
-    const exact = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const { data } = parse(exact);
-    // npyjs returns booleans as a plain array of true/false; attnpool's masks are uint8 0/1.
-    const values = Array.isArray(data) ? Uint8Array.from(data as boolean[], Number) : data;
-    return { file, descr, shape, values: values as NpyContents['values'] };
+    const { descr, shape, dataOffset } = checkNpyHeader(bytes);
+    return { file, descr, shape, data: bytes.subarray(dataOffset) };
   } catch (err) {
     throw new FileError(file, err instanceof Error ? err.message : String(err));
   }
@@ -44,25 +34,21 @@ export async function readFloatTensor(file: string): Promise<FloatTensor> {
   throw new FileError(file, `dtype '${npy.descr}' is not a float dtype (expected float32 '<f4' or float64 '<f8')`);
 }
 
-/** A bool or uint8 tensor read as uint8 0/1 (masks). */
+/** A bool or uint8 tensor read as uint8 (masks); a bool is 0 or 1, as numpy reads any nonzero byte as True. */
 export async function readMaskTensor(file: string): Promise<Tensor<Uint8Array>> {
   const npy = await readNpy(file);
-  if (npy.descr === '|b1' || npy.descr === '|u1') return copyToShared(npy, 'uint8') as Tensor<Uint8Array>;
-  throw new FileError(file, `dtype '${npy.descr}' is not a mask dtype (expected bool '|b1' or uint8 '|u1')`);
+  if (npy.descr !== '|b1' && npy.descr !== '|u1') {
+    throw new FileError(file, `dtype '${npy.descr}' is not a mask dtype (expected bool '|b1' or uint8 '|u1')`);
+  }
+  const mask = copyToShared(npy, 'uint8') as Tensor<Uint8Array>;
+  if (npy.descr === '|b1') for (let i = 0; i < mask.data.length; i++) mask.data[i] = mask.data[i]! === 0 ? 0 : 1;
+  return mask;
 }
 
+/** The data bytes, copied as they are: '<f4' and '<f8' are little-endian, so this assumes a
+ *  little-endian host (x64, arm64). */
 function copyToShared(npy: NpyContents, dtype: 'float32' | 'float64' | 'uint8'): Tensor<Float32Array | Float64Array | Uint8Array> {
   const t = zeros(npy.shape, dtype);
-  t.data.set(npy.values);
+  new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).set(npy.data);
   return t;
-}
-
-export function describeFsError(err: unknown, action: string): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EISDIR': return 'is a directory, not a file';
-    case 'EACCES': case 'EPERM': return `${action}: permission denied`;
-    default: return `${action}: ${err instanceof Error ? err.message : String(err)}`;
-  }
 }
