@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileError } from './errors.js';
-import { describeFsError } from './npy/read.js';
+import { describeFsError } from './fs-errors.js';
 
 /** What a torch parameter file attnpool does not read stands for, and what to do instead. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
