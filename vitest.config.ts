@@ -37,6 +37,7 @@ export default defineConfig({
           include: [
             'test/wasm-variant.test.ts', 'test/golden.test.ts', 'test/determinism.test.ts', 'test/wasm-kernel.test.ts',
             'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts', 'test/large-scale.test.ts',
+            'test/tile-pause.test.ts',
           ],
         },
       },

@@ -11,19 +11,20 @@ import { tileCount } from '../dist/workers/kernels/jobs.js';
 import { jsKernel } from '../dist/workers/kernels/js/js-kernel.js';
 import { SuspendedTile, suspensionSlot } from '../dist/workers/kernels/suspended-tile.js';
 import type { StepVerdict, TileControl } from '../dist/workers/kernels/tile-control.js';
-import { compileWasmKernelModule, createWasmKernel } from '../dist/workers/kernels/wasm/index.js';
+import { createWasmKernel, wasmKernels } from '../dist/workers/kernels/wasm/index.js';
 import { expectRelativeToMax, expectSameBits, FLOAT32_RTOL } from './support/compare.js';
+import { WASM_BUILD } from './support/kernels.js';
 import { Rng } from './support/random.js';
 import { attentionInputs, attentionJob, attentionResult, attentionTiles, randomBroadcastable, type AttentionCase } from './support/wasm-jobs.js';
 import { referenceAttention } from './support/wasm-reference.js';
 
-const wasmModule = compileWasmKernelModule();
+const wasmModule = wasmKernels(WASM_BUILD)?.module ?? null;
 const kernels: ReadonlyArray<{ name: string; fresh: () => Kernel }> = [
   { name: 'js', fresh: () => jsKernel },
   {
     name: 'wasm',
     fresh: () => {
-      expect(wasmModule, 'dist/wasm/kernels.wasm must be built and valid on this runtime').not.toBeNull();
+      expect(wasmModule, `the wasm build '${WASM_BUILD}' must be built and valid on this runtime`).not.toBeNull();
       return createWasmKernel(wasmModule!);
     },
   },
