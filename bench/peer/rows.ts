@@ -3,7 +3,7 @@
  * A row is named `<kind>-<S>` (e.g. `causal-8192`) so any length can be picked on the command line.
  */
 
-/** B1 H8 D64 (E = 512): the shape PEERS.md and issue 3's targets use. */
+/** B1 H8 D64 (E = 512): the shape the published onnxruntime comparisons (and issue 3's targets) use. */
 export const BENCH_SHAPE = { batch: 1, heads: 8, headDim: 64 } as const;
 export const BENCH_EMBED = BENCH_SHAPE.heads * BENCH_SHAPE.headDim;
 
@@ -34,7 +34,7 @@ export function parseRow(id: string): BenchRow {
 
 /**
  * Work in one call: 4·B·H·S²·D for the attention core (Q·Kᵀ and P·V, 2 flops per multiply-add),
- * not halved for causal rows — as PEERS.md counts — so causal GFLOP/s read as "dense-equivalent".
+ * not halved for causal rows — the usual convention — so causal GFLOP/s read as "dense-equivalent".
  * Layer rows add the four E×E projections, 4 · 2·B·S·E².
  */
 export function rowFlops(row: BenchRow): number {
@@ -45,7 +45,7 @@ export function rowFlops(row: BenchRow): number {
 
 /**
  * Rough peak bytes ORT needs. With a causal mask its MultiHeadAttention materialises every score,
- * twice (PEERS.md: 4.6 GiB at S=8192, 18.4 GiB at 16384 ≈ 2 · B·H·S² floats); without one it
+ * twice (measured: 4.6 GiB at S=8192, 18.4 GiB at 16384 ≈ 2 · B·H·S² floats); without one it
  * runs a flash kernel whose memory grows linearly (0.27 GiB at S=8192).
  */
 export function ortPeakBytesEstimate(row: BenchRow): number {

@@ -16,7 +16,7 @@ export function tableHeader(runs: number, warmup: number): string {
       + ' same inputs and threads (ORT intraOpNumThreads = threads)',
     `median of ${runs} runs after ${warmup} warm-up; each (row, threads) in its own process;`
       + ' timed runs alternate, attnpool then ORT',
-    'GF/s = 4·B·H·S²·D / time — NOT halved for causal rows (as PEERS.md);'
+    'GF/s = 4·B·H·S²·D / time — NOT halved for causal rows (dense-equivalent);'
       + ' layer rows add the projections 8·B·S·E²',
     'attnpool/ORT = throughput ratio (ORT time / attnpool time); max |Δ| = max abs difference of the two outputs',
     'RSS = process peak (maxRSS) after attnpool\'s warm-up alone, then at the end (GiB)',

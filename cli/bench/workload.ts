@@ -27,7 +27,7 @@ export type Workload =
   | { readonly mode: 'attention'; readonly shape: BenchShape; readonly flops: number; readonly q: Tensor; readonly k: Tensor; readonly v: Tensor }
   | { readonly mode: 'mha'; readonly shape: BenchShape; readonly flops: number; readonly x: Tensor; readonly weights: LayerWeightTensors };
 
-/** FLOPs as PEERS.md counts them: q·kᵀ and p·v are 2·Sq·Sk·D each per head, not halved for causal
+/** FLOPs as attention benchmarks usually count them: q·kᵀ and p·v are 2·Sq·Sk·D each per head, not halved for causal
  *  (so causal GFLOP/s show how much work a kernel skips); the layer adds its projections: Q and out
  *  E×E, K and V E×(Hkv·D) each (all four E×E without grouped-query heads). */
 export function countFlops(s: BenchShape): number {
