@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MhaInputs } from './support/random.js';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -93,4 +94,23 @@ export function npy(descr: string, shape: readonly number[], data: Uint8Array, f
 export function writeNpyPlain(file: string, t: { readonly data: Float32Array | Float64Array; readonly shape: readonly number[] }): void {
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   writeFileSync(file, npy(t.data instanceof Float64Array ? '<f8' : '<f4', t.shape, bytes));
+}
+
+type FloatTensor = { readonly data: Float32Array | Float64Array; readonly shape: readonly number[] };
+
+/** A case folder for `attnpool mha`: query/key/value (each passed through `layout`, e.g. into [S, B, E]),
+ *  the padding mask [B, Sk], and layer/ with the four weights under PyTorch's names. */
+export function writeMhaCase(dir: string, inputs: MhaInputs, layout: (t: FloatTensor) => FloatTensor = (t) => t): string {
+  mkdirSync(join(dir, 'layer'), { recursive: true });
+  writeNpyPlain(join(dir, 'query.npy'), layout(inputs.query));
+  writeNpyPlain(join(dir, 'key.npy'), layout(inputs.key));
+  writeNpyPlain(join(dir, 'value.npy'), layout(inputs.value));
+  const padding = inputs.keyPaddingMask!;
+  writeFileSync(join(dir, 'key_padding_mask.npy'), npy('|u1', padding.shape, padding.data));
+  const w = inputs.weights;
+  writeNpyPlain(join(dir, 'layer', 'in_proj_weight.npy'), w.inProjWeight);
+  writeNpyPlain(join(dir, 'layer', 'in_proj_bias.npy'), w.inProjBias!);
+  writeNpyPlain(join(dir, 'layer', 'out_proj_weight.npy'), w.outProjWeight);
+  writeNpyPlain(join(dir, 'layer', 'out_proj_bias.npy'), w.outProjBias!);
+  return dir;
 }

@@ -2,10 +2,10 @@
 // (in_proj_weight [E + 2·Hkv·hd, E]) against the float64 reference; grouped-query weights without the
 // flag fail naming the weight file; and `attnpool bench --mode mha --kv-heads` times the grouped-query layer.
 
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { npy, readNpyPlain, runCli, tempDir, writeNpyPlain } from './cli-helpers.js';
+import { readNpyPlain, runCli, tempDir, writeMhaCase } from './cli-helpers.js';
 import { expectMaxAbsDiff, expectRelativeToMax, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { mhaInputs } from './support/random.js';
 import { referenceMultiHeadAttention } from './support/reference.js';
@@ -18,19 +18,7 @@ const spec = { seed: 951, B: 2, Sq: 9, Sk: 13, E: 32, numHeads: 8, numKvHeads: 2
 const inputs = mhaInputs(spec);
 
 function writeCase(name: string): string {
-  const dir = join(root, name);
-  mkdirSync(join(dir, 'layer'), { recursive: true });
-  writeNpyPlain(join(dir, 'query.npy'), inputs.query);
-  writeNpyPlain(join(dir, 'key.npy'), inputs.key);
-  writeNpyPlain(join(dir, 'value.npy'), inputs.value);
-  const padding = inputs.keyPaddingMask!;
-  writeFileSync(join(dir, 'key_padding_mask.npy'), npy('|u1', padding.shape, padding.data));
-  const w = inputs.weights;
-  writeNpyPlain(join(dir, 'layer', 'in_proj_weight.npy'), w.inProjWeight);
-  writeNpyPlain(join(dir, 'layer', 'in_proj_bias.npy'), w.inProjBias!);
-  writeNpyPlain(join(dir, 'layer', 'out_proj_weight.npy'), w.outProjWeight);
-  writeNpyPlain(join(dir, 'layer', 'out_proj_bias.npy'), w.outProjBias!);
-  return dir;
+  return writeMhaCase(join(root, name), inputs);
 }
 
 const layerArgs = (dir: string) => ['mha', '--query', join(dir, 'query.npy'), '--key', join(dir, 'key.npy'), '--value', join(dir, 'value.npy'),

@@ -4,10 +4,10 @@
 // --seq-first reads and writes PyTorch's default [S, B, E] layout (files transposed here, checked
 // against the float64 reference), while the same files without it fail with the batch_first hint.
 
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { npy, readNpyPlain, runCli, tempDir, writeNpyPlain } from './cli-helpers.js';
+import { readNpyPlain, runCli, tempDir, writeMhaCase, writeNpyPlain } from './cli-helpers.js';
 import { expectMaxAbsDiff, expectRelativeToMax, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { swapLeadingAxes } from './support/layout.js';
 import { mhaInputs } from './support/random.js';
@@ -28,20 +28,7 @@ const options = { numHeads: 4, causal: true, keyPaddingMask: inputs.keyPaddingMa
 
 /** A case folder: query/key/value in the given layout, the padding mask [B, Sk], and layer/ with the four weights. */
 function writeCase(name: string, seqFirst: boolean): string {
-  const dir = join(root, name);
-  mkdirSync(join(dir, 'layer'), { recursive: true });
-  const layout = seqFirst ? swapLeadingAxes : <T>(t: T) => t;
-  writeNpyPlain(join(dir, 'query.npy'), layout(inputs.query));
-  writeNpyPlain(join(dir, 'key.npy'), layout(inputs.key));
-  writeNpyPlain(join(dir, 'value.npy'), layout(inputs.value));
-  const padding = inputs.keyPaddingMask!;
-  writeFileSync(join(dir, 'key_padding_mask.npy'), npy('|u1', padding.shape, padding.data));
-  const w = inputs.weights;
-  writeNpyPlain(join(dir, 'layer', 'in_proj_weight.npy'), w.inProjWeight);
-  writeNpyPlain(join(dir, 'layer', 'in_proj_bias.npy'), w.inProjBias!);
-  writeNpyPlain(join(dir, 'layer', 'out_proj_weight.npy'), w.outProjWeight);
-  writeNpyPlain(join(dir, 'layer', 'out_proj_bias.npy'), w.outProjBias!);
-  return dir;
+  return writeMhaCase(join(root, name), inputs, seqFirst ? swapLeadingAxes : undefined);
 }
 
 const INPUT_FILES = ['key.npy', 'key_padding_mask.npy', 'layer', 'query.npy', 'value.npy'];
