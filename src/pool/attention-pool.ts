@@ -152,7 +152,9 @@ export class AttentionPool {
 
   /** The multi-head attention layer (torch.nn.MultiheadAttention, batch_first=True):
    *  query [B, Sq, E], key and value [B, Sk, E] → output [B, Sq, E]. With options.numKvHeads < numHeads
-   *  it is grouped-query attention and inProjWeight is [E + 2·numKvHeads·(E / numHeads), E]. */
+   *  it is grouped-query attention and inProjWeight is [E + 2·numKvHeads·(E / numHeads), E]. With
+   *  options.batchFirst false, PyTorch's default layout: query [Sq, B, E], key and value [Sk, B, E] →
+   *  output [Sq, B, E]. */
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
