@@ -20,7 +20,7 @@
 import type { KvSource, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
 import {
-  checkAppendArgs, checkPositiveInteger, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
+  checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
 
 /** One allocation of the cache's buffers, and how many calls in flight read it. */
@@ -118,7 +118,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
   /** Grows the cache to hold at least `capacity` positions, keeping its contents (a no-op when it
    *  already does). Growth is never implicit: append() past the capacity throws instead. */
   reserve(capacity: number): void {
-    const wanted = checkPositiveInteger('KvCache.reserve', 'capacity', capacity);
+    const wanted = checkCapacity('KvCache.reserve', 'capacity', capacity);
     if (wanted <= this.capacity) return;
     const old = this.#store;
     const grown = this.#allocate(wanted, 'KvCache.reserve');
