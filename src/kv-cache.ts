@@ -22,6 +22,7 @@ import type { FloatArray, Tensor } from './tensor.js';
 import {
   checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
+import { checkTypedArrayLength } from './validate/typed-array-limit.js';
 
 /** One allocation of the cache's buffers, and how many calls in flight read it. */
 interface KvStore<A extends FloatArray> {
@@ -166,6 +167,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
   #allocate(capacity: number, op: string): KvStore<A> {
     const bytesPer = this.dtype === 'float32' ? 4 : 8;
     const rows = this.batch * this.kvHeads * capacity;
+    checkTypedArrayLength(op, `the keys of a cache of capacity ${capacity} (batch·kvHeads·capacity·headDim)`, rows * this.headDim);
+    checkTypedArrayLength(op, `the values of a cache of capacity ${capacity} (batch·kvHeads·capacity·valueDim)`, rows * this.valueDim);
     try {
       const keys = this.#sharedArray(rows * this.headDim), values = this.#sharedArray(rows * this.valueDim);
       return { keys, values, capacity, readers: 0, id: nextStoreId++, epoch: 0 };
