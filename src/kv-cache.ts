@@ -20,8 +20,9 @@
 import type { KvSource, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
 import {
-  checkAppendArgs, checkPositiveInteger, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
+  checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
+import { checkTypedArrayLength } from './validate/typed-array-limit.js';
 
 /** One allocation of the cache's buffers, and how many calls in flight read it. */
 interface KvStore<A extends FloatArray> {
@@ -118,7 +119,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
   /** Grows the cache to hold at least `capacity` positions, keeping its contents (a no-op when it
    *  already does). Growth is never implicit: append() past the capacity throws instead. */
   reserve(capacity: number): void {
-    const wanted = checkPositiveInteger('KvCache.reserve', 'capacity', capacity);
+    const wanted = checkCapacity('KvCache.reserve', 'capacity', capacity);
     if (wanted <= this.capacity) return;
     const old = this.#store;
     const grown = this.#allocate(wanted, 'KvCache.reserve');
@@ -166,6 +167,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
   #allocate(capacity: number, op: string): KvStore<A> {
     const bytesPer = this.dtype === 'float32' ? 4 : 8;
     const rows = this.batch * this.kvHeads * capacity;
+    checkTypedArrayLength(op, `the keys of a cache of capacity ${capacity} (batch·kvHeads·capacity·headDim)`, rows * this.headDim);
+    checkTypedArrayLength(op, `the values of a cache of capacity ${capacity} (batch·kvHeads·capacity·valueDim)`, rows * this.valueDim);
     try {
       const keys = this.#sharedArray(rows * this.headDim), values = this.#sharedArray(rows * this.valueDim);
       return { keys, values, capacity, readers: 0, id: nextStoreId++, epoch: 0 };

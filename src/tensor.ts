@@ -44,13 +44,13 @@ export function tensor(shape: Shape, values: Float64Array): Tensor<Float64Array>
 export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor<Float32Array>;
 export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor<FloatArray> {
   checkShape('tensor', 'shape', shape);
-  if (values === undefined) return zeros(shape, 'float32');
+  if (values === undefined) return allocate('tensor', shape, 'float32');
   if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
     throw typeError('tensor', 'values', 'an array-like of numbers', values);
   }
   const length = product(shape);
   if (values.length !== length) throw rangeError('tensor', 'values.length', `product(shape) = ${length}`, values.length);
-  const t = zeros(shape, values instanceof Float64Array ? 'float64' : 'float32');
+  const t = allocate('tensor', shape, values instanceof Float64Array ? 'float64' : 'float32');
   t.data.set(values);
   return t;
 }
@@ -59,10 +59,14 @@ export function zeros(shape: Shape): Tensor<Float32Array>;
 export function zeros<D extends DType>(shape: Shape, dtype: D): Tensor<DTypeMap[D]>;
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor<TensorData> {
   checkShape('zeros', 'shape', shape);
-  const Ctor: (new (buffer: SharedArrayBuffer) => TensorData) & { BYTES_PER_ELEMENT: number } | undefined =
-    CONSTRUCTORS[dtype as DType];
-  if (Ctor === undefined) throw rangeError('zeros', 'dtype', "'float32', 'float64' or 'uint8'", dtype);
-  return { data: new Ctor(sharedBufferFor('zeros', shape, dtype)), shape: [...shape] };
+  if (!Object.hasOwn(CONSTRUCTORS, dtype)) throw rangeError('zeros', 'dtype', "'float32', 'float64' or 'uint8'", dtype);
+  return allocate('zeros', shape, dtype);
+}
+
+/** A zero-filled tensor on a new SharedArrayBuffer; size errors name `op`, the function called. */
+function allocate<D extends DType>(op: string, shape: Shape, dtype: D): Tensor<DTypeMap[D]> {
+  const Ctor: new (buffer: SharedArrayBuffer) => TensorData = CONSTRUCTORS[dtype];
+  return { data: new Ctor(sharedBufferFor(op, shape, dtype)) as DTypeMap[D], shape: [...shape] };
 }
 
 export function isShared(data: TensorData): boolean {

@@ -13,10 +13,23 @@ export const ROW_ALIGN = 16;
  *  the score block (rows × 64) stay within L2 for head dims up to 256. */
 export const MAX_ROW_BLOCK = 128;
 
-/** Output rows × columns of a GEMM tile: a 256-row column block of W (256 × K floats, 512 KiB at
- *  K = 512) is reused across all the tile's rows while it sits in L2. */
+/** Output rows × columns of a GEMM tile at most: a 256-row column block of W (256 × K floats, 512 KiB
+ *  at K = 512) is reused across all the tile's rows while it sits in L2. */
 export const GEMM_COL_BLOCK = 256;
 export const MAX_GEMM_ROW_BLOCK = 256;
+
+/** Multiply-adds (rows × cols × K) a GEMM tile does at most: ~0.6 ms on the wasm kernel, ~8 ms on js.
+ *  GEMM tiles run without checks inside them (tile-control.ts is for attention tiles), so this bounds
+ *  how long a thread takes to notice an abort, close() or a waiting call: 256 × 256 × K was 80 ms and
+ *  more on js at K = E = 4096. Whatever the tile, each output element is the same sum over k. */
+export const GEMM_TILE_MAX_MACS = 2 ** 23;
+
+/** GEMM row blocks are multiples of the wasm kernel's row group (4), so no tile computes padding rows;
+ *  unlike attention (ROW_ALIGN) no grouping of rows changes a bit: every row has its own sums. */
+export const GEMM_ROW_ALIGN = 4;
+
+/** GEMM column blocks narrower than GEMM_COL_BLOCK are multiples of the wasm kernel's panel (8 columns). */
+export const GEMM_COL_ALIGN = 8;
 
 export function ceilDiv(a: number, b: number): number {
   return Math.ceil(a / b);

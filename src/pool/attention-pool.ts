@@ -20,6 +20,7 @@ import { KvCache, snapshotKvCache } from '../kv-cache.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
+import { checkAllocationLengths } from '../validate/typed-array-limit.js';
 import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { CallContext } from './call-context.js';
@@ -182,10 +183,11 @@ export class AttentionPool {
     return this.#closing;
   }
 
-  /** Applies maxCallBytes to what the call would allocate (a RangeError before anything is), and
-   *  answers whether the call is small enough to run on this thread. */
+  /** Applies maxCallBytes and the runtime's typed-array length to what the call would allocate (a
+   *  RangeError before anything is), and answers whether the call is small enough to run on this thread. */
   #admitSize(op: string, flops: number, allocations: readonly Allocation[]): boolean {
     checkCallBytes(op, allocations, this.#maxCallBytes);
+    checkAllocationLengths(op, allocations);
     const written = allocations.reduce((sum, a) => (a.inputCopy ? sum : sum + allocationBytes(a)), 0);
     return flops <= INLINE_MAX_FLOPS && written <= INLINE_MAX_BYTES;
   }

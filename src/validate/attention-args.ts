@@ -6,6 +6,7 @@ import {
   BROADCASTABLE, checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
 } from './tensor-arg.js';
 import { broadcastTo4 } from './broadcast.js';
+import { checkKeyCount } from './index-limits.js';
 import { checkOutputsApart, type NamedData } from './overlap.js';
 
 const OP = 'attention';
@@ -91,6 +92,7 @@ export function validateAttentionShapes(qIn: unknown, kIn: unknown, vIn: unknown
   checkDim(OP, 'v.shape[0] (B)', v.shape[0], B, 'q.shape[0] (B)');
   checkDim(OP, 'v.shape[1] (Hkv)', v.shape[1], Hkv, 'k.shape[1] (Hkv)');
   checkDim(OP, 'v.shape[2] (Sk)', v.shape[2], Sk, 'k.shape[2] (Sk)');
+  checkKeyCount(OP, 'k.shape[2] (Sk)', Sk);
 
   const options = readOptions(OP, optionsIn, OPTION_NAMES);
   const causal = checkBoolean(OP, 'options.causal', options.causal);

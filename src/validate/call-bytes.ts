@@ -15,12 +15,12 @@ export interface Allocation {
   readonly inputCopy?: true;
 }
 
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, uint8: 1 };
+export const BYTES_PER_ELEMENT: Record<DType, number> = { float32: 4, float64: 8, uint8: 1 };
 
 /** Bytes of a `dtype` tensor of `shape`: a double, exact up to 2^53 and still far above any limit
  *  when it is not. */
 export function bytesOf(shape: readonly number[], dtype: DType): number {
-  return shape.reduce((n, d) => n * d, BYTES[dtype]);
+  return shape.reduce((n, d) => n * d, BYTES_PER_ELEMENT[dtype]);
 }
 
 export function allocationBytes(allocation: Allocation): number {

@@ -4,6 +4,7 @@
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { optionInputsOf, outputsOf, validateAttentionShapes, type AttentionArgs } from './attention-args.js';
+import { checkIndexLimit, checkKeyCount } from './index-limits.js';
 import { checkOutputsApart } from './overlap.js';
 import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
 
@@ -37,24 +38,38 @@ export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & { rea
   if (optionsIn === undefined) throw typeError(CREATE, 'options', 'an object { batch, kvHeads, headDim, capacity }', optionsIn);
   const options = checkOptionsObject(CREATE, optionsIn);
   checkOptionNames(CREATE, options, OPTION_NAMES);
-  const headDim = checkPositiveInteger(CREATE, 'options.headDim', options.headDim);
+  const headDim = checkDimension(CREATE, 'options.headDim', options.headDim);
   const dtype = options.dtype === undefined ? 'float32' : options.dtype;
   if (typeof dtype !== 'string') throw typeError(CREATE, 'options.dtype', "'float32' or 'float64'", dtype);
   if (!DTYPES.includes(dtype as KvCacheDType)) throw rangeError(CREATE, 'options.dtype', "'float32' or 'float64'", dtype);
   return {
-    batch: checkPositiveInteger(CREATE, 'options.batch', options.batch),
-    kvHeads: checkPositiveInteger(CREATE, 'options.kvHeads', options.kvHeads),
+    batch: checkDimension(CREATE, 'options.batch', options.batch),
+    kvHeads: checkDimension(CREATE, 'options.kvHeads', options.kvHeads),
     headDim,
-    valueDim: options.valueDim === undefined ? headDim : checkPositiveInteger(CREATE, 'options.valueDim', options.valueDim),
-    capacity: checkPositiveInteger(CREATE, 'options.capacity', options.capacity),
+    valueDim: options.valueDim === undefined ? headDim : checkDimension(CREATE, 'options.valueDim', options.valueDim),
+    capacity: checkCapacity(CREATE, 'options.capacity', options.capacity),
     dtype: dtype as KvCacheDType,
   };
 }
 
-export function checkPositiveInteger(op: string, name: string, value: unknown): number {
+function checkPositiveInteger(op: string, name: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(op, name, 'a positive integer', value);
   if (!Number.isSafeInteger(value) || value < 1) throw rangeError(op, name, 'a positive integer', value);
   return value;
+}
+
+/** batch, kvHeads, headDim, valueDim: dimensions of the cache's tensors, below 2^31 like any other. */
+function checkDimension(op: string, name: string, value: unknown): number {
+  const n = checkPositiveInteger(op, name, value);
+  checkIndexLimit(op, name, n);
+  return n;
+}
+
+/** A capacity any attention call over the full cache can take as its Sk. */
+export function checkCapacity(op: string, name: string, value: unknown): number {
+  const n = checkPositiveInteger(op, name, value);
+  checkKeyCount(op, name, n);
+  return n;
 }
 
 /** k [B, Hkv, n, D] and v [B, Hkv, n, Dv] of the cache's dtype, n ≥ 1 and within the free capacity. */

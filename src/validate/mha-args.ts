@@ -5,6 +5,7 @@
 
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
+import { checkIndexLimit, checkKeyCount } from './index-limits.js';
 import { layoutDimNames, mhaLayout, seqFirstHint } from './mha-layout.js';
 import {
   checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
@@ -88,6 +89,10 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   checkDim(OP, `value.shape[${b}] (B)`, value.shape[b], B, `query.shape[${b}] (B)`, seqFirstHint(layout, value.shape[1] === query.shape[1]));
   checkDim(OP, `value.shape[${s}] (Sk)`, value.shape[s], Sk, `key.shape[${s}] (Sk)`);
   checkDim(OP, 'value.shape[2] (E)', value.shape[2], E, 'query.shape[2] (E)');
+  checkKeyCount(OP, `key.shape[${s}] (Sk)`, Sk);
+  // The projections are GEMMs over B·Sq and B·Sk rows, whose tiles hold row indices as int32.
+  checkIndexLimit(OP, `B·Sq = ${B}·${Sq} (rows of the Q projection)`, B * Sq);
+  checkIndexLimit(OP, `B·Sk = ${B}·${Sk} (rows of the K and V projections)`, B * Sk);
 
   // The head counts come before the weights: they set inProjWeight's shape.
   const numHeads = options.numHeads;

@@ -9,6 +9,7 @@
 
 import { rangeError, typeError } from '../errors.js';
 import { product, type FloatArray, type Tensor } from '../tensor.js';
+import { checkIndexLimit } from './index-limits.js';
 import { ownView } from './typed-array.js';
 
 export type DimNames = readonly string[];
@@ -36,6 +37,7 @@ function checkTensorLike(op: string, name: string, value: unknown, expectedNames
   dims.forEach((d, i) => {
     if (typeof d !== 'number') throw typeError(op, `${name}.shape[${i}] (${names[i]})`, 'a number', d);
     if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, `${name}.shape[${i}] (${names[i]})`, 'a non-negative integer', d);
+    checkIndexLimit(op, `${name}.shape[${i}] (${names[i]})`, d);
   });
   return { data, shape: dims as readonly number[] };
 }

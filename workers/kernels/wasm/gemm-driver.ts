@@ -1,7 +1,7 @@
 // Runs GEMM tiles (out = x·Wᵀ + b) on the wasm kernel. W's rows for a tile's column block are packed
-// into 8-column panels once per thread and job and kept in an LRU cache (the planner hands a thread
-// the column blocks of one row block in turn); x rows are copied per chunk of rows, the results
-// copied back into the strided output.
+// into 8-column panels once per thread and job and kept in an LRU cache (the planner lists the row
+// blocks of one column block in turn, so a thread's consecutive tiles mostly hit it); x rows are copied
+// per chunk of rows, the results copied back into the strided output.
 
 import type { GemmJob, GemmPart } from '../jobs.js';
 import { WasmArena, alignUp } from './arena.js';
@@ -18,7 +18,7 @@ const W_CACHE_BYTES = 64 * MiB;
 const X_CHUNK_BYTES = 256 * 1024;
 const MAX_CHUNK_ROWS = 256;
 /** W rows per cache slot: a tile's columns are processed in blocks of at most this many (the planner's
- *  column blocks are 256 wide), so a slot stays bounded (1 MiB at K = 1024) whatever the tile. Each
+ *  column blocks are at most 256 wide), so a slot stays bounded (1 MiB at K = 1024) whatever the tile. Each
  *  output element is one sum over k, so how columns are grouped never changes its bits. */
 const SLOT_COLUMNS = 256;
 
