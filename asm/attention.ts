@@ -19,6 +19,7 @@
 // and 4 rows: asm/layout.ts and scores.ts. Whole blocks are skipped for a group that sees none of
 // their keys (causal limit, window, mask), which is what makes causal attention cost half.
 
+import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { pv1, pv4 } from './pv';
 import { ALPHA_OFFSET, SCORE_ROW_BYTES } from './scratch';
@@ -26,6 +27,7 @@ import { groupScores } from './scores';
 import { softmax4, softmaxStep } from './softmax';
 
 /**
+ * args: the address of an argument block (workers/kernels/wasm/span-args-layout.ts) holding:
  * rows: a multiple of 4; rows past the chunk's real rows must have key limit 0.
  * scale: the score scale times log2 e, divided by shift; rowMax is kept in the same base-2 units over
  *   shift (the driver turns it into natural units for lse and split partials).
@@ -47,12 +49,18 @@ import { softmax4, softmaxStep } from './softmax';
  * scores: 0, or [rows][scoresStride] floats receiving the masked scores at their global key index
  *   (for the attention weights; finishWeights turns them into probabilities).
  */
-export function attentionSpan(
-  rows: i32, depth: i32, dvPad: i32, scale: f32, shift: f32, spanStart: i32, spanKeys: i32,
-  q: usize, keyLimit: usize, keyFloor: usize, kPanels: usize, vRows: usize, vFinite: bool,
-  mask: usize, maskStride: i32, bias: usize, biasStride: i32,
-  rowMax: usize, rowSum: usize, acc: usize, scratch: usize, scores: usize, scoresStride: i32,
-): void {
+export function attentionSpan(args: usize): void {
+  const rows = load<i32>(args, SpanArg.ROWS), depth = load<i32>(args, SpanArg.DEPTH), dvPad = load<i32>(args, SpanArg.DV_PAD);
+  const scale = load<f32>(args, SpanArg.SCALE), shift = load<f32>(args, SpanArg.SHIFT);
+  const spanStart = load<i32>(args, SpanArg.START), spanKeys = load<i32>(args, SpanArg.KEYS);
+  const q = load<usize>(args, SpanArg.Q), keyLimit = load<usize>(args, SpanArg.KEY_LIMIT), keyFloor = load<usize>(args, SpanArg.KEY_FLOOR);
+  const kPanels = load<usize>(args, SpanArg.K_PANELS), vRows = load<usize>(args, SpanArg.V_ROWS);
+  const vFinite = load<i32>(args, SpanArg.V_FINITE) != 0;
+  const mask = load<usize>(args, SpanArg.MASK), maskStride = load<i32>(args, SpanArg.MASK_STRIDE);
+  const bias = load<usize>(args, SpanArg.BIAS), biasStride = load<i32>(args, SpanArg.BIAS_STRIDE);
+  const rowMax = load<usize>(args, SpanArg.ROW_MAX), rowSum = load<usize>(args, SpanArg.ROW_SUM), acc = load<usize>(args, SpanArg.ACC);
+  const scratch = load<usize>(args, SpanArg.SCRATCH);
+  const scores = load<usize>(args, SpanArg.SCORES), scoresStride = load<i32>(args, SpanArg.SCORES_STRIDE);
   const spanEnd = spanStart + spanKeys;
   const qRowBytes = <usize>depth << 2;
   const accRowBytes = <usize>dvPad << 2;
