@@ -2,11 +2,12 @@
 // Everything works on raw linear memory the driver lays out; there is no allocator or GC.
 
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
-import { ATTENTION_SCRATCH_BYTES } from './attention';
+import { ATTENTION_SCRATCH_BYTES } from './scratch';
 
 export { exp2Array } from './exp';
 export { allFinite, packPanels } from './pack';
-export { attentionSpan, finishRows, finishWeights } from './attention';
+export { attentionSpan } from './attention';
+export { finishRows, finishWeights } from './finish';
 export { gemmRows } from './gemm';
 
 /** First byte after the module's static data: the driver's layout starts here. */

@@ -1,5 +1,7 @@
 // A small seeded random generator (mulberry32), so a bench or stress run can be repeated exactly with
-// --seed. Not for cryptography; plenty for test data.
+// --seed. Not for cryptography; plenty for test data. The project's only copy: the benchmarks
+// (bench/support/random-tensors.ts) and the tests (test/support/random.ts) draw from it too, since the
+// shipped CLI cannot import theirs.
 
 export class Random {
   private state: number;

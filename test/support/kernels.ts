@@ -1,9 +1,7 @@
 // The kernels every numeric suite runs against (tfjs's habit: tests written once, run on every backend),
 // the thread counts whose results must agree bit for bit, and the build of the wasm kernel they test.
 
-import type { WasmBuildChoice } from '../../dist/src/index.js';
-
-export type KernelName = 'js' | 'wasm';
+import type { KernelName, WasmBuildChoice } from '../../dist/src/index.js';
 
 export const KERNELS: readonly KernelName[] = ['js', 'wasm'];
 

@@ -2,6 +2,9 @@
 // reproduces exactly. Tensors are allocated here (not with attnpool's own tensor()/zeros()) so the
 // inputs do not depend on the code under test.
 
+import { Random } from '../../dist/cli/random.js';
+import type { AttentionDims } from '../../dist/workers/kernels/jobs.js';
+
 export type Shape = readonly number[];
 export type FloatData = Float32Array | Float64Array;
 export type FloatDType = 'float32' | 'float64';
@@ -16,21 +19,12 @@ export function product(shape: Shape): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit generator; plenty for test data, and identical on every platform. */
-export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
+/** The project's one seeded generator (mulberry32, dist/cli/random.js: identical on every platform),
+ *  with what the tests draw besides: uniform() is its next(), plus normal(); int() is Random's. */
+export class Rng extends Random {
   /** Uniform in [0, 1). */
   uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.next();
   }
 
   /** Standard normal (Box–Muller); 1 − u keeps the logarithm's argument in (0, 1]. */
@@ -38,11 +32,6 @@ export class Rng {
     const u = 1 - this.uniform();
     const w = this.uniform();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
-  }
-
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.uniform() * (hi - lo + 1));
   }
 }
 
@@ -106,15 +95,8 @@ export function toFloat64(t: TensorLike): TensorLike<Float64Array> {
   return { data, shape: [...t.shape] };
 }
 
-export interface AttentionSpec {
+export interface AttentionSpec extends AttentionDims {
   readonly seed: number;
-  readonly B: number;
-  readonly H: number;
-  readonly Hkv: number;
-  readonly Sq: number;
-  readonly Sk: number;
-  readonly D: number;
-  readonly Dv: number;
   readonly dtype?: FloatDType;
   /** Shape of a random 0/1 mask (1 with probability 0.75), broadcastable to [B, H, Sq, Sk]. */
   readonly maskShape?: Shape;

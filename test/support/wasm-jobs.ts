@@ -2,7 +2,7 @@
 // for the reference) embedded in strided storage the way the coordinator lays them out, plus readers
 // that pull the logical results back out of the strided outputs.
 
-import type { AttentionJob, Broadcast4, GemmJob, GemmPart, View4 } from '../../dist/workers/kernels/jobs.js';
+import type { AttentionDims, AttentionJob, Broadcast4, GemmJob, GemmPart, View4 } from '../../dist/workers/kernels/jobs.js';
 import { Rng } from './random.js';
 
 /** Storage layouts of a [B, H, rows, cols] tensor:
@@ -107,14 +107,7 @@ export function broadcastAt(t: Broadcastable, b: number, h: number, i: number, j
   return t.values[(((mB === 1 ? 0 : b) * mH + (mH === 1 ? 0 : h)) * mRows + (mRows === 1 ? 0 : i)) * mCols + (mCols === 1 ? 0 : j)];
 }
 
-export interface AttentionCase {
-  readonly B: number;
-  readonly H: number;
-  readonly Hkv: number;
-  readonly Sq: number;
-  readonly Sk: number;
-  readonly D: number;
-  readonly Dv: number;
+export interface AttentionCase extends AttentionDims {
   readonly causal?: boolean;
   readonly scale?: number;
   readonly mask?: Broadcastable;

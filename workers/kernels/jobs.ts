@@ -10,9 +10,8 @@
 // How a tile is computed never depends on which thread runs it or how many threads there are, so the
 // output is bit-for-bit the same for every thread count.
 
+import type { FloatArray } from '../../src/tensor.js';
 import type { TileControl, TileOutcome } from './tile-control.js';
-
-export type FloatArray = Float32Array | Float64Array;
 
 /** A [B, H, rows, cols] float tensor with unit column stride. Element (b, h, r, c) is at
  *  `offset + b*strideB + h*strideH + r*strideRow + c`. */
@@ -61,10 +60,9 @@ export interface KvSource {
   readonly epoch: number;
 }
 
-/** Scaled dot-product attention over pre-split heads.
- *  tiles: [b, h, rowStart, rowEnd, split] per tile (split 0 when the job has no `split`). */
-export interface AttentionJob {
-  readonly kind: 'attention';
+/** The sizes of an attention problem: batch, query heads, K/V heads (H a multiple of Hkv: grouped-query
+ *  attention), query and key positions, head dims of Q/K and of V. */
+export interface AttentionDims {
   readonly B: number;
   readonly H: number;
   readonly Hkv: number;
@@ -72,6 +70,12 @@ export interface AttentionJob {
   readonly Sk: number;
   readonly D: number;
   readonly Dv: number;
+}
+
+/** Scaled dot-product attention over pre-split heads.
+ *  tiles: [b, h, rowStart, rowEnd, split] per tile (split 0 when the job has no `split`). */
+export interface AttentionJob extends AttentionDims {
+  readonly kind: 'attention';
   readonly scale: number;
   readonly causal: boolean;
   /** Sliding window (with causal): row i sees keys j with i' − window < j ≤ i', i' = i + Sk − Sq. */

@@ -7,7 +7,8 @@
 //   [0] tile + 1 (0: empty)  [1] first row of the paused chunk  [2] next key  [3] rows
 //   then m [rows], l [rows], acc [rows][cols].
 
-import type { AttentionJob, FloatArray } from './jobs.js';
+import type { FloatArray } from '../../src/tensor.js';
+import type { AttentionJob } from './jobs.js';
 
 const HEADER = 4;
 

@@ -1,5 +1,6 @@
 // Runs attention tiles on the wasm kernel: streams each tile's inputs into the instance's memory,
-// calls asm/attention.ts, and copies the results out.
+// calls asm/attention.ts (its arguments in a block of that memory, span-args.ts), and copies the
+// results out.
 //
 // Memory model (issue 3, item 2). Tensors stay in the caller's SharedArrayBuffers, which may exceed
 // the 4 GiB a wasm32 memory can address, so each instance copies what a tile needs into its own
@@ -45,6 +46,8 @@ import { requireFloat32 } from './require-float32.js';
 import { scoreScaling } from './score-scaling.js';
 import { KvPieces, piecePartFinite, type KvPiece } from './kv-pieces.js';
 import { SlotCache } from './slot-cache.js';
+import { writeSpanArgs } from './span-args.js';
+import { ARGS_BYTES as SPAN_ARGS_BYTES } from './span-args-layout.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
@@ -76,6 +79,7 @@ interface Regions {
   readonly acc: number;
   readonly scratch: number;
   readonly scores: number;
+  readonly spanArgs: number; // attentionSpan's argument block
 }
 
 interface AttentionPlan {
@@ -261,10 +265,14 @@ export class WasmAttention {
     const { at } = plan;
     const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
     const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
-    this.kernels.attentionSpan(groupRows, job.D, plan.dvPad, plan.scoreScale, plan.shift, from, keys,
-      at.q, at.keyLimit, at.keyFloor, kPanels, vRows, vFinite ? 1 : 0,
-      job.mask ? at.mask : 0, maskStride, job.bias ? at.bias : 0, biasStride,
-      at.rowMax, at.rowSum, at.acc, at.scratch, job.weights ? at.scores : 0, plan.scoresStride);
+    writeSpanArgs(this.arena, at.spanArgs, {
+      rows: groupRows, depth: job.D, dvPad: plan.dvPad, scale: plan.scoreScale, shift: plan.shift, spanStart: from, spanKeys: keys,
+      q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, kPanels, vRows, vFinite,
+      mask: job.mask ? at.mask : 0, maskStride, bias: job.bias ? at.bias : 0, biasStride,
+      rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0,
+      scoresStride: plan.scoresStride,
+    });
+    this.kernels.attentionSpan(at.spanArgs);
   }
 
   /** The chunk's rows' state after their split's keys (float32, exact in float64), for the merge. */
@@ -385,6 +393,7 @@ export class WasmAttention {
       acc: layout.take(chunkRows * dvPad * 4),
       scratch: layout.take(this.kernels.attentionScratchBytes()),
       scores: layout.take(job.weights ? chunkRows * scoresStride * 4 : 0),
+      spanArgs: layout.take(SPAN_ARGS_BYTES),
     };
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);

@@ -11,12 +11,8 @@ export interface KernelExports {
   exp2Array(src: number, dst: number, count: number): void;
   allFinite(ptr: number, count: number): number;
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
-  attentionSpan(
-    rows: number, depth: number, dvPad: number, scale: number, shift: number, spanStart: number, spanKeys: number,
-    q: number, keyLimit: number, keyFloor: number, kPanels: number, vRows: number, vFinite: number,
-    mask: number, maskStride: number, bias: number, biasStride: number,
-    rowMax: number, rowSum: number, acc: number, scratch: number, scores: number, scoresStride: number,
-  ): void;
+  /** args: the address of an argument block (span-args.ts). */
+  attentionSpan(args: number): void;
   finishRows(rows: number, dvPad: number, rowSum: number, acc: number): void;
   finishWeights(rows: number, keys: number, shift: number, rowMax: number, rowSum: number, scores: number, scoresStride: number): void;
   gemmRows(rows: number, depth: number, x: number, wPanels: number, panels: number, bias: number, out: number, ldo: number): void;

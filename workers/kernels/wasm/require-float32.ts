@@ -1,6 +1,6 @@
 // The wasm kernel computes in float32 only; the coordinator sends float64 jobs to the js kernel.
 
-import type { FloatArray } from '../jobs.js';
+import type { FloatArray } from '../../../src/tensor.js';
 
 export function requireFloat32(data: FloatArray, name: string): Float32Array {
   if (!(data instanceof Float32Array)) {
