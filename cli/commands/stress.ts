@@ -12,6 +12,7 @@ import { progressBar } from '../progress.js';
 import { Random } from '../random.js';
 import { randomValidCalls, warmUpCall, type ValidCall } from '../stress/calls.js';
 import { firePhase, type PhaseResult } from '../stress/fire.js';
+import { referenceBits } from '../stress/reference.js';
 
 interface StressArgs {
   threads: number[];
@@ -96,11 +97,7 @@ async function stress(args: StressArgs): Promise<void> {
 async function referenceResults(calls: readonly ValidCall[], kernels: KernelArgs): Promise<{ references: TensorData[][]; kernel: string; wasmVariant: string | null }> {
   return withPool(1, kernels, async (pool) => {
     const references: TensorData[][] = [];
-    for (const call of calls) {
-      references.push(await call.run(pool).catch((err: unknown) => {
-        throw new CliFailure(`the 1-thread reference run failed for ${call.label}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-      }));
-    }
+    for (const call of calls) references.push(await referenceBits(call, pool));
     return { references, kernel: pool.kernel, wasmVariant: pool.wasmVariant };
   });
 }

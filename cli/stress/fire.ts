@@ -5,7 +5,8 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AttentionPool, TensorData } from '../../src/index.js';
-import { bitIdentical } from '../bitwise.js';
+import { allBitIdentical } from '../bitwise.js';
+import { describeError } from '../errors.js';
 import { quantile } from '../format.js';
 import type { Random } from '../random.js';
 import { sampleRss } from '../rss-sampler.js';
@@ -79,7 +80,7 @@ export async function firePhase(pool: AttentionPool, settings: PhaseSettings): P
     if (abortMode === null) latencies.push(performance.now() - start);
     if (abortMode === 'before') return report('unexpected', `an already-aborted call resolved: ${call.label}`);
     const reference = references[index]!;
-    const same = result.length === reference.length && result.every((r, i) => bitIdentical(r, reference[i]!));
+    const same = allBitIdentical(result, reference);
     report(same ? 'ok' : 'wrong', same ? undefined : `wrong result (differs from 1 thread): ${call.label}`);
   }
 
@@ -120,7 +121,3 @@ export async function firePhase(pool: AttentionPool, settings: PhaseSettings): P
 /** 'before': the signal is aborted before the call; 'during': at a random moment soon after it starts. */
 type AbortMode = 'before' | 'during';
 const ABORT_MODES: readonly AbortMode[] = ['before', 'during'];
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
