@@ -110,8 +110,8 @@ async function stress(args: StressArgs): Promise<void> {
   const unexpected = phases.reduce((n, p) => n + p.unexpectedErrors, 0);
   const hostileFindings = phases.reduce((n, p) => n + Object.values(p.hostile?.classes ?? {}).reduce((m, c) => m + c.findings, 0), 0);
   if (wrong > 0 || unexpected > 0 || hostileFindings > 0) {
-    throw new CliFailure(`${count(wrong, 'wrong result')} and ${count(unexpected, 'unexpected error')}` +
-      `${hostile ? `, ${count(hostileFindings, 'hostile finding')}` : ''} (seed ${seed})`);
+    const counts = [count(wrong, 'wrong result'), count(unexpected, 'unexpected error'), ...(hostile ? [count(hostileFindings, 'hostile finding')] : [])];
+    throw new CliFailure(`${counts.slice(0, -1).join(', ')} and ${counts.at(-1)} (seed ${seed})`);
   }
 }
 
