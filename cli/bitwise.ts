@@ -8,6 +8,11 @@ export function bitIdentical(a: Floats, b: Floats): boolean {
   return Buffer.compare(bytesOf(a), bytesOf(b)) === 0;
 }
 
+/** Every array of a call's result (output, lse, weights) the same bits as the reference's. */
+export function allBitIdentical(result: readonly Floats[], reference: readonly Floats[]): boolean {
+  return result.length === reference.length && result.every((r, i) => bitIdentical(r, reference[i]!));
+}
+
 function bytesOf(a: Floats): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }

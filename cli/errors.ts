@@ -29,6 +29,11 @@ export function oneLine(err: unknown): string {
   return text.replace(/\s*\n\s*/g, ' ');
 }
 
+/** An error as a finding names it: its class and message. */
+export function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
 export function exitCodeOf(err: unknown): number {
   return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
 }

@@ -46,6 +46,22 @@ export function positiveIntList(option: string): (value: unknown) => number[] {
   };
 }
 
+const BYTE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+
+/** "64MiB", "1.5GiB", "1048576" → bytes (a whole number); "Infinity" stays Infinity (no bound). */
+export function byteCount(option: string): (value: unknown) => number {
+  return (value) => {
+    const text = String(value).trim();
+    if (text === 'Infinity') return Infinity;
+    const match = /^(\d+(?:\.\d+)?) ?(B|KiB|MiB|GiB|TiB)?$/.exec(text);
+    const bytes = match ? Number(match[1]) * BYTE_UNITS[match[2] ?? '']! : NaN;
+    if (!Number.isSafeInteger(bytes)) {
+      throw new UsageError(`--${option} must be a whole number of bytes like 1048576, 64MiB or 1.5GiB, or Infinity, got ${show(value)}`);
+    }
+    return bytes;
+  };
+}
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 
 /** "30s", "500ms", "2m" or a bare number of seconds → milliseconds. */

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { AttentionPool, type KernelChoice, type WasmBuildChoice } from '../src/index.js';
 import { UsageError } from './errors.js';
-import { positiveInt } from './options.js';
+import { byteCount, positiveInt } from './options.js';
 
 export type { KernelChoice, WasmBuildChoice };
 const KERNELS: readonly KernelChoice[] = ['auto', 'wasm', 'js'];
@@ -14,6 +14,19 @@ export interface KernelArgs {
   readonly kernel: KernelChoice;
   readonly wasmBuild: WasmBuildChoice;
 }
+
+/** The pool options a command may also set beyond the kernel: the per-call memory bound. */
+export interface PoolArgs extends KernelArgs {
+  /** undefined: the library's default (a quarter of os.totalmem()). */
+  readonly maxCallBytes?: number;
+}
+
+export const maxCallBytesOption = {
+  requiresArg: true,
+  describe: "the pool's maxCallBytes: what one call may allocate before it is refused (64MiB, 2GiB, Infinity)",
+  defaultDescription: 'a quarter of os.totalmem()',
+  coerce: byteCount('max-call-bytes'),
+} as const;
 
 export const threadsOption = {
   requiresArg: true,
@@ -37,9 +50,9 @@ export const wasmBuildOption = {
 } as const;
 
 /** A pool for a command; the library's rejection of an option value is a usage error of the CLI. */
-export function openPool(threads: number, { kernel, wasmBuild }: KernelArgs): AttentionPool {
+export function openPool(threads: number, { kernel, wasmBuild, maxCallBytes }: PoolArgs): AttentionPool {
   try {
-    return new AttentionPool({ threads, kernel, wasmBuild });
+    return new AttentionPool({ threads, kernel, wasmBuild, maxCallBytes });
   } catch (err) {
     if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
     throw err;
@@ -48,8 +61,8 @@ export function openPool(threads: number, { kernel, wasmBuild }: KernelArgs): At
 
 /** Opens a pool, runs `work` on it and closes it whatever happens. The pool opens before `work` reads
  *  any file, so an option the pool refuses is reported first (and its threads start meanwhile). */
-export async function withPool<T>(threads: number, kernels: KernelArgs, work: (pool: AttentionPool) => Promise<T>): Promise<T> {
-  const pool = openPool(threads, kernels);
+export async function withPool<T>(threads: number, options: PoolArgs, work: (pool: AttentionPool) => Promise<T>): Promise<T> {
+  const pool = openPool(threads, options);
   try {
     return await work(pool);
   } finally {

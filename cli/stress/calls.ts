@@ -18,7 +18,7 @@ export interface InvalidCall {
 
 type FloatDType = 'float32' | 'float64';
 
-function randomFloats(random: Random, shape: readonly number[], dtype: FloatDType = 'float32', amplitude = 1): Tensor<FloatArray> {
+export function randomFloats(random: Random, shape: readonly number[], dtype: FloatDType = 'float32', amplitude = 1): Tensor<FloatArray> {
   const t = zeros(shape, dtype);
   random.fill(t.data);
   for (let i = 0; i < t.data.length; i++) t.data[i]! *= amplitude;
@@ -26,7 +26,7 @@ function randomFloats(random: Random, shape: readonly number[], dtype: FloatDTyp
 }
 
 /** 1 with probability `p`, else 0. */
-function randomBits(random: Random, shape: readonly number[], p: number): Tensor<Uint8Array> {
+export function randomBits(random: Random, shape: readonly number[], p: number): Tensor<Uint8Array> {
   const t = zeros(shape, 'uint8');
   for (let i = 0; i < t.data.length; i++) t.data[i] = random.chance(p) ? 1 : 0;
   return t;
