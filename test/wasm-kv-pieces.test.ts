@@ -6,8 +6,7 @@
 // or another head dimension in between — and a step must pack only the positions appended.
 
 import { describe, expect, it } from 'vitest';
-import type { AttentionJob, KvSource, SplitKv, View4 } from '../dist/workers/kernels/jobs.js';
-import { tileCount } from '../dist/workers/kernels/jobs.js';
+import { ATTENTION_TILE, tileCount, type AttentionJob, type AttentionTile, type KvSource, type SplitKv, type View4 } from '../dist/workers/kernels/jobs.js';
 import { createWasmKernel, wasmKernels, type WasmKernel } from '../dist/workers/kernels/wasm/index.js';
 import { expectSameBits } from './support/compare.js';
 import { WASM_BUILD } from './support/kernels.js';
@@ -77,9 +76,9 @@ function stepJob(cache: CacheBuffers, Sk: number, options: StepOptions = {}): At
     keysPerSplit: kps, first: 0, count,
     max: new Float64Array(count * B * H * Sq).fill(-Infinity), sum: new Float64Array(count * B * H * Sq), acc: new Float64Array(count * B * H * Sq * Dv),
   } : undefined;
-  const tiles: number[] = [];
+  const tiles: AttentionTile[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
-    for (let s = 0; s < (kps ? count : 1); s++) tiles.push(b, h, 0, Sq, s);
+    for (let split = 0; split < (kps ? count : 1); split++) tiles.push({ b, h, rowStart: 0, rowEnd: Sq, split });
   }
   return {
     kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: 1 / Math.sqrt(D), causal: true,
@@ -87,12 +86,12 @@ function stepJob(cache: CacheBuffers, Sk: number, options: StepOptions = {}): At
     q, k: cache.k, v: cache.v, out: dense(Sq, Dv, 7), lse: dense(Sq, 1, 7),
     ...(split ? { split } : {}),
     ...(options.source ? { kvSource: options.source } : {}),
-    tiles: Int32Array.from(tiles),
+    tiles: ATTENTION_TILE.pack(tiles),
   };
 }
 
 function runAll(kernel: WasmKernel, job: AttentionJob): void {
-  for (let t = 0; t < tileCount(job); t++) kernel.attentionTile(job, t);
+  for (let t = 0; t < tileCount(job); t++) kernel.tiles.attention(job, t);
 }
 
 function expectSameResult(got: AttentionJob, expected: AttentionJob, label: string): void {
@@ -203,7 +202,7 @@ describe('wasm kernel: K/V pieces are never served stale', () => {
     checkStep(kernel, cache, 600, { source }, 'before');
     expect(checkStep(kernel, cache, 601, { source }, 'next step')).toBe(2);
     const { part } = gemmPart({ M: 20, N: 30, K: 40, bias: true, seed: 910 });
-    kernel.gemmTile(gemmJob([part], gemmTiles(0, 20, 30, [], [])), 0); // lays the memory out for itself
+    kernel.tiles.gemm(gemmJob([part], gemmTiles(0, 20, 30, [], [])), 0); // lays the memory out for itself
     expect(checkStep(kernel, cache, 602, { source }, 'after a GEMM job')).toBe(2 * 602);
     runAll(kernel, stepJob(cache, 300)); // per-job packing, over the same memory
     expect(checkStep(kernel, cache, 603, { source }, 'after a job without kvSource')).toBe(2 * 603);

@@ -16,6 +16,7 @@ import type { Kernel } from '../jobs.js';
 import { WasmArena } from './arena.js';
 import { WasmAttention } from './attention-driver.js';
 import { WasmGemm } from './gemm-driver.js';
+import { SHARED_TILES } from '../shared-tiles.js';
 import { instantiateKernels } from './kernel-exports.js';
 
 /** Which build of the kernels runs: with fused multiply-add, or plain SIMD. */
@@ -89,8 +90,11 @@ export function createWasmKernel(module: WebAssembly.Module): WasmKernel {
   const gemm = new WasmGemm(kernels, arena);
   return {
     name: 'wasm',
-    attentionTile: (job, tile, control) => attention.tile(job, tile, control),
-    gemmTile: (job, tile) => gemm.tile(job, tile),
+    tiles: {
+      attention: (job, tile, control) => attention.tile(job, tile, control),
+      gemm: (job, tile) => gemm.tile(job, tile),
+      ...SHARED_TILES,
+    },
     pieceStats: attention.pieceStats,
   };
 }
