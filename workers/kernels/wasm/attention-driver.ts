@@ -125,9 +125,6 @@ export class WasmAttention {
   private plan: AttentionPlan | undefined;
   /** Pieces kept from earlier jobs; valid while the arena's layout epoch is still theirs. */
   private pieces: { readonly pieces: KvPieces; epoch: number } | undefined;
-  /** Keys packed into KvPieces by this instance: a diagnostic (tests check that a decode step packs
-   *  only what was appended). */
-  readonly pieceStats = { packedKeys: 0 };
   private readonly keyBlock: number;
   private readonly panelWidth: number;
   private readonly rowGroup: number;
@@ -409,7 +406,7 @@ export class WasmAttention {
   private keptPieces(D: number, dvPad: number, maxSpanKeys: number): KvPieces {
     const kept = this.pieces;
     if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad) return kept.pieces;
-    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES, this.pieceStats);
+    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES);
   }
 }
 

@@ -77,13 +77,8 @@ export function wasmKernels(choice: WasmBuildChoice = 'auto'): WasmKernels | nul
   return null;
 }
 
-/** The wasm kernel, plus a count tests read: keys packed into K/V kept across jobs (kv-pieces.ts). */
-export interface WasmKernel extends Kernel {
-  readonly pieceStats: { readonly packedKeys: number };
-}
-
 /** A kernel on a fresh instance of `module`. Float32 jobs only (float64 jobs run on the js kernel). */
-export function createWasmKernel(module: WebAssembly.Module): WasmKernel {
+export function createWasmKernel(module: WebAssembly.Module): Kernel {
   const kernels = instantiateKernels(module);
   const arena = new WasmArena(kernels);
   const attention = new WasmAttention(kernels, arena);
@@ -95,6 +90,5 @@ export function createWasmKernel(module: WebAssembly.Module): WasmKernel {
       gemm: (job, tile) => gemm.tile(job, tile),
       ...SHARED_TILES,
     },
-    pieceStats: attention.pieceStats,
   };
 }
