@@ -18,7 +18,9 @@ import { Bench } from 'tinybench';
 import { planAttentionTiles } from '../src/plan/attention-plan.js';
 import { planGemmTiles } from '../src/plan/gemm-plan.js';
 import { jsKernel } from '../workers/kernels/js/js-kernel.js';
-import { TILE_INTS, type AttentionJob, type GemmJob, type GemmPart, type Kernel, type View4 } from '../workers/kernels/jobs.js';
+import {
+  ATTENTION_TILE, GEMM_TILE, tileCount, type AttentionJob, type GemmJob, type GemmPart, type Kernel, type View4,
+} from '../workers/kernels/jobs.js';
 import { createWasmKernel, wasmKernels, type WasmBuildChoice } from '../workers/kernels/wasm/index.js';
 import { randomTensor } from './support/random-tensors.js';
 
@@ -74,7 +76,7 @@ function attentionCases(causal: boolean): Case[] {
     out: headView(new Float32Array(B * H * S * D), H, S, D), tiles,
   };
   const flopsPerHead = (4 * S * S * D) / (causal ? 2 : 1);
-  const jsTiles = selectTiles(tiles, TILE_INTS.attention, (t) => tiles[t + 1] < jsHeads);
+  const jsTiles = ATTENTION_TILE.pack(ATTENTION_TILE.unpack(tiles).filter((tile) => tile.h < jsHeads));
   const name = `attention B1 H8 D64 S4096${causal ? ' causal' : ''}`;
   const cases: Case[] = [
     { label: `${name}, wasm`, kernel: wasm, runs: wasmRuns, flops: H * flopsPerHead, run: () => runAttention(wasm, { ...job }) },
@@ -87,7 +89,7 @@ function attentionCases(causal: boolean): Case[] {
     const packed = { ...job };
     cases.splice(1, 0, {
       label: `${name}, wasm, K/V per tile`, kernel: wasm, runs: wasmRuns, flops: H * flopsPerHead,
-      run: () => { for (let t = 0; t < tiles.length / TILE_INTS.attention; t++) wasm.attentionTile({ ...job }, t); },
+      run: () => { for (let t = 0; t < tileCount(job); t++) wasm.tiles.attention({ ...job }, t); },
     }, {
       label: `${name}, wasm, K/V already packed`, kernel: wasm, runs: wasmRuns, flops: H * flopsPerHead,
       run: () => runAttention(wasm, packed),
@@ -97,7 +99,7 @@ function attentionCases(causal: boolean): Case[] {
 }
 
 function runAttention(kernel: Kernel, job: AttentionJob): void {
-  for (let t = 0; t < job.tiles.length / TILE_INTS.attention; t++) kernel.attentionTile(job, t);
+  for (let t = 0; t < tileCount(job); t++) kernel.tiles.attention(job, t);
 }
 
 function gemmCases(): Case[] {
@@ -109,12 +111,9 @@ function gemmCases(): Case[] {
   };
   const tiles = planGemmTiles([part], 1);
   const job: GemmJob = { kind: 'gemm', parts: [part], tiles };
-  const jsTiles = selectTiles(tiles, TILE_INTS.gemm, (t) => tiles[t + 2] <= jsRows);
-  const rowsOf = (selected: Int32Array) => {
-    let elements = 0;
-    for (let t = 0; t < selected.length; t += TILE_INTS.gemm) elements += (selected[t + 2] - selected[t + 1]) * (selected[t + 4] - selected[t + 3]);
-    return elements / N;
-  };
+  const jsTiles = GEMM_TILE.pack(GEMM_TILE.unpack(tiles).filter((tile) => tile.rowEnd <= jsRows));
+  const rowsOf = (selected: Int32Array) =>
+    GEMM_TILE.unpack(selected).reduce((elements, t) => elements + (t.rowEnd - t.rowStart) * (t.colEnd - t.colStart), 0) / N;
   const name = 'GEMM S4096 E512 (x·Wᵀ, W 1536×512)';
   return [
     { label: `${name}, wasm`, kernel: wasm, runs: wasmRuns, flops: 2 * M * N * E, run: () => runGemm(wasm, { ...job }) },
@@ -123,14 +122,7 @@ function gemmCases(): Case[] {
 }
 
 function runGemm(kernel: Kernel, job: GemmJob): void {
-  for (let t = 0; t < job.tiles.length / TILE_INTS.gemm; t++) kernel.gemmTile(job, t);
-}
-
-/** The tiles (each `ints` long) whose first int's index satisfies `keep`. */
-function selectTiles(tiles: Int32Array, ints: number, keep: (t: number) => boolean): Int32Array {
-  const kept: number[] = [];
-  for (let t = 0; t < tiles.length; t += ints) if (keep(t)) kept.push(...tiles.subarray(t, t + ints));
-  return Int32Array.from(kept);
+  for (let t = 0; t < tileCount(job); t++) kernel.tiles.gemm(job, t);
 }
 
 console.log(`kernel level, 1 thread, wasm build ${wasmBuild.variant}; median of ${wasmRuns} wasm / ${jsRuns} js runs after one warm-up`);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { AttentionPool } from '../dist/src/index.js';
 import { planGemmTiles } from '../dist/src/plan/gemm-plan.js';
-import type { GemmPart, Kernel } from '../dist/workers/kernels/jobs.js';
+import { GEMM_TILE, tileCount, type GemmPart, type GemmTile, type Kernel } from '../dist/workers/kernels/jobs.js';
 import { jsKernel } from '../dist/workers/kernels/js/js-kernel.js';
 import { createWasmKernel, wasmKernels } from '../dist/workers/kernels/wasm/index.js';
 import { expectRelativeToMax, expectSameBits, FLOAT32_RTOL } from './support/compare.js';
@@ -46,8 +46,7 @@ describe('planGemmTiles: every tile within 2^23 multiply-adds, the tiles exactly
         const label = `M${M} N${N} K${K}, ${threads} threads`;
         const tiles = planGemmTiles([sized(M, N, K)], threads);
         const rowRanges = new Set<string>(), colRanges = new Set<string>(), pairs = new Set<string>();
-        for (let t = 0; t < tiles.length; t += 5) {
-          const [part, m0, m1, n0, n1] = tiles.subarray(t, t + 5);
+        for (const { part, rowStart: m0, rowEnd: m1, colStart: n0, colEnd: n1 } of GEMM_TILE.unpack(tiles)) {
           expect(part).toBe(0);
           expect((m1 - m0) * (n1 - n0) * K, `${label}: tile [${m0}, ${m1}) × [${n0}, ${n1}) multiply-adds`).toBeLessThanOrEqual(MAX_TILE_MACS);
           rowRanges.add(`${m0},${m1}`);
@@ -57,7 +56,7 @@ describe('planGemmTiles: every tile within 2^23 multiply-adds, the tiles exactly
         // A grid: the row blocks partition [0, M), the column blocks [0, N), and each pair is one tile.
         const rowBlocks = expectPartition(rowRanges, M, `${label}: rows`);
         const colBlocks = expectPartition(colRanges, N, `${label}: columns`);
-        expect(tiles.length / 5, `${label}: one tile per (row block, column block)`).toBe(rowBlocks * colBlocks);
+        expect(GEMM_TILE.unpack(tiles).length, `${label}: one tile per (row block, column block)`).toBe(rowBlocks * colBlocks);
         expect(pairs.size).toBe(rowBlocks * colBlocks);
       }
     });
@@ -66,14 +65,14 @@ describe('planGemmTiles: every tile within 2^23 multiply-adds, the tiles exactly
   it('consecutive tiles share their column block (the wasm kernel packs W columns once per thread)', () => {
     const tiles = planGemmTiles([sized(2048, 12288, 4096)], 2);
     let changes = 0;
-    for (let t = 5; t < tiles.length; t += 5) if (tiles[t + 3] !== tiles[t - 2]) changes++;
+    GEMM_TILE.unpack(tiles).forEach((tile, t, all) => { if (t > 0 && tile.colStart !== all[t - 1].colStart) changes++; });
     expect(changes + 1, 'distinct runs of one column block').toBe(12288 / 256);
   });
 });
 
 describe('GEMM bits do not depend on the tiling (K = 4096)', () => {
   const spec = { M: 40, N: 264, K: 4096, bias: true, seed: 4096 };
-  const tilings: Record<string, number[]> = {
+  const tilings: Record<string, GemmTile[]> = {
     'the whole product in one tile': gemmTiles(0, spec.M, spec.N, [], []),
     'the old rule: 256 × 256 blocks': gemmTiles(0, spec.M, spec.N, [], [256]),
     'uneven cuts': gemmTiles(0, spec.M, spec.N, [1, 6, 19, 33], [3, 8, 100, 257]),
@@ -84,14 +83,14 @@ describe('GEMM bits do not depend on the tiling (K = 4096)', () => {
   ];
   for (const [name, make] of kernels) {
     it(`${name}: the planner's tiles give the bits of every other tiling`, () => {
-      const run = (tiles: readonly number[]) => {
+      const run = (tiles: readonly GemmTile[]) => {
         const { part } = gemmPart(spec);
         const kernel = make();
         const job = gemmJob([part], tiles);
-        for (let t = 0; t < tiles.length / 5; t++) kernel.gemmTile(job, t);
+        for (let t = 0; t < tileCount(job); t++) kernel.tiles.gemm(job, t);
         return readGemmOut(part);
       };
-      const planned = run([...planGemmTiles([sized(spec.M, spec.N, spec.K)], 2)]);
+      const planned = run(GEMM_TILE.unpack(planGemmTiles([sized(spec.M, spec.N, spec.K)], 2)));
       for (const [label, tiles] of Object.entries(tilings)) expectSameBits(planned, run(tiles), `${name}: planner vs ${label}`);
     });
   }

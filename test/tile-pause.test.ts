@@ -6,8 +6,7 @@
 // bias slices), attention weights, split-KV partials, K/V from a KvCache (pieces).
 
 import { describe, expect, it } from 'vitest';
-import type { AttentionJob, Kernel, SplitKv } from '../dist/workers/kernels/jobs.js';
-import { tileCount } from '../dist/workers/kernels/jobs.js';
+import { ATTENTION_TILE, tileCount, type AttentionJob, type Kernel, type SplitKv } from '../dist/workers/kernels/jobs.js';
 import { jsKernel } from '../dist/workers/kernels/js/js-kernel.js';
 import { SuspendedTile, suspensionSlot } from '../dist/workers/kernels/suspended-tile.js';
 import type { StepVerdict, TileControl } from '../dist/workers/kernels/tile-control.js';
@@ -60,11 +59,8 @@ function jobOf(c: PauseCase): AttentionJob {
   const kvSource = c.kvSource ? { kvSource: { id: 1, epoch: 1 } } : {};
   if (c.split === undefined) return { ...base, ...kvSource };
   const split = splitKv(base, c.split);
-  const tiles: number[] = [];
-  for (let t = 0; t < base.tiles.length; t += 5) {
-    for (let s = 0; s < split.count; s++) tiles.push(base.tiles[t], base.tiles[t + 1], base.tiles[t + 2], base.tiles[t + 3], s);
-  }
-  return { ...base, ...kvSource, split, tiles: Int32Array.from(tiles) };
+  const tiles = ATTENTION_TILE.unpack(base.tiles).flatMap((tile) => Array.from({ length: split.count }, (_, s) => ({ ...tile, split: s })));
+  return { ...base, ...kvSource, split, tiles: ATTENTION_TILE.pack(tiles) };
 }
 
 /** Everything the job wrote. */
@@ -85,17 +81,17 @@ describe.each(kernels)('kernel $name', ({ name, fresh }) => {
     it('paused every 3rd step and resumed on a fresh instance: the same bits as straight through', () => {
       const straight = jobOf(c);
       const once = fresh();
-      for (let t = 0; t < tileCount(straight); t++) expect(once.attentionTile(straight, t)).toBe('done');
+      for (let t = 0; t < tileCount(straight); t++) expect(once.tiles.attention(straight, t)).toBe('done');
 
       const paused = jobOf(c);
       const control = controlOf(paused, (n) => (n % 3 === 0 ? 'pause' : 'go'));
       let pauses = 0;
       for (let t = 0; t < tileCount(paused); t++) {
-        let outcome = fresh().attentionTile(paused, t, control);
+        let outcome = fresh().tiles.attention(paused, t, control);
         while (outcome === 'paused') {
           pauses++;
           expect(control.suspended!.tile, 'the slot holds the paused tile').toBe(t);
-          outcome = fresh().attentionTile(paused, t, control);
+          outcome = fresh().tiles.attention(paused, t, control);
         }
         expect(outcome).toBe('done');
       }
@@ -113,7 +109,7 @@ describe.each(kernels)('kernel $name', ({ name, fresh }) => {
     it('stopped at the first check: the tile is abandoned, its rows never written', () => {
       const job = jobOf(c);
       const control = controlOf(job, () => 'stop');
-      expect(fresh().attentionTile(job, 0, control)).toBe('stopped');
+      expect(fresh().tiles.attention(job, 0, control)).toBe('stopped');
       expect(control.checks(), 'checks').toBe(1);
       if (!job.split) {
         const out = attentionResult(job).out;

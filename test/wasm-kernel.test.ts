@@ -3,7 +3,7 @@
 // itself under every way of cutting a head's rows (or a product's rows and columns) into tiles.
 
 import { describe, expect, it } from 'vitest';
-import type { AttentionJob, GemmPart, Kernel } from '../dist/workers/kernels/jobs.js';
+import type { AttentionJob, GemmPart, GemmTile, Kernel } from '../dist/workers/kernels/jobs.js';
 import { jsKernel } from '../dist/workers/kernels/js/js-kernel.js';
 import { tileCount } from '../dist/workers/kernels/jobs.js';
 import { createWasmKernel, wasmKernels } from '../dist/workers/kernels/wasm/index.js';
@@ -32,7 +32,7 @@ function rowsOf(t: Logical, from: number, to: number): Logical {
 }
 
 function runAll(kernel: Kernel, job: AttentionJob): void {
-  for (let t = 0; t < tileCount(job); t++) kernel.attentionTile(job, t);
+  for (let t = 0; t < tileCount(job); t++) kernel.tiles.attention(job, t);
 }
 
 /** Runs the case on `kernel` with the given row cuts; checks it against the float64 reference. */
@@ -153,8 +153,8 @@ describe('wasm attention kernel against the float64 reference', () => {
   it('throws a TypeError naming the array for float64 jobs', () => {
     const job = attentionJob(attentionInputs({ B: 1, H: 1, Hkv: 1, Sq: 2, Sk: 2, D: 2, Dv: 2, seed: 22 }), attentionTiles(1, 1, 2));
     const float64 = { ...job, k: { ...job.k, data: new Float64Array(job.k.data) } };
-    expect(() => newKernel().attentionTile(float64, 0)).toThrow(TypeError);
-    expect(() => newKernel().attentionTile(float64, 0)).toThrow(/job\.k\.data must be a Float32Array.*got Float64Array/);
+    expect(() => newKernel().tiles.attention(float64, 0)).toThrow(TypeError);
+    expect(() => newKernel().tiles.attention(float64, 0)).toThrow(/job\.k\.data must be a Float32Array.*got Float64Array/);
   });
 });
 
@@ -221,7 +221,7 @@ describe('wasm attention kernel: bits do not depend on the tiling', () => {
     for (const cuts of tilings) {
       const job = attentionJob(inputs, attentionTiles(spec.B, spec.H, spec.Sq, cuts));
       // Tiles in reverse order: a kernel's caches must not make a tile depend on the ones before it.
-      for (let t = tileCount(job) - 1; t >= 0; t--) reused.attentionTile(job, t);
+      for (let t = tileCount(job) - 1; t >= 0; t--) reused.tiles.attention(job, t);
       expectSameBits(job.out.data as Float32Array, whole.out.data as Float32Array, `out, cuts ${cuts}`);
       expectSameBits(job.lse!.data as Float32Array, whole.lse!.data as Float32Array, `lse, cuts ${cuts}`);
       if (spec.weights) expectSameBits(job.weights!.data as Float32Array, whole.weights!.data as Float32Array, `weights, cuts ${cuts}`);
@@ -285,8 +285,8 @@ describe('wasm attention kernel: bits do not depend on the tiling', () => {
     const kernel = newKernel();
     const job = attentionJob(inputs, attentionTiles(2, 2, 150, [64]));
     for (let t = 0; t < tileCount(job); t++) {
-      kernel.attentionTile(job, t);
-      kernel.gemmTile(gemm, 0); // lays the kernel's memory out for the GEMM between attention tiles
+      kernel.tiles.attention(job, t);
+      kernel.tiles.gemm(gemm, 0); // lays the kernel's memory out for the GEMM between attention tiles
     }
     expectSameBits(job.out.data as Float32Array, fresh.out.data as Float32Array, 'out');
     expectSameBits(job.weights!.data as Float32Array, fresh.weights!.data as Float32Array, 'weights');
@@ -324,9 +324,9 @@ describe('wasm attention kernel against the js kernel', () => {
 describe('wasm GEMM kernel', () => {
   const kernel = newKernel();
 
-  function run(k: Kernel, parts: readonly GemmPart[], tiles: readonly number[]): void {
+  function run(k: Kernel, parts: readonly GemmPart[], tiles: readonly GemmTile[]): void {
     const job = gemmJob(parts, tiles);
-    for (let t = 0; t < tiles.length / 5; t++) k.gemmTile(job, t);
+    for (let t = 0; t < tileCount(job); t++) k.tiles.gemm(job, t);
   }
 
   describe.each([1, 3, 7, 63, 65, 129])('K = %i', (K) => {
@@ -378,6 +378,6 @@ describe('wasm GEMM kernel', () => {
   it('throws a TypeError naming the array for float64 parts', () => {
     const { part } = gemmPart({ M: 2, N: 2, K: 2, bias: false, seed: 55 });
     const job = gemmJob([{ ...part, w: new Float64Array(part.w) }], gemmTiles(0, 2, 2, [], []));
-    expect(() => newKernel().gemmTile(job, 0)).toThrow(/job\.parts\[0\]\.w must be a Float32Array.*got Float64Array/);
+    expect(() => newKernel().tiles.gemm(job, 0)).toThrow(/job\.parts\[0\]\.w must be a Float32Array.*got Float64Array/);
   });
 });

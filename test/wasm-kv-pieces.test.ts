@@ -3,12 +3,13 @@
 // must give the bits that fresh kernels give the same jobs without kvSource (which pack everything
 // per job), whatever the sequence of jobs before — growing caches, split-KV, sliding windows,
 // non-finite values, shorter (older) snapshots, a new epoch or id over rewritten buffers, GEMM jobs
-// or another head dimension in between — and a step must pack only the positions appended.
+// or another head dimension in between — and a step must pack only the positions appended, which the
+// tests see by counting the elements of V the kernel copies out of the cache's buffers.
 
 import { describe, expect, it } from 'vitest';
-import type { AttentionJob, KvSource, SplitKv, View4 } from '../dist/workers/kernels/jobs.js';
-import { tileCount } from '../dist/workers/kernels/jobs.js';
-import { createWasmKernel, wasmKernels, type WasmKernel } from '../dist/workers/kernels/wasm/index.js';
+import { ATTENTION_TILE, tileCount, type AttentionJob, type AttentionTile, type KvSource, type SplitKv, type View4 } from '../dist/workers/kernels/jobs.js';
+import type { Kernel } from '../dist/workers/kernels/jobs.js';
+import { createWasmKernel, wasmKernels } from '../dist/workers/kernels/wasm/index.js';
 import { expectSameBits } from './support/compare.js';
 import { WASM_BUILD } from './support/kernels.js';
 import { Rng } from './support/random.js';
@@ -16,7 +17,7 @@ import { gemmJob, gemmPart, gemmTiles } from './support/wasm-jobs.js';
 
 const wasmModule = wasmKernels(WASM_BUILD)?.module ?? null;
 
-function newKernel(): WasmKernel {
+function newKernel(): Kernel {
   expect(wasmModule, `the ${WASM_BUILD} wasm build must be built and valid on this runtime`).not.toBeNull();
   return createWasmKernel(wasmModule!);
 }
@@ -30,15 +31,28 @@ interface Shape {
   readonly capacity: number;
 }
 
+/** V's elements, counting those the kernel copies out: it reads the caller's buffers only through
+ *  subarray() (workers/kernels/wasm/strided-copy.ts), and packs V row by row from the first position
+ *  a piece lacks (K from the start of its panel), so the count over V is the keys packed. */
+class ReadCountingArray extends Float32Array {
+  elementsRead = 0;
+
+  override subarray(begin?: number, end?: number): Float32Array<ArrayBuffer> {
+    const view = super.subarray(begin, end);
+    this.elementsRead += view.length;
+    return view;
+  }
+}
+
 /** K and V laid out as a KvCache holds them: [B, Hkv, capacity, D], every position filled up front
  *  (a job with Sk = n reads positions [0, n) only, so later "appends" are already in place). */
 interface CacheBuffers {
   readonly shape: Shape;
   readonly k: View4;
-  readonly v: View4;
+  readonly v: View4 & { readonly data: ReadCountingArray };
 }
 
-function randomFill(data: Float32Array, rng: Rng): Float32Array {
+function randomFill<A extends Float32Array>(data: A, rng: Rng): A {
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform() * 2 - 1;
   return data;
 }
@@ -46,11 +60,10 @@ function randomFill(data: Float32Array, rng: Rng): Float32Array {
 function cacheBuffers(shape: Shape, seed: number): CacheBuffers {
   const rng = new Rng(seed);
   const { B, Hkv, D, Dv, capacity } = shape;
-  const view = (cols: number): View4 => ({
-    data: randomFill(new Float32Array(B * Hkv * capacity * cols), rng),
-    offset: 0, strideB: Hkv * capacity * cols, strideH: capacity * cols, strideRow: cols,
+  const view = <A extends Float32Array>(data: A, cols: number) => ({
+    data: randomFill(data, rng), offset: 0, strideB: Hkv * capacity * cols, strideH: capacity * cols, strideRow: cols,
   });
-  return { shape, k: view(D), v: view(Dv) };
+  return { shape, k: view(new Float32Array(B * Hkv * capacity * D), D), v: view(new ReadCountingArray(B * Hkv * capacity * Dv), Dv) };
 }
 
 interface StepOptions {
@@ -77,9 +90,9 @@ function stepJob(cache: CacheBuffers, Sk: number, options: StepOptions = {}): At
     keysPerSplit: kps, first: 0, count,
     max: new Float64Array(count * B * H * Sq).fill(-Infinity), sum: new Float64Array(count * B * H * Sq), acc: new Float64Array(count * B * H * Sq * Dv),
   } : undefined;
-  const tiles: number[] = [];
+  const tiles: AttentionTile[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
-    for (let s = 0; s < (kps ? count : 1); s++) tiles.push(b, h, 0, Sq, s);
+    for (let split = 0; split < (kps ? count : 1); split++) tiles.push({ b, h, rowStart: 0, rowEnd: Sq, split });
   }
   return {
     kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: 1 / Math.sqrt(D), causal: true,
@@ -87,12 +100,12 @@ function stepJob(cache: CacheBuffers, Sk: number, options: StepOptions = {}): At
     q, k: cache.k, v: cache.v, out: dense(Sq, Dv, 7), lse: dense(Sq, 1, 7),
     ...(split ? { split } : {}),
     ...(options.source ? { kvSource: options.source } : {}),
-    tiles: Int32Array.from(tiles),
+    tiles: ATTENTION_TILE.pack(tiles),
   };
 }
 
-function runAll(kernel: WasmKernel, job: AttentionJob): void {
-  for (let t = 0; t < tileCount(job); t++) kernel.attentionTile(job, t);
+function runAll(kernel: Kernel, job: AttentionJob): void {
+  for (let t = 0; t < tileCount(job); t++) kernel.tiles.attention(job, t);
 }
 
 function expectSameResult(got: AttentionJob, expected: AttentionJob, label: string): void {
@@ -108,14 +121,14 @@ function expectSameResult(got: AttentionJob, expected: AttentionJob, label: stri
 
 /** Runs the step with `source` on `kernel` and without it on a fresh kernel; expects the same bits.
  *  Returns how many keys the step packed into pieces. */
-function checkStep(kernel: WasmKernel, cache: CacheBuffers, Sk: number, options: StepOptions, label: string): number {
+function checkStep(kernel: Kernel, cache: CacheBuffers, Sk: number, options: StepOptions, label: string): number {
   const fresh = stepJob(cache, Sk, { ...options, source: undefined });
   runAll(newKernel(), fresh);
   const job = stepJob(cache, Sk, options);
-  const before = kernel.pieceStats.packedKeys;
+  const before = cache.v.data.elementsRead;
   runAll(kernel, job);
   expectSameResult(job, fresh, `${label}, Sk ${Sk}`);
-  return kernel.pieceStats.packedKeys - before;
+  return (cache.v.data.elementsRead - before) / cache.shape.Dv;
 }
 
 // Lengths around 8-key panels, 64-key blocks and 1024-key pieces.
@@ -203,7 +216,7 @@ describe('wasm kernel: K/V pieces are never served stale', () => {
     checkStep(kernel, cache, 600, { source }, 'before');
     expect(checkStep(kernel, cache, 601, { source }, 'next step')).toBe(2);
     const { part } = gemmPart({ M: 20, N: 30, K: 40, bias: true, seed: 910 });
-    kernel.gemmTile(gemmJob([part], gemmTiles(0, 20, 30, [], [])), 0); // lays the memory out for itself
+    kernel.tiles.gemm(gemmJob([part], gemmTiles(0, 20, 30, [], [])), 0); // lays the memory out for itself
     expect(checkStep(kernel, cache, 602, { source }, 'after a GEMM job')).toBe(2 * 602);
     runAll(kernel, stepJob(cache, 300)); // per-job packing, over the same memory
     expect(checkStep(kernel, cache, 603, { source }, 'after a job without kvSource')).toBe(2 * 603);

@@ -8,8 +8,7 @@
 // by giving that call a distinctive query length. Arming is one-shot: the worker that wins the
 // compare-exchange fires, every other tile runs normally.
 
-import type { AttentionJob, GemmJob, Kernel } from '../workers/kernels/jobs.js';
-import type { TileControl, TileOutcome } from '../workers/kernels/tile-control.js';
+import type { AttentionJob, Kernel } from '../workers/kernels/jobs.js';
 import type { WorkerSetup } from '../workers/task.js';
 
 export const FAULT_KINDS = ['throw', 'exit', 'oom'] as const;
@@ -61,12 +60,12 @@ function maybeFire(state: Int32Array, job: AttentionJob): void {
 export function withFaults(kernel: Kernel, state: Int32Array): Kernel {
   return {
     name: kernel.name,
-    attentionTile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
-      maybeFire(state, job);
-      return kernel.attentionTile(job, tile, control);
-    },
-    gemmTile(job: GemmJob, tile: number): void {
-      kernel.gemmTile(job, tile);
+    tiles: {
+      ...kernel.tiles,
+      attention: (job, tile, control) => {
+        maybeFire(state, job);
+        return kernel.tiles.attention(job, tile, control);
+      },
     },
   };
 }

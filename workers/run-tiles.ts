@@ -10,29 +10,18 @@
 // budget is used up under contention it pauses the tile into the lane's `suspended` slot, which the
 // lane's next task — on whichever thread — resumes first.
 
-import type { Job, Kernel } from './kernels/jobs.js';
-import { tileCount } from './kernels/jobs.js';
-import { headMeanTile } from './kernels/head-mean.js';
-import { mergeSplitTile } from './kernels/split-merge.js';
+import type { Kernel } from './kernels/jobs.js';
+import { tileCount, tileFunction } from './kernels/jobs.js';
 import { SuspendedTile } from './kernels/suspended-tile.js';
-import type { TileControl, TileOutcome } from './kernels/tile-control.js';
+import type { TileControl } from './kernels/tile-control.js';
 import type { PhaseTask } from './task.js';
 
 export type TilesOutcome = 'done' | 'more' | 'aborted';
 
-/** Only attention tiles are long enough to need `control`; the others are bounded small blocks. */
-export function runTile(kernel: Kernel, job: Job, tile: number, control?: TileControl): TileOutcome {
-  switch (job.kind) {
-    case 'attention': return kernel.attentionTile(job, tile, control);
-    case 'attention-merge': mergeSplitTile(job, tile); return 'done';
-    case 'gemm': kernel.gemmTile(job, tile); return 'done';
-    case 'head-mean': headMeanTile(job, tile); return 'done';
-  }
-}
-
 export function runTiles(kernel: Kernel, task: PhaseTask): TilesOutcome {
   const { job, counter, abort, contended, budgetMs } = task;
   const suspended = task.suspended ? new SuspendedTile(task.suspended) : undefined;
+  const runTile = tileFunction(kernel, job.kind);
   const n = tileCount(job);
   const start = performance.now();
   const sliceUsed = () => performance.now() - start >= budgetMs && Atomics.load(contended, 0) !== 0;
@@ -45,7 +34,7 @@ export function runTiles(kernel: Kernel, task: PhaseTask): TilesOutcome {
     const paused = suspended ? suspended.tile : -1;
     const tile = paused >= 0 ? paused : Atomics.add(counter, 0, 1);
     if (tile >= n) return 'done';
-    const outcome = runTile(kernel, job, tile, control);
+    const outcome = runTile(job, tile, control);
     if (outcome === 'stopped') return 'aborted';
     if (outcome === 'paused' || sliceUsed()) return 'more';
   }

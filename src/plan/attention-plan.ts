@@ -8,6 +8,7 @@
 
 import type { KeyRangeShape } from '../../workers/kernels/key-range.js';
 import { keyEnd, keyStart } from '../../workers/kernels/key-range.js';
+import { ATTENTION_TILE, type AttentionTile } from '../../workers/kernels/jobs.js';
 import { MAX_ROW_BLOCK, ROW_ALIGN, TILES_PER_THREAD, blockLength, ceilDiv } from './tiles.js';
 
 export interface AttentionShape extends KeyRangeShape {
@@ -54,11 +55,8 @@ export function planAttentionTiles(shape: AttentionShape, threads: number, split
   }
   // Stable sort: equal costs keep row order, so the list is a pure function of the shape.
   pieces.sort((x, y) => y.cost - x.cost);
-  const tiles = new Int32Array(new SharedArrayBuffer(B * H * pieces.length * 5 * 4));
-  let t = 0;
-  const emit = (b: number, h: number, p: Piece) => {
-    tiles[t++] = b; tiles[t++] = h; tiles[t++] = p.i0; tiles[t++] = p.i1; tiles[t++] = p.split;
-  };
+  const tiles: AttentionTile[] = [];
+  const emit = (b: number, h: number, p: Piece) => tiles.push({ b, h, rowStart: p.i0, rowEnd: p.i1, split: p.split });
   if (shape.window === undefined) {
     for (const p of pieces) for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) emit(b, h, p);
   } else {
@@ -66,5 +64,5 @@ export function planAttentionTiles(shape: AttentionShape, threads: number, split
     // consecutive tiles read the same K/V spans, which the wasm kernel packs once per thread and caches.
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (const p of pieces) emit(b, h, p);
   }
-  return tiles;
+  return ATTENTION_TILE.pack(tiles);
 }

@@ -6,7 +6,7 @@
 // tiles — which the threads pull in turn — share W's columns, which the wasm kernel packs once per
 // thread and keeps (workers/kernels/wasm/gemm-driver.ts) however many row blocks pass over them.
 
-import type { GemmPart } from '../../workers/kernels/jobs.js';
+import { GEMM_TILE, type GemmPart, type GemmTile } from '../../workers/kernels/jobs.js';
 import {
   GEMM_COL_ALIGN, GEMM_COL_BLOCK, GEMM_ROW_ALIGN, GEMM_TILE_MAX_MACS, MAX_GEMM_ROW_BLOCK, TILES_PER_THREAD, blockLength, ceilDiv,
 } from './tiles.js';
@@ -22,7 +22,7 @@ export function gemmTileLimit(part: Pick<GemmPart, 'N' | 'K'>): readonly [rows: 
 }
 
 export function planGemmTiles(parts: readonly GemmPart[], threads: number): Int32Array {
-  const tiles: number[] = [];
+  const tiles: GemmTile[] = [];
   const limits = parts.map(gemmTileLimit);
   const totalColBlocks = parts.reduce((sum, p, i) => sum + ceilDiv(p.N, limits[i][1]), 0);
   const rowBlocksWanted = Math.ceil((TILES_PER_THREAD * threads) / Math.max(totalColBlocks, 1));
@@ -32,11 +32,9 @@ export function planGemmTiles(parts: readonly GemmPart[], threads: number): Int3
     const rowBlock = blockLength(p.M, rowBlocksWanted, GEMM_ROW_ALIGN, maxRows);
     for (let n0 = 0; n0 < p.N; n0 += colBlock) {
       for (let m0 = 0; m0 < p.M; m0 += rowBlock) {
-        tiles.push(index, m0, Math.min(p.M, m0 + rowBlock), n0, Math.min(p.N, n0 + colBlock));
+        tiles.push({ part: index, rowStart: m0, rowEnd: Math.min(p.M, m0 + rowBlock), colStart: n0, colEnd: Math.min(p.N, n0 + colBlock) });
       }
     }
   });
-  const shared = new Int32Array(new SharedArrayBuffer(tiles.length * 4));
-  shared.set(tiles);
-  return shared;
+  return GEMM_TILE.pack(tiles);
 }

@@ -2,7 +2,10 @@
 // for the reference) embedded in strided storage the way the coordinator lays them out, plus readers
 // that pull the logical results back out of the strided outputs.
 
-import type { AttentionDims, AttentionJob, Broadcast4, GemmJob, GemmPart, View4 } from '../../dist/workers/kernels/jobs.js';
+import {
+  ATTENTION_TILE, GEMM_TILE, type AttentionDims, type AttentionJob, type AttentionTile, type Broadcast4, type GemmJob, type GemmPart, type GemmTile,
+  type View4,
+} from '../../dist/workers/kernels/jobs.js';
 import { Rng } from './random.js';
 
 /** Storage layouts of a [B, H, rows, cols] tensor:
@@ -140,11 +143,11 @@ export function attentionInputs(spec: AttentionCase): AttentionInputs {
 /** Tiles covering rows [0, Sq) of every (b, h), cut at `cuts` (sorted row indices inside (0, Sq)). */
 export function attentionTiles(B: number, H: number, Sq: number, cuts: readonly number[] = []): Int32Array {
   const bounds = [0, ...cuts.filter((c) => c > 0 && c < Sq), Sq];
-  const tiles: number[] = [];
+  const tiles: AttentionTile[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
-    for (let t = 0; t + 1 < bounds.length; t++) tiles.push(b, h, bounds[t], bounds[t + 1], 0); // split 0: unsplit job
+    for (let t = 0; t + 1 < bounds.length; t++) tiles.push({ b, h, rowStart: bounds[t], rowEnd: bounds[t + 1], split: 0 }); // unsplit job
   }
-  return Int32Array.from(tiles);
+  return ATTENTION_TILE.pack(tiles);
 }
 
 /** A job with fresh (sentinel-filled) outputs, over the given inputs. */
@@ -220,16 +223,18 @@ export function gemmPart(spec: GemmCase, outFill = 7): { part: GemmPart; x: Floa
 }
 
 /** Tiles of one part cut at row and column boundaries. */
-export function gemmTiles(partIndex: number, M: number, N: number, rowCuts: readonly number[], colCuts: readonly number[]): number[] {
+export function gemmTiles(part: number, M: number, N: number, rowCuts: readonly number[], colCuts: readonly number[]): GemmTile[] {
   const rows = [0, ...rowCuts.filter((c) => c > 0 && c < M), M];
   const cols = [0, ...colCuts.filter((c) => c > 0 && c < N), N];
-  const tiles: number[] = [];
-  for (let r = 0; r + 1 < rows.length; r++) for (let c = 0; c + 1 < cols.length; c++) tiles.push(partIndex, rows[r], rows[r + 1], cols[c], cols[c + 1]);
+  const tiles: GemmTile[] = [];
+  for (let r = 0; r + 1 < rows.length; r++) for (let c = 0; c + 1 < cols.length; c++) {
+    tiles.push({ part, rowStart: rows[r], rowEnd: rows[r + 1], colStart: cols[c], colEnd: cols[c + 1] });
+  }
   return tiles;
 }
 
-export function gemmJob(parts: readonly GemmPart[], tiles: readonly number[]): GemmJob {
-  return { kind: 'gemm', parts, tiles: Int32Array.from(tiles) };
+export function gemmJob(parts: readonly GemmPart[], tiles: readonly GemmTile[]): GemmJob {
+  return { kind: 'gemm', parts, tiles: GEMM_TILE.pack(tiles) };
 }
 
 /** The logical [M, N] output of a part. */

@@ -2,11 +2,12 @@
 // average_attn_weights=True): a sum over heads in head order, then one division — the same for every
 // kernel, since it is memory-bound and trivial.
 
-import type { HeadMeanJob } from './jobs.js';
+import { HEAD_MEAN_TILE, type HeadMeanJob } from './jobs.js';
+import type { TileOutcome } from './tile-control.js';
 
-export function headMeanTile(job: HeadMeanJob, tile: number): void {
-  const { H, Sq, Sk, src, dst, tiles } = job;
-  const b = tiles[tile * 3], i0 = tiles[tile * 3 + 1], i1 = tiles[tile * 3 + 2];
+export function headMeanTile(job: HeadMeanJob, tile: number): TileOutcome {
+  const { H, Sq, Sk, src, dst } = job;
+  const { b, rowStart: i0, rowEnd: i1 } = HEAD_MEAN_TILE.read(job.tiles, tile);
   const headStride = Sq * Sk;
   for (let i = i0; i < i1; i++) {
     const d = (b * Sq + i) * Sk;
@@ -17,4 +18,5 @@ export function headMeanTile(job: HeadMeanJob, tile: number): void {
       dst[d + j] = sum / H;
     }
   }
+  return 'done';
 }

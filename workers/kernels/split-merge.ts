@@ -14,17 +14,19 @@
 //   * a split whose weight exp(m_s − M) underflows to 0 contributes nothing, even if its acc holds an
 //     Infinity (the unsplit kernels likewise skip keys with p = 0).
 
-import type { AttentionMergeJob } from './jobs.js';
+import { MERGE_TILE, type AttentionMergeJob } from './jobs.js';
+import type { TileOutcome } from './tile-control.js';
 
 let rowScratch = new Float64Array(0); // [Dv]: the merged accumulator of one row
 
-export function mergeSplitTile(job: AttentionMergeJob, tile: number): void {
-  const { H, Sq, Dv, split, out, lse, tiles } = job;
+export function mergeSplitTile(job: AttentionMergeJob, tile: number): TileOutcome {
+  const { H, Sq, Dv, split, out, lse } = job;
+  const { rowStart, rowEnd } = MERGE_TILE.read(job.tiles, tile);
   const { max, sum, acc, count } = split;
   const rows = job.B * H * Sq;
   if (rowScratch.length < Dv) rowScratch = new Float64Array(Dv);
   const merged = rowScratch;
-  for (let row = tiles[tile * 2]; row < tiles[tile * 2 + 1]; row++) {
+  for (let row = rowStart; row < rowEnd; row++) {
     const i = row % Sq, bh = (row - i) / Sq, h = bh % H, b = (bh - h) / H;
     const o = out.offset + b * out.strideB + h * out.strideH + i * out.strideRow;
     let M = -Infinity;
@@ -51,4 +53,5 @@ export function mergeSplitTile(job: AttentionMergeJob, tile: number): void {
     }
     if (lse) lse.data[lse.offset + b * lse.strideB + h * lse.strideH + i * lse.strideRow] = L === 0 ? -Infinity : M + Math.log(L);
   }
+  return 'done';
 }

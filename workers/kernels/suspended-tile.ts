@@ -8,7 +8,7 @@
 //   then m [rows], l [rows], acc [rows][cols].
 
 import type { FloatArray } from '../../src/tensor.js';
-import type { AttentionJob } from './jobs.js';
+import { ATTENTION_TILE, type AttentionJob } from './jobs.js';
 
 const HEADER = 4;
 
@@ -35,7 +35,7 @@ export interface ResumePoint {
  *  columns (the wasm kernel's dvPad). */
 export function suspensionSlot(job: AttentionJob): Float64Array {
   let rows = 0;
-  for (let t = 0; t < job.tiles.length; t += 5) rows = Math.max(rows, job.tiles[t + 3] - job.tiles[t + 2]);
+  for (const { rowStart, rowEnd } of ATTENTION_TILE.unpack(job.tiles)) rows = Math.max(rows, rowEnd - rowStart);
   const cols = Math.ceil(job.Dv / 4) * 4;
   return new Float64Array(new SharedArrayBuffer((HEADER + rows * (2 + cols)) * 8));
 }

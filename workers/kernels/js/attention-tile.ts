@@ -18,7 +18,7 @@
 // the tile when the call stopped, or saves (m, l, acc) and the next block's start when its thread is
 // wanted elsewhere, and resumes from there — the same blocks in the same order either way.
 
-import type { AttentionJob } from '../jobs.js';
+import { ATTENTION_TILE, type AttentionJob } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
@@ -44,9 +44,8 @@ function ensureScratch(rows: number, dv: number): void {
 }
 
 export function attentionTileJs(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
-  const { tiles, Sk, D, Dv, scale, q, k, v, mask, bias, split } = job;
-  const t = tile * 5;
-  const b = tiles[t], h = tiles[t + 1], i0 = tiles[t + 2], i1 = tiles[t + 3];
+  const { Sk, D, Dv, scale, q, k, v, mask, bias, split } = job;
+  const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
   const rows = i1 - i0;
   const kvHead = Math.floor(h / (job.H / job.Hkv));
   ensureScratch(rows, Dv);
@@ -66,7 +65,7 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
 
   // Key blocks past the causal limit of the tile's last row, or before the window of its first row, or
   // outside the tile's split, are skipped whole. Blocks start at multiples of JS_KEY_BLOCK (splits too).
-  const splitStart = split ? tiles[t + 4] * split.keysPerSplit : 0;
+  const splitStart = split ? s * split.keysPerSplit : 0;
   const splitEnd = split ? Math.min(Sk, splitStart + split.keysPerSplit) : Sk;
   const tileKeyEnd = Math.min(splitEnd, keyEnd(job, i1 - 1));
   const tileKeyStart = Math.max(splitStart, Math.floor(keyStart(job, i0) / JS_KEY_BLOCK) * JS_KEY_BLOCK);
@@ -128,7 +127,7 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
     }
   }
   if (split) {
-    writePartials(job, b, h, i0, rows, tiles[t + 4]);
+    writePartials(job, b, h, i0, rows, s);
   } else {
     writeRows(job, b, h, i0, rows);
     if (job.weights) writeWeights(job, b, h, i0, rows, kvHead);

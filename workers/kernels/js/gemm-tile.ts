@@ -2,18 +2,19 @@
 // layout, so both operands are read along contiguous rows). Each output element is one float64 sum in
 // k order, whatever the tile boundaries, so results do not depend on the plan.
 
-import type { GemmJob, GemmPart } from '../jobs.js';
+import { GEMM_TILE, type GemmJob, type GemmPart } from '../jobs.js';
+import type { TileOutcome } from '../tile-control.js';
 
-export function gemmTileJs(job: GemmJob, tile: number): void {
-  const t = tile * 5;
-  const part = job.parts[job.tiles[t]];
-  const m0 = job.tiles[t + 1], m1 = job.tiles[t + 2], n0 = job.tiles[t + 3], n1 = job.tiles[t + 4];
+export function gemmTileJs(job: GemmJob, tile: number): TileOutcome {
+  const { part: index, rowStart: m0, rowEnd: m1, colStart: n0, colEnd: n1 } = GEMM_TILE.read(job.tiles, tile);
+  const part = job.parts[index];
   for (let m = m0; m < m1; m++) {
     let n = n0;
     // Four output columns at a time share each load of x[m, k].
     for (; n + 4 <= n1; n += 4) fourColumns(part, m, n);
     for (; n < n1; n++) oneColumn(part, m, n);
   }
+  return 'done';
 }
 
 function fourColumns(p: GemmPart, m: number, n: number): void {

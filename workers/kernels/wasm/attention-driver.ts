@@ -38,7 +38,7 @@
 // this driver turns back into natural units (× shift × ln 2, in float64) for lse and for the split
 // partials the merge reads.
 
-import type { AttentionJob, KvSource } from '../jobs.js';
+import { ATTENTION_TILE, type AttentionJob, type KvSource } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
@@ -125,9 +125,6 @@ export class WasmAttention {
   private plan: AttentionPlan | undefined;
   /** Pieces kept from earlier jobs; valid while the arena's layout epoch is still theirs. */
   private pieces: { readonly pieces: KvPieces; epoch: number } | undefined;
-  /** Keys packed into KvPieces by this instance: a diagnostic (tests check that a decode step packs
-   *  only what was appended). */
-  readonly pieceStats = { packedKeys: 0 };
   private readonly keyBlock: number;
   private readonly panelWidth: number;
   private readonly rowGroup: number;
@@ -140,11 +137,10 @@ export class WasmAttention {
 
   tile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
     const plan = this.planFor(job);
-    const t = tile * 5;
-    const b = job.tiles[t], h = job.tiles[t + 1], i0 = job.tiles[t + 2], i1 = job.tiles[t + 3];
+    const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
     const kvHead = Math.floor(h / (job.H / job.Hkv));
     const split = job.split;
-    const splitStart = split ? job.tiles[t + 4] * split.keysPerSplit : 0;
+    const splitStart = split ? s * split.keysPerSplit : 0;
     const splitEnd = split ? Math.min(job.Sk, splitStart + split.keysPerSplit) : job.Sk;
     const resumed = control?.suspended?.take(tile);
     let resumeKey = resumed?.nextKey; // for the first chunk only
@@ -410,7 +406,7 @@ export class WasmAttention {
   private keptPieces(D: number, dvPad: number, maxSpanKeys: number): KvPieces {
     const kept = this.pieces;
     if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad) return kept.pieces;
-    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES, this.pieceStats);
+    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES);
   }
 }
 

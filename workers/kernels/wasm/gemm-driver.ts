@@ -3,11 +3,12 @@
 // blocks of one column block in turn, so a thread's consecutive tiles mostly hit it); x rows are copied
 // per chunk of rows, the results copied back into the strided output.
 
-import type { GemmJob, GemmPart } from '../jobs.js';
+import { GEMM_TILE, tileCount, type GemmJob, type GemmPart } from '../jobs.js';
 import { WasmArena, alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
 import { SlotCache } from './slot-cache.js';
+import type { TileOutcome } from '../tile-control.js';
 import { copyRows } from './strided-copy.js';
 
 const MiB = 1 << 20;
@@ -43,13 +44,12 @@ export class WasmGemm {
     this.rowGroup = kernels.rowGroup();
   }
 
-  tile(job: GemmJob, tile: number): void {
+  tile(job: GemmJob, tile: number): TileOutcome {
     const plan = this.planFor(job);
-    const t = tile * 5;
-    const partIndex = job.tiles[t];
+    const { part: partIndex, rowStart: m0, rowEnd: m1, colStart: n0, colEnd: n1 } = GEMM_TILE.read(job.tiles, tile);
     const part = job.parts[partIndex];
-    const m0 = job.tiles[t + 1], m1 = job.tiles[t + 2], n0 = job.tiles[t + 3], n1 = job.tiles[t + 4];
     for (let c0 = n0; c0 < n1; c0 += SLOT_COLUMNS) this.columns(plan, part, partIndex, m0, m1, c0, Math.min(n1, c0 + SLOT_COLUMNS));
+    return 'done';
   }
 
   /** Rows m0 .. m1 of output columns n0 .. n1 (at most SLOT_COLUMNS). */
@@ -97,9 +97,9 @@ export class WasmGemm {
     });
     // The widest column block and deepest K over the job's tiles size the slots and buffers.
     let slotBytes = 0, maxK = 0, maxCols = 0;
-    for (let t = 0; t < job.tiles.length; t += 5) {
-      const K = job.parts[job.tiles[t]].K;
-      const cols = Math.min(SLOT_COLUMNS, job.tiles[t + 4] - job.tiles[t + 3]);
+    for (const { part, colStart, colEnd } of GEMM_TILE.unpack(job.tiles)) {
+      const K = job.parts[part].K;
+      const cols = Math.min(SLOT_COLUMNS, colEnd - colStart);
       const paddedCols = Math.ceil(cols / this.panelWidth) * this.panelWidth;
       slotBytes = Math.max(slotBytes, alignUp(alignUp(paddedCols * K * 4) + paddedCols * 4));
       maxK = Math.max(maxK, K);
@@ -107,7 +107,7 @@ export class WasmGemm {
     }
     const chunkRows = Math.min(MAX_CHUNK_ROWS,
       Math.max(this.rowGroup, Math.floor(X_CHUNK_BYTES / (Math.max(maxK, 1) * 4) / this.rowGroup) * this.rowGroup));
-    const slots = Math.max(1, Math.min(Math.floor(W_CACHE_BYTES / Math.max(slotBytes, 1)), job.tiles.length / 5));
+    const slots = Math.max(1, Math.min(Math.floor(W_CACHE_BYTES / Math.max(slotBytes, 1)), tileCount(job)));
 
     const { layout, epoch } = this.arena.newLayout();
     const cache = new SlotCache(layout.take(slotBytes * slots), slotBytes, slots);

@@ -16,6 +16,7 @@ import type { Kernel } from '../jobs.js';
 import { WasmArena } from './arena.js';
 import { WasmAttention } from './attention-driver.js';
 import { WasmGemm } from './gemm-driver.js';
+import { SHARED_TILES } from '../shared-tiles.js';
 import { instantiateKernels } from './kernel-exports.js';
 
 /** Which build of the kernels runs: with fused multiply-add, or plain SIMD. */
@@ -76,21 +77,18 @@ export function wasmKernels(choice: WasmBuildChoice = 'auto'): WasmKernels | nul
   return null;
 }
 
-/** The wasm kernel, plus a count tests read: keys packed into K/V kept across jobs (kv-pieces.ts). */
-export interface WasmKernel extends Kernel {
-  readonly pieceStats: { readonly packedKeys: number };
-}
-
 /** A kernel on a fresh instance of `module`. Float32 jobs only (float64 jobs run on the js kernel). */
-export function createWasmKernel(module: WebAssembly.Module): WasmKernel {
+export function createWasmKernel(module: WebAssembly.Module): Kernel {
   const kernels = instantiateKernels(module);
   const arena = new WasmArena(kernels);
   const attention = new WasmAttention(kernels, arena);
   const gemm = new WasmGemm(kernels, arena);
   return {
     name: 'wasm',
-    attentionTile: (job, tile, control) => attention.tile(job, tile, control),
-    gemmTile: (job, tile) => gemm.tile(job, tile),
-    pieceStats: attention.pieceStats,
+    tiles: {
+      attention: (job, tile, control) => attention.tile(job, tile, control),
+      gemm: (job, tile) => gemm.tile(job, tile),
+      ...SHARED_TILES,
+    },
   };
 }

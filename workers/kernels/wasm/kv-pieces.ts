@@ -44,8 +44,7 @@ export class KvPieces {
   private readonly free: number[] = [];
 
   constructor(private readonly kernels: KernelExports, private readonly arena: WasmArena, readonly base: number,
-    readonly D: number, readonly dvPad: number, maxSpanKeys: number, budgetBytes: number,
-    private readonly stats: { packedKeys: number }) {
+    readonly D: number, readonly dvPad: number, maxSpanKeys: number, budgetBytes: number) {
     this.pieceKeys = Math.min(PIECE_KEYS, maxSpanKeys);
     this.vOffset = alignUp(this.pieceKeys * D * 4);
     this.slotBytes = alignUp(this.vOffset + this.pieceKeys * dvPad * 4);
@@ -124,7 +123,6 @@ export class KvPieces {
       piece.nonFinite = finite ? piece.nonFinite & ~bit : piece.nonFinite | bit;
     }
     piece.packed = keys;
-    this.stats.packedKeys += keys - from;
   }
 }
 

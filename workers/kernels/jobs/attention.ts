@@ -1,0 +1,76 @@
+// The attention job: scaled dot-product attention over pre-split heads, one tile per (batch, head,
+// block of query rows[, key split]).
+
+import type { FloatArray } from '../../../src/tensor.js';
+import { tileLayout, type RecordOf } from './tile-record.js';
+import type { Broadcast4, View4 } from './views.js';
+
+/** Split-KV (flash-decoding): the keys are cut at multiples of `keysPerSplit` (itself a multiple of the
+ *  kernels' 64-key block), split s holding keys [s·keysPerSplit, (s+1)·keysPerSplit); each tile covers
+ *  one split and writes the split's partial softmax state instead of the output, which an
+ *  'attention-merge' phase combines. Only splits [first, first + count) — those some row can see —
+ *  are held; every array is indexed by `(s − first) · rows + row`, row = (b·H + h)·Sq + i,
+ *  rows = B·H·Sq (acc: that index × Dv + column). A (split, row) pair no tile wrote keeps its
+ *  initial state (m = −Infinity, l = 0): an empty split. */
+export interface SplitKv {
+  readonly keysPerSplit: number;
+  readonly first: number;
+  readonly count: number;
+  /** Running maximum m of the row's scores in the split; −Infinity where the row saw nothing. */
+  readonly max: Float64Array;
+  /** l = Σ exp(s − m) over the split's visible keys; 0 where the row saw nothing. */
+  readonly sum: Float64Array;
+  /** Σ exp(s − m)·v, not divided by l. */
+  readonly acc: Float64Array;
+}
+
+/** The generation of KvCache buffers K and V are read from (src/kv-cache.ts): while id and epoch stay
+ *  the same, the elements of k and v at positions below a job's Sk never change, so a kernel may keep
+ *  them packed from an earlier job with the same source and read only the positions past it. */
+export interface KvSource {
+  readonly id: number;
+  readonly epoch: number;
+}
+
+/** Query rows [rowStart, rowEnd) of head h of batch b, over the keys of split `split` (0 when the job
+ *  has no `split`). */
+export const ATTENTION_TILE = tileLayout(['b', 'h', 'rowStart', 'rowEnd', 'split']);
+export type AttentionTile = RecordOf<typeof ATTENTION_TILE>;
+
+/** The sizes of an attention problem: batch, query heads, K/V heads (H a multiple of Hkv: grouped-query
+ *  attention), query and key positions, head dims of Q/K and of V. */
+export interface AttentionDims {
+  readonly B: number;
+  readonly H: number;
+  readonly Hkv: number;
+  readonly Sq: number;
+  readonly Sk: number;
+  readonly D: number;
+  readonly Dv: number;
+}
+
+/** Scaled dot-product attention over pre-split heads. */
+export interface AttentionJob extends AttentionDims {
+  readonly kind: 'attention';
+  readonly scale: number;
+  readonly causal: boolean;
+  /** Sliding window (with causal): row i sees keys j with i' − window < j ≤ i', i' = i + Sk − Sq. */
+  readonly window?: number;
+  readonly q: View4;
+  readonly k: View4;
+  readonly v: View4;
+  readonly out: View4;
+  /** [B, H, Sq] log-sum-exp per row; strideRow is the element stride between rows. */
+  readonly lse?: View4;
+  /** 1 = may attend. */
+  readonly mask?: Broadcast4<Uint8Array>;
+  readonly bias?: Broadcast4<FloatArray>;
+  /** When present, the softmax probabilities are written here ([B, H, Sq, Sk], unit column stride). */
+  readonly weights?: View4;
+  /** When present, tiles write partial results here instead of `out`, `lse` (never with `weights`). */
+  readonly split?: SplitKv;
+  /** Set only when k and v are views over a KvCache's buffers; see KvSource. */
+  readonly kvSource?: KvSource;
+  /** ATTENTION_TILE records. */
+  readonly tiles: Int32Array;
+}

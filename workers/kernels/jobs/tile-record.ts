@@ -1,0 +1,42 @@
+// A job's tiles as named records in one Int32Array: the planners (src/plan/) write them, the kernels
+// read them, both through the layout of their job kind (one file per kind beside this one), so a
+// field's position is written down once. An Int32Array rather than objects because the list goes to
+// every worker of the phase: a typed array over a SharedArrayBuffer is shared, not cloned.
+
+/** A tile: each field an int32 (row, column, head, part or split index). */
+export type TileRecord<F extends string> = { readonly [K in F]: number };
+
+export interface TileLayout<F extends string> {
+  /** Int32 values per tile. */
+  readonly ints: number;
+  /** Tile `tile` of `tiles`. Called once per tile, so the small object costs nothing beside the tile. */
+  read(tiles: Int32Array, tile: number): TileRecord<F>;
+  /** The records in order, in an Int32Array over a SharedArrayBuffer (what a job's `tiles` is). */
+  pack(records: readonly TileRecord<F>[]): Int32Array;
+  /** Every tile of `tiles`, in order: the inverse of pack. */
+  unpack(tiles: Int32Array): TileRecord<F>[];
+}
+
+/** The record type of a layout. */
+export type RecordOf<L> = L extends TileLayout<infer F> ? TileRecord<F> : never;
+
+/** The layout whose tiles hold `fields`, in that order. */
+export function tileLayout<const F extends readonly string[]>(fields: F): TileLayout<F[number]> {
+  type Field = F[number];
+  const names: readonly Field[] = fields;
+  const ints = names.length;
+  const read = (tiles: Int32Array, tile: number): TileRecord<Field> => {
+    const record: Record<string, number> = {};
+    for (let f = 0; f < ints; f++) record[names[f]] = tiles[tile * ints + f];
+    return record as TileRecord<Field>; // every field of F was just set
+  };
+  const pack = (records: readonly TileRecord<Field>[]): Int32Array => {
+    const tiles = new Int32Array(new SharedArrayBuffer(records.length * ints * 4));
+    records.forEach((record, tile) => {
+      for (let f = 0; f < ints; f++) tiles[tile * ints + f] = record[names[f]];
+    });
+    return tiles;
+  };
+  const unpack = (tiles: Int32Array): TileRecord<Field>[] => Array.from({ length: tiles.length / ints }, (_, tile) => read(tiles, tile));
+  return { ints, read, pack, unpack };
+}
