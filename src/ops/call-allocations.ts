@@ -3,16 +3,13 @@
 // split-KV's partial states, the layer's projections), before any of them exists.
 
 import { isShared, type DType, type FloatArray, type Tensor, type TensorData } from '../tensor.js';
+import { dtypeOf } from '../../workers/dtypes.js';
 import type { SplitOverride } from '../plan/split-kv-plan.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import type { Allocation } from '../validate/call-bytes.js';
 import type { MhaArgs } from '../validate/mha-args.js';
 import { sameMemory } from '../validate/typed-array.js';
 import { splitKvShape, splitOf } from './attention-phases.js';
-
-function dtypeOf(data: TensorData): DType {
-  return data instanceof Float64Array ? 'float64' : data instanceof Float32Array ? 'float32' : 'uint8';
-}
 
 /** The shared copies shared-inputs.ts makes: one per distinct non-shared array. */
 function inputCopies(inputs: readonly (readonly [string, Tensor<TensorData> | undefined])[]): Allocation[] {

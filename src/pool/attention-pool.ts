@@ -12,6 +12,7 @@ import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
 import type { Packed } from '../../workers/packed-views.js';
+import { DTYPES, dtypeOf } from '../../workers/dtypes.js';
 import { attentionFlops, runAttention } from '../ops/attention-op.js';
 import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
 import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
@@ -192,8 +193,9 @@ export class AttentionPool {
     return flops <= INLINE_MAX_FLOPS && written <= INLINE_MAX_BYTES;
   }
 
+  /** The js kernel for element types the wasm kernel does not stage (workers/dtypes.ts). */
   #run(ctx: CallContext, data: FloatArray): AttentionRun {
-    const kernel = data instanceof Float64Array ? 'js' : this.kernel;
+    const kernel = DTYPES[dtypeOf(data)].wasmStaging === null ? 'js' : this.kernel;
     return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitOverride: this.#splitOverride };
   }
 

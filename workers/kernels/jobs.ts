@@ -11,8 +11,9 @@
 // output is bit-for-bit the same for every thread count.
 
 import type { TileControl, TileOutcome } from './tile-control.js';
+import type { FloatArray } from '../dtypes.js';
 
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray };
 
 /** A [B, H, rows, cols] float tensor with unit column stride. Element (b, h, r, c) is at
  *  `offset + b*strideB + h*strideH + r*strideRow + c`. */
