@@ -36,7 +36,7 @@ interface Config { readonly label: string; readonly threads: number; readonly po
 const configs: Config[] = [];
 for (const mode of ['split', 'unsplit'] as const) {
   for (const threads of threadCounts) {
-    const options: AttentionPoolOptions = { threads, kernel, ...(mode === 'unsplit' && splitKvOption('never')) };
+    const options: AttentionPoolOptions = { threads, kernel, ...(mode === 'unsplit' && splitKvOption('off')) };
     configs.push({ label: `${mode} ${threads}`, threads, pool: new AttentionPool(options) });
   }
 }

@@ -10,7 +10,7 @@
 //   R0 + inputs + output + threads × (per-thread wasm arena)
 //   inputs = (B·H·Sq·D + B·Hkv·Sk·(D + Dv)) · 4 bytes; output = B·H·Sq·Dv · 4 bytes (lse not asked);
 //   per-thread arena (workers/kernels/wasm/attention-driver.ts): the packed-K/V cache, at most
-//   KV_CACHE_BYTES = 64 MiB (min(64 MiB, every span of every head)); the staging rows of one span,
+//   PACKED_KV_BYTES = 64 MiB (min(64 MiB, every span of every head)); the staging rows of one span,
 //   spanKeys·D·4 bytes with spanKeys = min(Sk, KV_SPAN_BYTES / ((D + Dv)·4)) — 8 MiB at D = 64; and
 //   per-chunk regions (64 query rows: q, limits, m, l, acc — under 0.1 MiB at D = 64).
 // So at B1 H8 D64, 2 threads, S = 65536: 512 MiB of tensors + 2 × 72 MiB + R0 — flat in S beyond the
@@ -23,7 +23,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AttentionPool, type KernelChoice } from '../src/index.js';
-import { KV_CACHE_BYTES, KV_SPAN_BYTES } from '../workers/kernels/wasm/attention-driver.js';
+import { PACKED_KV_BYTES, KV_SPAN_BYTES } from '../workers/kernels/wasm/attention-driver.js';
 import { randomTensor } from './support/random-tensors.js';
 
 const MiB = 1 << 20;
@@ -73,7 +73,7 @@ function predicted(s: Shape, kernel: string): { tensors: number; perThread: numb
   if (kernel !== 'wasm') return { tensors, perThread: 0 };
   const spanKeys = Math.min(S, Math.floor(KV_SPAN_BYTES / (2 * D * 4) / 64) * 64);
   const allSpans = H * Math.ceil(S / spanKeys) * spanKeys * 2 * D * 4;
-  return { tensors, perThread: Math.min(KV_CACHE_BYTES, allSpans) + spanKeys * D * 4 };
+  return { tensors, perThread: Math.min(PACKED_KV_BYTES, allSpans) + spanKeys * D * 4 };
 }
 
 async function main(): Promise<void> {

@@ -49,3 +49,8 @@ export const typeError = (op: string, what: string, expected: string, given: unk
 
 export const rangeError = (op: string, what: string, expected: string, given: unknown): RangeError =>
   new RangeError(`${op}: ${what} must be ${expected}, got ${describe(given)}`);
+
+/** "'a', 'b' or 'c'": the accepted values of an option, for a message. */
+export function alternatives(values: readonly string[]): string {
+  return values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+}

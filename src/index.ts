@@ -1,6 +1,7 @@
 // attnpool — parallel, bit-exact multi-head attention for Node.js on worker threads.
 
-export { AttentionPool, INLINE_MAX_FLOPS } from './pool/attention-pool.js';
+export { AttentionPool } from './pool/attention-pool.js';
+export { INLINE_MAX_FLOPS } from './pool/call-admission.js';
 export type { AttentionPoolOptions, KernelChoice } from './pool/pool-options.js';
 export type { AttentionOptions } from './validate/attention-args.js';
 export type { KvCache } from './kv-cache.js';

@@ -19,6 +19,7 @@
 
 import type { KvSource, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
+import { DTYPES, sharedArray } from '../workers/dtypes.js';
 import {
   checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
@@ -165,22 +166,17 @@ export class KvCache<A extends FloatArray = Float32Array> {
   }
 
   #allocate(capacity: number, op: string): KvStore<A> {
-    const bytesPer = this.dtype === 'float32' ? 4 : 8;
+    const bytesPer = DTYPES[this.dtype].bytes;
     const rows = this.batch * this.kvHeads * capacity;
     checkTypedArrayLength(op, `the keys of a cache of capacity ${capacity} (batch·kvHeads·capacity·headDim)`, rows * this.headDim);
     checkTypedArrayLength(op, `the values of a cache of capacity ${capacity} (batch·kvHeads·capacity·valueDim)`, rows * this.valueDim);
     try {
-      const keys = this.#sharedArray(rows * this.headDim), values = this.#sharedArray(rows * this.valueDim);
+      const keys = sharedArray(this.dtype, rows * this.headDim) as A, values = sharedArray(this.dtype, rows * this.valueDim) as A;
       return { keys, values, capacity, readers: 0, id: nextStoreId++, epoch: 0 };
     } catch (err) {
       throw new RangeError(`${op}: a cache of capacity ${capacity} needs ${rows * (this.headDim + this.valueDim) * bytesPer} bytes ` +
         `of shared memory (batch·kvHeads·capacity·(headDim + valueDim)·${bytesPer}), which could not be allocated`, { cause: err });
     }
-  }
-
-  #sharedArray(length: number): A {
-    const data = this.dtype === 'float32' ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float64Array(new SharedArrayBuffer(length * 8));
-    return data as A;
   }
 }
 

@@ -3,9 +3,10 @@
 // runtime's typed arrays can hold) and for sizes this process cannot allocate, instead of V8's
 // "Invalid array buffer length", "Invalid typed array length: undefined" or "allocation failed".
 
-import { BYTES_PER_ELEMENT, bytesOf, formatBytes } from './validate/call-bytes.js';
+import { DTYPES, type DType } from '../workers/dtypes.js';
+import { bytesOf, formatBytes } from './validate/call-bytes.js';
 import { checkTypedArrayLength } from './validate/typed-array-limit.js';
-import type { DType, Shape } from './tensor.js';
+import type { Shape } from './tensor.js';
 
 /** A zero-filled buffer for a `dtype` tensor of `shape` (already checked: non-negative safe integers). */
 export function sharedBufferFor(op: string, shape: Shape, dtype: DType): SharedArrayBuffer {
@@ -14,7 +15,7 @@ export function sharedBufferFor(op: string, shape: Shape, dtype: DType): SharedA
   if (bytes > Number.MAX_SAFE_INTEGER) {
     throw new RangeError(`${op}: ${what} would take ${formatBytes(bytes)}, more than a SharedArrayBuffer can hold (2^53 − 1 bytes)`);
   }
-  checkTypedArrayLength(op, what, bytes / BYTES_PER_ELEMENT[dtype]);
+  checkTypedArrayLength(op, what, bytes / DTYPES[dtype].bytes);
   try {
     return new SharedArrayBuffer(bytes);
   } catch (err) {

@@ -2,21 +2,17 @@
 // on a SharedArrayBuffer so workers can read and write it in place; inputs that are not shared are
 // copied once per call (see toShared).
 
-import { rangeError, typeError } from './errors.js';
+import { alternatives, rangeError, typeError } from './errors.js';
 import { sharedBufferFor } from './shared-buffer.js';
+import { DTYPE_NAMES, DTYPES, dtypeOf, sharedArray, type ArrayTypes, type DType, type FloatArray, type TensorData } from '../workers/dtypes.js';
 
+export type { DType, FloatArray, TensorData } from '../workers/dtypes.js';
 export type Shape = readonly number[];
-export type DType = 'float32' | 'float64' | 'uint8';
-export type FloatArray = Float32Array | Float64Array;
-export type TensorData = Float32Array | Float64Array | Uint8Array;
 
 export interface Tensor<A extends TensorData = Float32Array> {
   readonly data: A;
   readonly shape: Shape;
 }
-
-interface DTypeMap { float32: Float32Array; float64: Float64Array; uint8: Uint8Array }
-const CONSTRUCTORS = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array } as const;
 
 export function product(shape: Shape): number {
   let n = 1;
@@ -56,17 +52,16 @@ export function tensor(shape: Shape, values?: ArrayLike<number>): Tensor<FloatAr
 }
 
 export function zeros(shape: Shape): Tensor<Float32Array>;
-export function zeros<D extends DType>(shape: Shape, dtype: D): Tensor<DTypeMap[D]>;
+export function zeros<D extends DType>(shape: Shape, dtype: D): Tensor<ArrayTypes[D]>;
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor<TensorData> {
   checkShape('zeros', 'shape', shape);
-  if (!Object.hasOwn(CONSTRUCTORS, dtype)) throw rangeError('zeros', 'dtype', "'float32', 'float64' or 'uint8'", dtype);
+  if (!Object.hasOwn(DTYPES, dtype)) throw rangeError('zeros', 'dtype', alternatives(DTYPE_NAMES.map((d) => `'${d}'`)), dtype);
   return allocate('zeros', shape, dtype);
 }
 
 /** A zero-filled tensor on a new SharedArrayBuffer; size errors name `op`, the function called. */
-function allocate<D extends DType>(op: string, shape: Shape, dtype: D): Tensor<DTypeMap[D]> {
-  const Ctor: new (buffer: SharedArrayBuffer) => TensorData = CONSTRUCTORS[dtype];
-  return { data: new Ctor(sharedBufferFor(op, shape, dtype)) as DTypeMap[D], shape: [...shape] };
+function allocate<D extends DType>(op: string, shape: Shape, dtype: D): Tensor<ArrayTypes[D]> {
+  return { data: new DTYPES[dtype].array(sharedBufferFor(op, shape, dtype)), shape: [...shape] };
 }
 
 export function isShared(data: TensorData): boolean {
@@ -82,8 +77,7 @@ export function toShared<A extends TensorData>(data: A): A {
   return copy;
 }
 
+/** A zero-filled shared array of `length` elements of `data`'s element type. */
 export function allocLike(data: FloatArray, length: number): FloatArray {
-  return data instanceof Float64Array
-    ? new Float64Array(new SharedArrayBuffer(length * 8))
-    : new Float32Array(new SharedArrayBuffer(length * 4));
+  return sharedArray(dtypeOf(data), length);
 }

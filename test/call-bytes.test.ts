@@ -11,22 +11,12 @@ import { AttentionPool, tensor, zeros } from '../dist/src/index.js';
 import { caught, expectAttentionClose } from './support/compare.js';
 import { attentionInputs, cloneTensor } from './support/random.js';
 import { referenceAttention } from './support/reference.js';
+import { expectRefused, RSS_SLACK } from './support/refusal.js';
 
 const TIMEOUT_MS = 60_000;
 const MiB = 2 ** 20, GiB = 2 ** 30;
-/** RSS may move by a few MiB for unrelated reasons; the refused calls asked for GiBs. */
-const RSS_SLACK = 256 * MiB;
 const MAX_LENGTH = constants.MAX_LENGTH;
 const beyondTypedArrays = `more than this runtime's typed arrays can hold \\(buffer\\.constants\\.MAX_LENGTH = ${MAX_LENGTH} on Node ${process.version.replace(/\./g, '\\.')}\\)`;
-
-async function expectRefused(call: () => Promise<unknown>, message: RegExp): Promise<void> {
-  const rssBefore = process.memoryUsage().rss;
-  const err = await caught(call);
-  const grown = process.memoryUsage().rss - rssBefore;
-  expect(err, String(err)).toBeInstanceOf(RangeError);
-  expect((err as Error).message).toMatch(message);
-  expect(grown, 'RSS growth (bytes) across the refused call').toBeLessThan(RSS_SLACK);
-}
 
 describe('maxCallBytes', () => {
   const small = attentionInputs({ seed: 1501, B: 1, H: 2, Hkv: 1, Sq: 20, Sk: 30, D: 8, Dv: 8 });

@@ -11,15 +11,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { AttentionPool, type Tensor } from '../dist/src/index.js';
-import { caught, expectAttentionClose, expectSameBits } from './support/compare.js';
+import { expectAttentionClose, expectSameBits } from './support/compare.js';
 import { KERNELS } from './support/kernels.js';
 import { randomTensor, Rng } from './support/random.js';
 import { referenceAttention } from './support/reference.js';
+import { expectRefused } from './support/refusal.js';
 
 const TIMEOUT_MS = 60_000;
 const MiB = 2 ** 20;
-/** RSS may move by a few MiB for unrelated reasons; touching the refused tensors would map GiBs. */
-const RSS_SLACK = 256 * MiB;
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -36,15 +35,6 @@ function lazyTensor(shape: number[]): Tensor {
 }
 
 const empty = (shape: number[]): Tensor => ({ data: new Float32Array(0), shape });
-
-async function expectRefused(call: () => unknown, message: RegExp): Promise<void> {
-  const rssBefore = process.memoryUsage().rss;
-  const err = await caught(call);
-  const grown = process.memoryUsage().rss - rssBefore;
-  expect(err, String(err)).toBeInstanceOf(RangeError);
-  expect((err as Error).message).toMatch(message);
-  expect(grown, 'RSS growth (bytes) across the refused call').toBeLessThan(RSS_SLACK);
-}
 
 
 describe('attention: dimensions at 2^31 and keys past 2^31 − 64', () => {

@@ -12,12 +12,13 @@
 
 import { constants } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionPool, createRemoteEngine, INLINE_MAX_FLOPS, zeros, type KvCache, type RemoteEngine, type Tensor } from '../dist/src/index.js';
+import { AttentionPool, INLINE_MAX_FLOPS, zeros, type KvCache, type Tensor } from '../dist/src/index.js';
 import { caught, expectAttentionClose, expectLseClose, expectRelativeToMax, expectSameBits, FLOAT32_RTOL } from './support/compare.js';
 import { loadGoldenCases, type SdpaCase } from './support/golden.js';
 import { KERNELS } from './support/kernels.js';
 import { attentionInputs, cloneTensor, randomMask, randomTensor, Rng, toFloat64, type AttentionInputs, type Shape, type TensorLike } from './support/random.js';
 import { referenceAttention } from './support/reference.js';
+import { suitePool, suiteRemoteEngine } from './support/suite-pools.js';
 
 const TIMEOUT_MS = 60_000;
 type ErrorClass = typeof TypeError | typeof RangeError;
@@ -369,43 +370,35 @@ describe('KV cache: bad input throws before any work, then the pool keeps workin
 });
 
 describe('KV cache on the remote engine', () => {
-  let remote: RemoteEngine;
-  let local: AttentionPool;
-  beforeAll(async () => {
-    remote = await createRemoteEngine({ threads: 2, kernel: 'js' });
-    local = new AttentionPool({ threads: 2, kernel: 'js' });
-  }, TIMEOUT_MS);
-  afterAll(async () => {
-    await remote?.close();
-    await local?.close();
-  });
+  const remote = suiteRemoteEngine({ threads: 2, kernel: 'js' }, TIMEOUT_MS);
+  const local = suitePool({ threads: 2, kernel: 'js' });
 
   it('a decode loop on the host gives the local pool bits; later appends and reset do not reach a call', async () => {
     const seq = attentionInputs({ seed: 631, B: 1, H: 8, Hkv: 8, Sq: 2052, Sk: 2052, D: 64, Dv: 64 });
     const prefill = 2048;
-    const cache = remote.createKvCache({ batch: 1, kvHeads: 8, headDim: 64, capacity: 2052 });
+    const cache = remote().createKvCache({ batch: 1, kvHeads: 8, headDim: 64, capacity: 2052 });
     cache.append(positions(seq.k, 0, prefill), positions(seq.v, 0, prefill));
     for (let i = prefill; i < 2052; i++) {
       cache.append(positions(seq.k, i, i + 1), positions(seq.v, i, i + 1));
       const q = positions(seq.q, i, i + 1);
       const lse = zeros([1, 8, 1]);
-      const out = await remote.attention(q, cache, { causal: true, lse });
+      const out = await remote().attention(q, cache, { causal: true, lse });
       const expectedLse = zeros([1, 8, 1]);
       expectSameBits(out.data, (await local.attention(q, positions(seq.k, 0, i + 1), positions(seq.v, 0, i + 1), { causal: true, lse: expectedLse })).data, `step ${i}`);
       expectSameBits(lse.data, expectedLse.data, `step ${i} lse`);
     }
     const q = positions(seq.q, 2048, 2052);
-    const pending = remote.attention(q, cache, { causal: true });
+    const pending = remote().attention(q, cache, { causal: true });
     cache.reset(); // the host is reading: the cache moves to fresh buffers
     cache.append(positions(seq.v, 0, 2052), positions(seq.k, 0, 2052));
     expectSameBits((await pending).data, (await local.attention(q, seq.k, seq.v, { causal: true })).data, 'call before reset');
   }, TIMEOUT_MS);
 
   it('bad input rejects with the class and message the pool gives', async () => {
-    const cache = remote.createKvCache({ batch: 1, kvHeads: 2, headDim: 8, capacity: 4 });
+    const cache = remote().createKvCache({ batch: 1, kvHeads: 2, headDim: 8, capacity: 4 });
     const q = randomTensor(new Rng(632), [1, 4, 1, 6]);
     const fromPool = (await caught(() => local.attention(q as Tensor, cache))) as Error;
-    const fromRemote = (await caught(() => remote.attention(q as Tensor, cache))) as Error;
+    const fromRemote = (await caught(() => remote().attention(q as Tensor, cache))) as Error;
     expect(fromRemote).toBeInstanceOf(RangeError);
     expect(fromRemote.message).toBe(fromPool.message);
     expect(fromRemote.message).toMatch(/q\.shape\[3\] \(D\) must be equal to cache\.headDim = 8, got 6/);

@@ -100,7 +100,7 @@ describe('the fault hooks are not reachable from the public API', () => {
     // split length the planner refuses. Under another symbol than the pool's own, the pool runs normally.
     const breaking = {
       piscinaOptions: () => ({ filename: 'file:///nonexistent/worker.js', workerData: { wasmModule: null } }),
-      splitOverride: { keysPerSplit: 1 },
+      splitKv: { keysPerSplit: 1 },
     };
     const pool = new AttentionPool({ threads: 1, kernel: 'js', [lookalikeKey]: breaking } as attnpool.AttentionPoolOptions);
     try {

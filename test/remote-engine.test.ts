@@ -3,31 +3,24 @@
 // errors with the same messages), concurrent mixed calls giving the in-thread bits, and an engine
 // nobody closed not keeping the process alive.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, AttentionPool, createRemoteEngine, PoolClosedError, type RemoteEngine } from '../dist/src/index.js';
+import { describe, expect, it } from 'vitest';
+import { AbortError, AttentionPool, createRemoteEngine, PoolClosedError } from '../dist/src/index.js';
 import { expectAttentionClose, expectSameBits } from './support/compare.js';
 import { runChildScript } from './support/faults-child.js';
 import { expectSameResult, mixedCalls, runOneByOne } from './support/faults-workload.js';
 import { attentionInputs, filledTensor, randomTensor, Rng } from './support/random.js';
 import { referenceAttention } from './support/reference.js';
+import { suitePool, suiteRemoteEngine } from './support/suite-pools.js';
 
 const TIMEOUT_MS = 60_000;
 
 describe('remote engine', () => {
-  let remote: RemoteEngine;
-  let local: AttentionPool;
-  beforeAll(async () => {
-    remote = await createRemoteEngine({ threads: 2, kernel: 'js' });
-    local = new AttentionPool({ threads: 2, kernel: 'js' });
-  }, TIMEOUT_MS);
-  afterAll(async () => {
-    await remote?.close();
-    await local?.close();
-  });
+  const remote = suiteRemoteEngine({ threads: 2, kernel: 'js' }, TIMEOUT_MS);
+  const local = suitePool({ threads: 2, kernel: 'js' });
 
   it('reports the resolved thread count and kernel', () => {
-    expect(remote.threads).toBe(2);
-    expect(remote.kernel).toBe('js');
+    expect(remote().threads).toBe(2);
+    expect(remote().kernel).toBe('js');
   });
 
   it('bad options reject as the pool constructor throws', async () => {
@@ -46,7 +39,7 @@ describe('remote engine', () => {
       const length = 4 * 120 * 24;
       const out = sharedOut ? filledTensor([1, 4, 120, 24], NaN) : { data: new Float32Array(length).fill(NaN), shape: [1, 4, 120, 24] };
       const lse = sharedOut ? filledTensor([1, 4, 120], NaN) : { data: new Float32Array(480).fill(NaN), shape: [1, 4, 120] };
-      const result = await remote.attention(q, k, v, { causal: true, out, lse });
+      const result = await remote().attention(q, k, v, { causal: true, out, lse });
       expect(result, 'the caller’s out object is returned').toBe(out);
       expectAttentionClose(out.data, lse.data, ref, `${sharedOut ? 'shared' : 'plain'} out`);
     }
@@ -64,7 +57,7 @@ describe('remote engine', () => {
     ];
     for (const [label, call] of bad) {
       const expected = await call(local).then(() => undefined, (e: unknown) => e as Error);
-      const actual = await call(remote).then(() => undefined, (e: unknown) => e as Error);
+      const actual = await call(remote()).then(() => undefined, (e: unknown) => e as Error);
       expect(expected, label).toBeInstanceOf(Error);
       expect(actual?.constructor, label).toBe(expected!.constructor);
       expect(actual?.name, label).toBe(expected!.name);
@@ -75,7 +68,7 @@ describe('remote engine', () => {
   it('keeps the error classes of calls that fail in the host: AbortError', async () => {
     const controller = new AbortController();
     const { q, k, v } = attentionInputs({ seed: 43, B: 1, H: 8, Hkv: 8, Sq: 512, Sk: 512, D: 64, Dv: 64 });
-    const call = remote.attention(q, k, v, { signal: controller.signal });
+    const call = remote().attention(q, k, v, { signal: controller.signal });
     setTimeout(() => controller.abort(), 30);
     const err = await call.then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(AbortError);
@@ -85,14 +78,14 @@ describe('remote engine', () => {
     const calls = mixedCalls(43, 64);
     const single = new AttentionPool({ threads: 1, kernel: 'js' });
     const baseline = await runOneByOne(single, calls).finally(() => single.close());
-    const results = await Promise.all(calls.map((call) => call.run(remote)));
+    const results = await Promise.all(calls.map((call) => call.run(remote())));
     results.forEach((r, n) => expectSameResult(r, baseline[n], calls[n].label));
 
     // One tensor passed as query, key and value, in a plain ArrayBuffer: copied once, still self-attention.
     const rng = new Rng(44);
     const x = randomTensor(rng, [2, 40, 16], 'float32', { shared: false }) as { data: Float32Array; shape: number[] };
     const w = { inProjWeight: randomTensor(rng, [48, 16]) as never, outProjWeight: randomTensor(rng, [16, 16]) as never };
-    const a = await remote.multiHeadAttention(x, x, x, w, { numHeads: 4, needWeights: 'per-head' });
+    const a = await remote().multiHeadAttention(x, x, x, w, { numHeads: 4, needWeights: 'per-head' });
     const b = await local.multiHeadAttention(x, x, x, w, { numHeads: 4, needWeights: 'per-head' });
     expectSameBits(a.output.data, b.output.data, 'self-attention, plain input: output');
     expectSameBits(a.attnWeights!.data, b.attnWeights!.data, 'self-attention, plain input: weights');

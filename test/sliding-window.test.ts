@@ -17,7 +17,7 @@ import { referenceAttention } from './support/reference.js';
 
 const TIMEOUT_MS = 120_000;
 
-type Split = { readonly keysPerSplit: number } | 'never';
+type Split = { readonly keysPerSplit: number } | 'off';
 
 function pool(threads: number, kernel: 'js' | 'wasm', split: Split): AttentionPool {
   return new AttentionPool({ threads, kernel, ...splitKvOption(split) });
@@ -54,7 +54,7 @@ describe.each(KERNELS)('sliding window on kernel %s', (kernel) => {
   let unsplit: AttentionPool;
   let split: AttentionPool;
   beforeAll(() => {
-    unsplit = pool(2, kernel, 'never');
+    unsplit = pool(2, kernel, 'off');
     split = pool(2, kernel, { keysPerSplit: 64 });
   });
   afterAll(async () => {
@@ -91,7 +91,7 @@ describe.each(KERNELS)('sliding window on kernel %s', (kernel) => {
     const pools = new Map<string, AttentionPool>();
     beforeAll(() => {
       for (const threads of THREAD_COUNTS) {
-        pools.set(`${threads} unsplit`, pool(threads, kernel, 'never'));
+        pools.set(`${threads} unsplit`, pool(threads, kernel, 'off'));
         pools.set(`${threads} split`, pool(threads, kernel, { keysPerSplit: 128 }));
       }
     });

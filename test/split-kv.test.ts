@@ -10,12 +10,14 @@
 //     nothing), while a NaN in the inputs still reaches exactly the rows the unsplit kernel sends it to;
 //   * the planner's automatic decision depends on the shape only, and pools take it when they should;
 //   * the multi-head layer splits too, but never when the attention weights are asked for.
+//   * the diagnostic switch ATTNPOOL_SPLIT_KV=off, read when a pool is built, turns splitting off.
 // Splitting is forced with the test-only split-KV pool option (testkit/hooks-option.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
 import { splitKvOption } from '../dist/testkit/hooks-option.js';
 import { keysPerSplit, MIN_SPLIT_KEYS, SPLIT_TARGET_TILES } from '../dist/src/plan/split-kv-plan.js';
+import { resolveSplitKvSetting, splitKeysFor, SPLIT_KV_ENV } from '../dist/src/plan/split-kv-setting.js';
 import {
   expectAttentionClose, expectLseClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, firstBitDifference, FLOAT32_RTOL, FLOAT64_RTOL,
 } from './support/compare.js';
@@ -26,7 +28,19 @@ import { referenceAttention, referenceMultiHeadAttention } from './support/refer
 
 const TIMEOUT_MS = 120_000;
 
-type SplitOption = { readonly keysPerSplit: number } | 'never';
+type SplitOption = { readonly keysPerSplit: number } | 'off';
+
+/** `body`'s result, with ATTNPOOL_SPLIT_KV set to `value` while it runs (pools read it when built). */
+function withSplitKvEnv<T>(value: string, body: () => T): T {
+  const before = process.env[SPLIT_KV_ENV];
+  process.env[SPLIT_KV_ENV] = value;
+  try {
+    return body();
+  } finally {
+    if (before === undefined) delete process.env[SPLIT_KV_ENV];
+    else process.env[SPLIT_KV_ENV] = before;
+  }
+}
 
 function splitPool(threads: number, kernel: 'js' | 'wasm', split?: SplitOption): AttentionPool {
   return new AttentionPool({ threads, kernel, ...splitKvOption(split) });
@@ -70,7 +84,7 @@ describe('split-KV planner: a pure function of the shape', () => {
     expect(keysPerSplit({ B: 1, H: 8, Sq: 1, Sk: 2 * MIN_SPLIT_KEYS - 1, weights: false })).toBe(0);
     expect(keysPerSplit({ B: 1, H: 8, Sq: 1, Sk: 2 * MIN_SPLIT_KEYS, weights: false })).toBe(MIN_SPLIT_KEYS);
     expect(keysPerSplit({ B: 1, H: 8, Sq: 1, Sk: 131072, weights: true })).toBe(0);
-    expect(keysPerSplit({ B: 1, H: 8, Sq: 1, Sk: 131072, weights: true }, { keysPerSplit: 128 })).toBe(0);
+    expect(splitKeysFor({ B: 1, H: 8, Sq: 1, Sk: 131072, weights: true }, { keysPerSplit: 128 })).toBe(0);
   });
 
   it('sizes splits by the window, not Sk, and keeps them multiples of 64', () => {
@@ -84,8 +98,29 @@ describe('split-KV planner: a pure function of the shape', () => {
   });
 
   it('rejects an override that is not a positive multiple of 64', () => {
-    expect(() => keysPerSplit({ B: 1, H: 1, Sq: 1, Sk: 100, weights: false }, { keysPerSplit: 100 })).toThrow(RangeError);
-    expect(() => keysPerSplit({ B: 1, H: 1, Sq: 1, Sk: 100, weights: false }, { keysPerSplit: 0 })).toThrow(RangeError);
+    expect(() => resolveSplitKvSetting({ keysPerSplit: 100 })).toThrow(RangeError);
+    expect(() => resolveSplitKvSetting({ keysPerSplit: 0 })).toThrow(RangeError);
+    expect(() => new AttentionPool({ threads: 1, kernel: 'js', ...splitKvOption({ keysPerSplit: 100 }) })).toThrow(RangeError);
+  });
+
+  it(`${SPLIT_KV_ENV}: unset, empty or 'auto' follows the planner, 'off' never splits, anything else is refused`, () => {
+    const decode = { B: 1, H: 8, Sq: 1, Sk: 131072, weights: false };
+    for (const value of [undefined, '', 'auto']) {
+      const setting = resolveSplitKvSetting(undefined, { [SPLIT_KV_ENV]: value });
+      expect(splitKeysFor(decode, setting), `${SPLIT_KV_ENV}=${String(value)}`).toBe(keysPerSplit(decode));
+    }
+    expect(splitKeysFor(decode, resolveSplitKvSetting(undefined, { [SPLIT_KV_ENV]: 'off' }))).toBe(0);
+    for (const value of ['of', 'OFF', '0', 'false']) {
+      expect(() => resolveSplitKvSetting(undefined, { [SPLIT_KV_ENV]: value }), value).toThrow(RangeError);
+    }
+    // A forced setting (the test hooks) wins over the environment.
+    expect(splitKeysFor(decode, resolveSplitKvSetting({ keysPerSplit: 128 }, { [SPLIT_KV_ENV]: 'off' }))).toBe(128);
+  });
+
+  it(`a pool refuses an unknown ${SPLIT_KV_ENV} when it is built`, () => {
+    withSplitKvEnv('disabled', () => {
+      expect(() => new AttentionPool({ threads: 1, kernel: 'js' })).toThrow(/ATTNPOOL_SPLIT_KV must be 'off' or 'auto'/);
+    });
   });
 });
 
@@ -93,7 +128,7 @@ describe.each(KERNELS)('split-KV on kernel %s', (kernel) => {
   const pools = new Map<number, AttentionPool>();
   let unsplit: AttentionPool;
   beforeAll(() => {
-    unsplit = splitPool(2, kernel, 'never');
+    unsplit = splitPool(2, kernel, 'off');
   });
   afterAll(async () => {
     await unsplit?.close();
@@ -163,6 +198,21 @@ describe.each(KERNELS)('split-KV on kernel %s', (kernel) => {
       expectAttentionClose(a.out, a.lse, referenceAttention(inputs.q, inputs.k, inputs.v, { causal: true }), 'auto split');
     } finally {
       await auto.close();
+    }
+  }, TIMEOUT_MS);
+
+  it(`a pool built under ${SPLIT_KV_ENV}=off gives the unsplit bits, even once the variable is gone`, async () => {
+    const spec = { seed: 808, B: 1, H: 2, Hkv: 1, Sq: 1, Sk: 4 * MIN_SPLIT_KEYS + 100, D: 32, Dv: 32, causal: true };
+    expect(keysPerSplit({ ...spec, weights: false }), 'this shape splits automatically').toBeGreaterThan(0);
+    const off = withSplitKvEnv('off', () => splitPool(2, kernel));
+    try {
+      const inputs = attentionInputs(spec);
+      const a = await attend(off, spec, inputs);
+      const u = await attend(unsplit, spec, inputs);
+      expectSameBits(a.out, u.out, `${SPLIT_KV_ENV}=off vs unsplit out`);
+      expectSameBits(a.lse, u.lse, `${SPLIT_KV_ENV}=off vs unsplit lse`);
+    } finally {
+      await off.close();
     }
   }, TIMEOUT_MS);
 

@@ -3,11 +3,11 @@
 // naming the argument, what was expected and what was given; afterwards the pool still answers a valid
 // grouped-query call correctly.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttentionPool } from '../dist/src/index.js';
+import { describe, expect, it } from 'vitest';
 import { caught, expectRelativeToMax, FLOAT32_RTOL } from './support/compare.js';
 import { mhaInputs, randomTensor, Rng, type Shape, type TensorLike } from './support/random.js';
 import { referenceMultiHeadAttention } from './support/reference.js';
+import { suitePool } from './support/suite-pools.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 const TIMEOUT_MS = 30_000;
@@ -19,13 +19,7 @@ const goodOptions = { numHeads: 8, numKvHeads: 2 };
 const rng = new Rng(902);
 const f32 = (shape: Shape): TensorLike => randomTensor(rng, shape);
 
-let pool: AttentionPool;
-beforeAll(() => {
-  pool = new AttentionPool({ threads: 2 });
-});
-afterAll(async () => {
-  await pool?.close();
-});
+const pool = suitePool({ threads: 2 });
 
 async function expectStillWorks(): Promise<void> {
   const { output } = await pool.multiHeadAttention(good.query, good.key, good.value, good.weights, goodOptions);

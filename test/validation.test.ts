@@ -3,11 +3,12 @@
 // After each one the same pool must still answer a valid call correctly.
 
 import { availableParallelism } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
 import { caught, expectAttentionClose, expectRelativeToMax, expectSameBits, FLOAT32_RTOL } from './support/compare.js';
 import { attentionInputs, filledTensor, mhaInputs, Rng, randomMask, randomTensor, toFloat64, type Shape, type TensorLike } from './support/random.js';
 import { referenceAttention, referenceMultiHeadAttention } from './support/reference.js';
+import { suitePool } from './support/suite-pools.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 const TIMEOUT_MS = 30_000;
@@ -21,13 +22,7 @@ const u8 = (shape: Shape): TensorLike<Uint8Array> => randomMask(rng, shape, 0.8)
 /** A tensor whose data length disagrees with its shape. */
 const withLength = (shape: Shape, length: number): TensorLike => ({ data: new Float32Array(length), shape });
 
-let pool: AttentionPool;
-beforeAll(() => {
-  pool = new AttentionPool({ threads: 2 });
-});
-afterAll(async () => {
-  await pool?.close();
-});
+const pool = suitePool({ threads: 2 });
 
 async function expectStillWorks(): Promise<void> {
   const out = await pool.attention(good.q, good.k, good.v, { causal: true });

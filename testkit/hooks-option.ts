@@ -3,9 +3,9 @@
 // option-name check, which sees only string keys.
 
 import { POOL_HOOKS, type PoolHooks } from '../src/pool/pool-hooks.js';
-import type { SplitOverride } from '../src/plan/split-kv-plan.js';
+import type { SplitKvSetting } from '../src/plan/split-kv-setting.js';
 
-export type { SplitOverride } from '../src/plan/split-kv-plan.js';
+export type { SplitKvSetting } from '../src/plan/split-kv-setting.js';
 
 export interface HooksOption {
   readonly [POOL_HOOKS]: PoolHooks;
@@ -16,7 +16,8 @@ export function hooksOption(hooks: PoolHooks): HooksOption {
 }
 
 /** Forces split-KV at `split.keysPerSplit` keys (a multiple of 64) whatever the shape, or forbids it
- *  ('never'); undefined leaves the planner's decision. Calls that ask for the weights never split. */
-export function splitKvOption(split: SplitOverride | undefined): HooksOption {
-  return hooksOption({ splitOverride: split });
+ *  ('off'); undefined leaves the planner's decision ('auto', unless ATTNPOOL_SPLIT_KV says otherwise).
+ *  Calls that ask for the weights never split. */
+export function splitKvOption(split: SplitKvSetting | undefined): HooksOption {
+  return hooksOption({ splitKv: split });
 }

@@ -11,17 +11,20 @@
 // receiver's unpackViews is the only way back to the value's type, so no path can forget it. A phase
 // is packed once for all its posts; unpacking costs a few µs per task, against ~50 µs per message.
 
+import { DTYPE_NAMES, DTYPES, type TensorData } from './dtypes.js';
+
 /** Marks a record that stands for a typed array; a key no job or tensor object has. */
 const VIEW = 'attnpool:view';
 
-/** The element types attnpool sends: tensors (float32, float64, uint8 masks), tile lists and flags. */
-type PackableView = Float32Array | Float64Array | Uint8Array | Int32Array;
-type ViewTypeName = 'Float32Array' | 'Float64Array' | 'Uint8Array' | 'Int32Array';
-const VIEW_TYPES: Readonly<Record<ViewTypeName, new (buffer: ArrayBufferLike, byteOffset: number, length: number) => PackableView>> =
-  { Float32Array, Float64Array, Uint8Array, Int32Array };
+/** The element types attnpool sends: tensors (every row of ./dtypes.ts), tile lists and flags (int32). */
+type PackableView = TensorData | Int32Array;
+type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => PackableView;
+const VIEW_TYPES: ReadonlyMap<string, ViewConstructor> =
+  new Map([...DTYPE_NAMES.map((d): ViewConstructor => DTYPES[d].array), Int32Array].map((array) => [array.name, array]));
 
 interface ViewRecord {
-  readonly [VIEW]: ViewTypeName;
+  /** The typed array's constructor name, a key of VIEW_TYPES. */
+  readonly [VIEW]: string;
   readonly buffer: ArrayBufferLike;
   readonly byteOffset: number;
   readonly length: number;
@@ -72,9 +75,9 @@ function recordOf(view: ArrayBufferView, records: Map<ArrayBufferView, ViewRecor
   return record;
 }
 
-function viewTypeName(view: ArrayBufferView): ViewTypeName {
-  for (const name of Object.keys(VIEW_TYPES) as ViewTypeName[]) {
-    if (view instanceof VIEW_TYPES[name]) return name;
+function viewTypeName(view: ArrayBufferView): string {
+  for (const [name, array] of VIEW_TYPES) {
+    if (view instanceof array) return name;
   }
   throw new TypeError(`attnpool internal error: cannot send a typed array of type ${view.constructor.name} to another thread`);
 }
@@ -92,7 +95,7 @@ function unpack(value: unknown, views: Map<object, PackableView>): unknown {
 function viewOf(record: ViewRecord, views: Map<object, PackableView>): PackableView {
   let view = views.get(record);
   if (!view) {
-    view = new VIEW_TYPES[record[VIEW]](record.buffer, record.byteOffset, record.length);
+    view = new (VIEW_TYPES.get(record[VIEW])!)(record.buffer, record.byteOffset, record.length);
     views.set(record, view);
   }
   return view;

@@ -5,7 +5,7 @@
 import type { AttentionJob, AttentionMergeJob, KernelName, SplitKv } from '../../workers/kernels/jobs.js';
 import { planAttentionTiles, splitRange, type AttentionShape, type SplitRange } from '../plan/attention-plan.js';
 import { planMergeTiles } from '../plan/merge-plan.js';
-import { keysPerSplit, type SplitOverride } from '../plan/split-kv-plan.js';
+import { splitKeysFor, type SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { CallContext } from '../pool/call-context.js';
 import type { Dispatcher } from '../pool/dispatch.js';
 
@@ -20,13 +20,13 @@ export interface AttentionRun {
   readonly dispatcher: Dispatcher;
   readonly threads: number;
   readonly kernel: KernelName;
-  /** Tests and benchmarks only (src/pool/pool-hooks.ts). */
-  readonly splitOverride?: SplitOverride;
+  /** The pool's, fixed when it was built. */
+  readonly splitKv: SplitKvSetting;
 }
 
-/** The key splits a job of this shape runs with (split-kv-plan.ts), or undefined when it is not split. */
-export function splitOf(shape: AttentionShape, weights: boolean, override: SplitOverride | undefined): SplitRange | undefined {
-  const splitKeys = keysPerSplit({ ...shape, weights }, override);
+/** The key splits a job of this shape runs with (split-kv-setting.ts), or undefined when it is not split. */
+export function splitOf(shape: AttentionShape, weights: boolean, setting: SplitKvSetting): SplitRange | undefined {
+  const splitKeys = splitKeysFor({ ...shape, weights }, setting);
   return splitKeys === 0 ? undefined : splitRange(shape, splitKeys);
 }
 
@@ -39,7 +39,7 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
   const { ctx, dispatcher, threads, kernel } = run;
   const { B, H, Sq, Sk, Dv, causal, window } = body;
   const shape: AttentionShape = { B, H, Sq, Sk, causal, window };
-  const range = splitOf(shape, body.weights !== undefined, run.splitOverride);
+  const range = splitOf(shape, body.weights !== undefined, run.splitKv);
   if (!range) {
     await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);
     return;

@@ -3,16 +3,13 @@
 // split-KV's partial states, the layer's projections), before any of them exists.
 
 import { isShared, type DType, type FloatArray, type Tensor, type TensorData } from '../tensor.js';
-import type { SplitOverride } from '../plan/split-kv-plan.js';
+import { dtypeOf } from '../../workers/dtypes.js';
+import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import type { Allocation } from '../validate/call-bytes.js';
 import type { MhaArgs } from '../validate/mha-args.js';
 import { sameMemory } from '../validate/typed-array.js';
 import { splitKvShape, splitOf } from './attention-phases.js';
-
-function dtypeOf(data: TensorData): DType {
-  return data instanceof Float64Array ? 'float64' : data instanceof Float32Array ? 'float32' : 'uint8';
-}
 
 /** The shared copies shared-inputs.ts makes: one per distinct non-shared array. */
 function inputCopies(inputs: readonly (readonly [string, Tensor<TensorData> | undefined])[]): Allocation[] {
@@ -31,10 +28,10 @@ function resultBuffer(name: string, given: Tensor<FloatArray> | undefined, shape
   return given && isShared(given.data) ? [] : [{ name, shape, dtype }];
 }
 
-export function attentionAllocations(args: AttentionArgs, splitOverride: SplitOverride | undefined, cached: boolean): Allocation[] {
+export function attentionAllocations(args: AttentionArgs, splitKv: SplitKvSetting, cached: boolean): Allocation[] {
   const { B, H, Sq, Sk, Dv, causal, window } = args;
   const dtype = dtypeOf(args.q.data);
-  const split = splitOf({ B, H, Sq, Sk, causal, window }, false, splitOverride);
+  const split = splitOf({ B, H, Sq, Sk, causal, window }, false, splitKv);
   return [
     // A KvCache call's k and v stand for the cache's own shared buffers: nothing to copy.
     ...inputCopies([['q', args.q], ...(cached ? [] : [['k', args.k], ['v', args.v]] as const), ['options.mask', args.mask], ['options.bias', args.bias]]),
@@ -44,14 +41,14 @@ export function attentionAllocations(args: AttentionArgs, splitOverride: SplitOv
   ];
 }
 
-export function mhaAllocations(args: MhaArgs, splitOverride: SplitOverride | undefined): Allocation[] {
+export function mhaAllocations(args: MhaArgs, splitKv: SplitKvSetting): Allocation[] {
   const { B, Sq, Sk, E, numHeads: H, numKvHeads: Hkv, needWeights } = args;
   const headDim = E / H;
   const dtype = dtypeOf(args.query.data);
   const weight = (name: string, data: FloatArray | undefined): [string, Tensor<TensorData> | undefined] =>
     [`weights.${name}`, data && { data, shape: [data.length] }];
   const mask = args.keyPaddingMask && { data: args.keyPaddingMask, shape: [B, Sk] };
-  const split = needWeights ? undefined : splitOf({ B, H, Sq, Sk, causal: args.causal }, false, splitOverride);
+  const split = needWeights ? undefined : splitOf({ B, H, Sq, Sk, causal: args.causal }, false, splitKv);
   return [
     ...inputCopies([['query', args.query], ['key', args.key], ['value', args.value],
       weight('inProjWeight', args.inProjWeight), weight('inProjBias', args.inProjBias),

@@ -7,6 +7,8 @@
 // order. The split changes the arithmetic (where the running maximum is rescaled, the final merge), so
 // unlike the row blocks it must never depend on the thread count: the decision and the split length
 // are a pure function of the shape, and results stay bit-for-bit the same for every thread count.
+// Whether a pool follows this decision, never splits or splits at a forced length is its split-KV
+// setting (split-kv-setting.ts).
 
 import { ROW_ALIGN, ceilDiv } from './tiles.js';
 
@@ -33,23 +35,14 @@ export interface SplitShape {
   readonly weights: boolean;
 }
 
-/** Override for tests and benchmarks (src/pool/pool-hooks.ts): split at this length, or never. */
-export type SplitOverride = { readonly keysPerSplit: number } | 'never';
-
 /**
  * Keys per split, or 0 for no split. Never split when the call asks for the attention weights: the
  * probabilities exp(s − m)/l need the row's final m and l, known only after the merge, so a split
  * call would need a third pass over the keys — and needWeights already costs O(Sq·Sk) memory and
  * time, so the decode shapes split-KV is for are not the ones that ask for it.
  */
-export function keysPerSplit(shape: SplitShape, override?: SplitOverride): number {
-  if (shape.weights || override === 'never') return 0;
-  if (override !== undefined) {
-    if (!Number.isInteger(override.keysPerSplit) || override.keysPerSplit < SPLIT_ALIGN || override.keysPerSplit % SPLIT_ALIGN !== 0) {
-      throw new RangeError(`keysPerSplit: the override must be a positive multiple of ${SPLIT_ALIGN}, got ${override.keysPerSplit}`);
-    }
-    return override.keysPerSplit;
-  }
+export function keysPerSplit(shape: SplitShape): number {
+  if (shape.weights) return 0;
   const { B, H, Sq, Sk, window } = shape;
   const rowTiles = B * H * ceilDiv(Sq, ROW_ALIGN);
   if (rowTiles === 0 || rowTiles >= SPLIT_TARGET_TILES) return 0;

@@ -12,17 +12,15 @@ import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
 import type { TilesOutcome } from '../../workers/run-tiles.js';
 import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
 import type { Packed } from '../../workers/packed-views.js';
-import { attentionFlops, runAttention } from '../ops/attention-op.js';
-import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
-import { mhaFlops, runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
-import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
+import { DTYPES, dtypeOf } from '../../workers/dtypes.js';
+import { runAttention } from '../ops/attention-op.js';
+import { runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { KvCache, snapshotKvCache } from '../kv-cache.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
-import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
-import { checkAllocationLengths } from '../validate/typed-array-limit.js';
-import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
-import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
+import type { AttentionArgs, AttentionOptions } from '../validate/attention-args.js';
+import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
+import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
+import { CallAdmission } from './call-admission.js';
 import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
@@ -31,15 +29,7 @@ import { poolHooksOf } from './pool-hooks.js';
 import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import { poolWasmKernels } from './wasm-build.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
-import type { SplitOverride } from '../plan/split-kv-plan.js';
-
-/** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
- *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
-export const INLINE_MAX_FLOPS = 2_000_000;
-
-/** Nor does a call whose kernels write more than this (results, scratch): with few flops but a large
- *  result (Sk = 0 and a wide Dv, zero-filled) the writes alone would hold the event loop for seconds. */
-const INLINE_MAX_BYTES = 1 << 20;
+import { resolveSplitKvSetting } from '../plan/split-kv-setting.js';
 
 /** Calls that run at once per thread; more wait in the gate's FIFO queue (see call-gate.ts). */
 const RUNNING_CALLS_PER_THREAD = 2;
@@ -72,8 +62,7 @@ export class AttentionPool {
   readonly #gate: CallGate;
   readonly #dispatcher: Dispatcher;
   readonly #running = new Set<CallContext>();
-  readonly #splitOverride: SplitOverride | undefined;
-  readonly #maxCallBytes: number;
+  readonly #admission: CallAdmission;
   #closing: Promise<void> | undefined;
 
   constructor(options?: AttentionPoolOptions) {
@@ -82,11 +71,12 @@ export class AttentionPool {
     const wasmKernels = poolWasmKernels(resolved);
     const wasmModule = wasmKernels?.module ?? null;
     this.threads = threads;
-    this.#maxCallBytes = maxCallBytes;
     this.kernel = wasmKernels ? 'wasm' : 'js';
     this.wasmVariant = wasmKernels?.variant ?? null;
     const workerData: WorkerSetup = { wasmModule };
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
+    // Before any thread starts: an unknown ATTNPOOL_SPLIT_KV throws here, like a bad option.
+    this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv));
     this.#piscina = new Piscina<Packed<PhaseTask>, TilesOutcome>({
       filename: WORKER_URL, minThreads: eagerThreads(threads), maxThreads: threads, idleTimeout: Infinity, workerData,
       // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
@@ -105,7 +95,6 @@ export class AttentionPool {
       ...hooks?.piscinaOptions?.(workerData),
     });
     hooks?.attach?.(this.#piscina);
-    this.#splitOverride = hooks?.splitOverride;
     // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
     this.#piscina.on('error', () => {});
     this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
@@ -124,9 +113,7 @@ export class AttentionPool {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
     // Everything up to #call's first await runs synchronously with the call: the arguments are read
     // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
-    const checked = validateAttentionArgs(q, kOrCache, vOrOptions, options);
-    const inline = this.#admitSize('attention', attentionFlops(checked), attentionAllocations(checked, this.#splitOverride, false));
-    const args = shareAttentionInputs(checked);
+    const { args, inline } = this.#admission.attention(q, kOrCache, vOrOptions, options);
     return this.#call('attention', args.signal, inline, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
   }
 
@@ -140,9 +127,7 @@ export class AttentionPool {
     const snapshot = snapshotKvCache(cache); // synchronous with the call: later appends are not read
     let args: AttentionArgs, inline: boolean;
     try {
-      const checked = validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, options, extra);
-      inline = this.#admitSize('attention', attentionFlops(checked), attentionAllocations(checked, this.#splitOverride, true));
-      args = shareAttentionInputs(checked);
+      ({ args, inline } = this.#admission.cachedAttention(cache, snapshot, q, options, extra));
     } catch (err) {
       snapshot.release();
       throw err;
@@ -159,9 +144,7 @@ export class AttentionPool {
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
-    const checked = validateMhaArgs(query, key, value, weights, options);
-    const inline = this.#admitSize('multiHeadAttention', mhaFlops(checked), mhaAllocations(checked, this.#splitOverride));
-    const args = shareMhaInputs(checked);
+    const { args, inline } = this.#admission.multiHeadAttention(query, key, value, weights, options);
     const result = await this.#call('multiHeadAttention', args.signal, inline, (ctx) =>
       runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
@@ -183,18 +166,10 @@ export class AttentionPool {
     return this.#closing;
   }
 
-  /** Applies maxCallBytes and the runtime's typed-array length to what the call would allocate (a
-   *  RangeError before anything is), and answers whether the call is small enough to run on this thread. */
-  #admitSize(op: string, flops: number, allocations: readonly Allocation[]): boolean {
-    checkCallBytes(op, allocations, this.#maxCallBytes);
-    checkAllocationLengths(op, allocations);
-    const written = allocations.reduce((sum, a) => (a.inputCopy ? sum : sum + allocationBytes(a)), 0);
-    return flops <= INLINE_MAX_FLOPS && written <= INLINE_MAX_BYTES;
-  }
-
+  /** The js kernel for element types the wasm kernel does not stage (workers/dtypes.ts). */
   #run(ctx: CallContext, data: FloatArray): AttentionRun {
-    const kernel = data instanceof Float64Array ? 'js' : this.kernel;
-    return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitOverride: this.#splitOverride };
+    const kernel = DTYPES[dtypeOf(data)].wasmStaging === null ? 'js' : this.kernel;
+    return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitKv: this.#admission.splitKv };
   }
 
   /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an

@@ -1,5 +1,5 @@
 // The pool's one private seam: hooks that tests and benchmarks pass to the constructor to inject
-// faults into workers, watch its threads, or force the split-KV decision. Their implementations live
+// faults into workers, watch its threads, or force a split-KV setting (src/plan/split-kv-setting.ts). Their implementations live
 // in testkit/, which is compiled but not shipped; production holds only this interface and its key.
 //
 // Nothing public leads here: src/index.ts does not re-export this module, package.json's `exports`
@@ -9,7 +9,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { WorkerSetup } from '../../workers/task.js';
-import type { SplitOverride } from '../plan/split-kv-plan.js';
+import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { AttentionPoolOptions } from './pool-options.js';
 
 /** The key of the pool option that takes PoolHooks: `new AttentionPool({ threads, [POOL_HOOKS]: hooks })`. */
@@ -28,8 +28,9 @@ export interface PoolHooks {
   piscinaOptions?(setup: WorkerSetup): PiscinaOverride;
   /** Called once the pool's piscina exists, before any call runs. */
   attach?(piscina: Piscina<unknown, unknown>): void;
-  /** Split every call's keys at this length, or never (calls that ask for the weights never split). */
-  readonly splitOverride?: SplitOverride;
+  /** The pool's split-KV setting, in place of the environment's: a forced length or 'off' (calls that
+   *  ask for the weights never split). */
+  readonly splitKv?: SplitKvSetting;
 }
 
 /** The hooks an options object carries under POOL_HOOKS, if any. */

@@ -12,17 +12,16 @@ import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
 import { KvCache, kvCacheContents, snapshotKvCache } from '../kv-cache.js';
-import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
 import type { MultiHeadAttentionResult } from '../ops/mha-op.js';
-import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
 import { outputBuffer, type OutputBuffer } from '../ops/views.js';
+import { resolveSplitKvSetting } from '../plan/split-kv-setting.js';
+import { CallAdmission } from '../pool/call-admission.js';
 import { resolvePoolOptions, type AttentionPoolOptions } from '../pool/pool-options.js';
 import { forgetDropped, releaseWhenDropped } from '../pool/release-when-dropped.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import { validateAttentionArgs, type AttentionArgs, type AttentionOptions } from '../validate/attention-args.js';
-import { checkCallBytes } from '../validate/call-bytes.js';
-import { validateCachedAttentionArgs, type KvCacheDType, type KvCacheOptions } from '../validate/kv-cache-args.js';
-import { validateMhaArgs, type MultiHeadAttentionOptions, type MultiHeadAttentionWeights } from '../validate/mha-args.js';
+import type { AttentionArgs, AttentionOptions } from '../validate/attention-args.js';
+import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
+import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { HostLink } from './host-link.js';
 import { packViews } from '../../workers/packed-views.js';
 import type { Answer, EngineHostApi, EngineInfo, WireAttentionOptions } from './wire.js';
@@ -36,9 +35,12 @@ interface InFlight {
  *  wasmBuild included (the host thread is in this process, so it accepts the same builds). */
 export async function createRemoteEngine(options?: AttentionPoolOptions): Promise<RemoteEngine> {
   const resolved = resolvePoolOptions(options); // bad options throw here, before a thread starts
+  // The host's pool reads the same environment (a worker starts with a copy of it), so the bound
+  // applied here counts the split-KV partial states that pool will allocate.
+  const admission = new CallAdmission(resolved.maxCallBytes, resolveSplitKvSetting(undefined));
   const link = new HostLink();
   try {
-    return new RemoteEngine(link, await link.request((host) => host.open(resolved)), resolved.maxCallBytes);
+    return new RemoteEngine(link, await link.request((host) => host.open(resolved)), admission);
   } catch (err) {
     await link.terminate(new PoolClosedError('createRemoteEngine'));
     throw err;
@@ -53,15 +55,15 @@ export class RemoteEngine {
   /** The wasm build the hosted pool runs (as AttentionPool.wasmVariant). */
   readonly wasmVariant: WasmVariant | null;
   readonly #link: HostLink;
-  readonly #maxCallBytes: number;
+  readonly #admission: CallAdmission;
   readonly #inFlight = new Set<InFlight>();
   #nextCallId = 1;
   #closing: Promise<void> | undefined;
 
   /** Use createRemoteEngine(). */
-  constructor(link: HostLink, info: EngineInfo, maxCallBytes: number) {
+  constructor(link: HostLink, info: EngineInfo, admission: CallAdmission) {
     this.#link = link;
-    this.#maxCallBytes = maxCallBytes;
+    this.#admission = admission;
     this.threads = info.threads;
     this.kernel = info.kernel;
     this.wasmVariant = info.wasmVariant;
@@ -76,9 +78,7 @@ export class RemoteEngine {
   async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray>,
     vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
-    const checked = validateAttentionArgs(q, kOrCache, vOrOptions, options);
-    checkCallBytes('attention', attentionAllocations(checked, undefined, false), this.#maxCallBytes);
-    const args = shareAttentionInputs(checked);
+    const { args } = this.#admission.attention(q, kOrCache, vOrOptions, options);
     return this.#sendAttention(args, (host, id, wireOptions) => host.attention(id, packViews([args.q, args.k, args.v, wireOptions] as const)));
   }
 
@@ -94,9 +94,7 @@ export class RemoteEngine {
     const snapshot = snapshotKvCache(cache);
     let args: AttentionArgs;
     try {
-      const checked = validateCachedAttentionArgs(cache, snapshot.keys, snapshot.values, snapshot.length, q, optionsIn, extra);
-      checkCallBytes('attention', attentionAllocations(checked, undefined, true), this.#maxCallBytes);
-      args = shareAttentionInputs(checked);
+      ({ args } = this.#admission.cachedAttention(cache, snapshot, q, optionsIn, extra));
     } catch (err) {
       snapshot.release();
       throw err;
@@ -128,9 +126,7 @@ export class RemoteEngine {
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
-    const checked = validateMhaArgs(query, key, value, weights, options);
-    checkCallBytes('multiHeadAttention', mhaAllocations(checked, undefined), this.#maxCallBytes);
-    const args = shareMhaInputs(checked);
+    const { args } = this.#admission.multiHeadAttention(query, key, value, weights, options);
     const { B, Sk, E } = args;
     const vector = (data: FloatArray | undefined) => data && { data, shape: [data.length] };
     const wireWeights = {

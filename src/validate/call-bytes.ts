@@ -3,7 +3,7 @@
 // naming the largest of them before anything is allocated or computed. Without it a small request
 // can ask for tens of GiB (needWeights over long sequences) and take the process down mid-call.
 
-import type { DType } from '../tensor.js';
+import { DTYPES, type DType } from '../../workers/dtypes.js';
 
 export interface Allocation {
   /** What the buffer is, as the message names it: "attention weights", "a shared copy of q", … */
@@ -15,12 +15,10 @@ export interface Allocation {
   readonly inputCopy?: true;
 }
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = { float32: 4, float64: 8, uint8: 1 };
-
 /** Bytes of a `dtype` tensor of `shape`: a double, exact up to 2^53 and still far above any limit
  *  when it is not. */
 export function bytesOf(shape: readonly number[], dtype: DType): number {
-  return shape.reduce((n, d) => n * d, BYTES_PER_ELEMENT[dtype]);
+  return shape.reduce((n, d) => n * d, DTYPES[dtype].bytes);
 }
 
 export function allocationBytes(allocation: Allocation): number {

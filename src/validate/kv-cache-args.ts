@@ -1,14 +1,16 @@
 // Validation for the KV cache: pool.createKvCache(options), cache.append(k, v), cache.reserve(n), and
 // pool.attention(q, cache, options). Everything is checked before anything is allocated or written.
 
-import { rangeError, typeError } from '../errors.js';
+import { alternatives, rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
+import { DTYPES, FLOAT_DTYPES, type FloatDType } from '../../workers/dtypes.js';
 import { optionInputsOf, outputsOf, validateAttentionShapes, type AttentionArgs } from './attention-args.js';
 import { checkIndexLimit, checkKeyCount } from './index-limits.js';
 import { checkOutputsApart } from './overlap.js';
 import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
 
-export type KvCacheDType = 'float32' | 'float64';
+/** The element types a cache stores: the float rows of workers/dtypes.ts. */
+export type KvCacheDType = FloatDType;
 
 export interface KvCacheOptions<D extends KvCacheDType = KvCacheDType> {
   readonly batch: number;
@@ -32,7 +34,7 @@ export interface KvCacheLayout {
 
 const CREATE = 'createKvCache';
 const OPTION_NAMES = ['batch', 'kvHeads', 'headDim', 'valueDim', 'capacity', 'dtype'] as const;
-const DTYPES: readonly KvCacheDType[] = ['float32', 'float64'];
+const DTYPE_CHOICES = alternatives(FLOAT_DTYPES.map((d) => `'${d}'`));
 
 export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & { readonly capacity: number } {
   if (optionsIn === undefined) throw typeError(CREATE, 'options', 'an object { batch, kvHeads, headDim, capacity }', optionsIn);
@@ -40,8 +42,8 @@ export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & { rea
   checkOptionNames(CREATE, options, OPTION_NAMES);
   const headDim = checkDimension(CREATE, 'options.headDim', options.headDim);
   const dtype = options.dtype === undefined ? 'float32' : options.dtype;
-  if (typeof dtype !== 'string') throw typeError(CREATE, 'options.dtype', "'float32' or 'float64'", dtype);
-  if (!DTYPES.includes(dtype as KvCacheDType)) throw rangeError(CREATE, 'options.dtype', "'float32' or 'float64'", dtype);
+  if (typeof dtype !== 'string') throw typeError(CREATE, 'options.dtype', DTYPE_CHOICES, dtype);
+  if (!FLOAT_DTYPES.includes(dtype as KvCacheDType)) throw rangeError(CREATE, 'options.dtype', DTYPE_CHOICES, dtype);
   return {
     batch: checkDimension(CREATE, 'options.batch', options.batch),
     kvHeads: checkDimension(CREATE, 'options.kvHeads', options.kvHeads),
@@ -97,7 +99,7 @@ export function checkAppendArgs(layout: KvCacheLayout, length: number, capacity:
 }
 
 function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType): void {
-  const expected = dtype === 'float32' ? Float32Array : Float64Array;
+  const expected = DTYPES[dtype].array;
   if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the cache's dtype is '${dtype}')`, data);
 }
 

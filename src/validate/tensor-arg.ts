@@ -7,8 +7,9 @@
 // afterwards, so a getter or Proxy that answers differently on a later read cannot change what was
 // validated.
 
-import { rangeError, typeError } from '../errors.js';
+import { alternatives, rangeError, typeError } from '../errors.js';
 import { product, type FloatArray, type Tensor } from '../tensor.js';
+import { DTYPES, dtypeOf, FLOAT_DTYPES } from '../../workers/dtypes.js';
 import { checkIndexLimit } from './index-limits.js';
 import { ownView } from './typed-array.js';
 
@@ -52,11 +53,11 @@ function checkLength(op: string, name: string, data: ArrayLike<number>, shape: r
 export function checkFloatTensor(op: string, name: string, value: unknown, names: DimNames): Tensor<FloatArray> {
   const { data: given, shape } = checkTensorLike(op, name, value, names);
   const data = ownView(given);
-  if (!(data instanceof Float32Array || data instanceof Float64Array)) {
-    throw typeError(op, `${name}.data`, 'a Float32Array or Float64Array', given);
+  if (data === undefined || DTYPES[dtypeOf(data)].holds !== 'float') {
+    throw typeError(op, `${name}.data`, `a ${alternatives(FLOAT_DTYPES.map((d) => DTYPES[d].array.name))}`, given);
   }
   checkLength(op, name, data, shape);
-  return { data, shape };
+  return { data: data as FloatArray, shape };
 }
 
 export function checkUint8Tensor(op: string, name: string, value: unknown, names: DimNames): Tensor<Uint8Array> {

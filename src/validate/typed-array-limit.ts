@@ -4,7 +4,8 @@
 // length: undefined"; checking first gives attnpool's own error, before anything is allocated.
 
 import { constants } from 'node:buffer';
-import { allocationBytes, BYTES_PER_ELEMENT, type Allocation } from './call-bytes.js';
+import { DTYPES } from '../../workers/dtypes.js';
+import { allocationBytes, type Allocation } from './call-bytes.js';
 
 export const MAX_TYPED_ARRAY_LENGTH = constants.MAX_LENGTH;
 
@@ -18,6 +19,6 @@ export function checkTypedArrayLength(op: string, what: string, elements: number
 /** Each buffer a call would allocate must fit one typed array. */
 export function checkAllocationLengths(op: string, allocations: readonly Allocation[]): void {
   for (const a of allocations) {
-    checkTypedArrayLength(op, `${a.name} [${a.shape.join(', ')}] ${a.dtype}`, allocationBytes(a) / BYTES_PER_ELEMENT[a.dtype]);
+    checkTypedArrayLength(op, `${a.name} [${a.shape.join(', ')}] ${a.dtype}`, allocationBytes(a) / DTYPES[a.dtype].bytes);
   }
 }

@@ -3,11 +3,7 @@
 // property overriding `length`, a Proxy posing as a typed array, or a length-tracking view whose
 // buffer grows later cannot make the call see one length while checking and another while computing.
 
-import type { TensorData } from '../tensor.js';
-
-type TensorArrayName = 'Float32Array' | 'Float64Array' | 'Uint8Array';
-type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
-const CONSTRUCTORS: Record<TensorArrayName, ViewConstructor> = { Float32Array, Float64Array, Uint8Array };
+import { DTYPES, dtypeNamed, type TensorData } from '../../workers/dtypes.js';
 
 const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
 function intrinsicGetter(name: PropertyKey): (this: unknown) => unknown {
@@ -26,14 +22,14 @@ const lengthOf = intrinsicGetter('length');
  *  length 0 once the buffer shrinks below it, which the copy at the call must not mistake for empty. */
 const lengthAtRead = new WeakMap<TensorData, number>();
 
-/** A fresh, fixed-length Float32Array, Float64Array or Uint8Array over the memory `value` views as of
- *  now; undefined when `value` is no genuine typed array of those three kinds. */
+/** A fresh, fixed-length typed array of a tensor element type (workers/dtypes.ts) over the memory
+ *  `value` views as of now; undefined when `value` is no genuine typed array of those types. */
 export function ownView(value: unknown): TensorData | undefined {
   const kind = kindOf.call(value) as string | undefined;
-  if (kind !== 'Float32Array' && kind !== 'Float64Array' && kind !== 'Uint8Array') return undefined;
-  const Ctor = CONSTRUCTORS[kind as TensorArrayName];
+  const dtype = kind === undefined ? undefined : dtypeNamed(kind);
+  if (dtype === undefined) return undefined;
   const length = lengthOf.call(value) as number;
-  const view = new Ctor(bufferOf.call(value) as ArrayBufferLike, byteOffsetOf.call(value) as number, length);
+  const view: TensorData = new DTYPES[dtype].array(bufferOf.call(value) as ArrayBufferLike, byteOffsetOf.call(value) as number, length);
   lengthAtRead.set(view, length);
   return view;
 }

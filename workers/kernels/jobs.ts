@@ -16,12 +16,14 @@ import { GEMM_TILE, type GemmJob } from './jobs/gemm.js';
 import { HEAD_MEAN_TILE, type HeadMeanJob } from './jobs/head-mean.js';
 import type { TileLayout } from './jobs/tile-record.js';
 import type { TileControl, TileOutcome } from './tile-control.js';
+import type { FloatArray } from '../dtypes.js';
 
 export * from './jobs/views.js';
 export * from './jobs/attention.js';
 export * from './jobs/attention-merge.js';
 export * from './jobs/gemm.js';
 export * from './jobs/head-mean.js';
+export type { FloatArray };
 
 export interface JobsByKind {
   readonly attention: AttentionJob;

@@ -1,7 +1,8 @@
 // One kernel instance's WebAssembly memory, laid out per job by the driver: a bump layout of regions
 // (64-byte aligned, one cache line) above the module's static data, grown on demand and never shrunk,
 // so a worker that has seen a large job keeps its memory for the next one. The attention and GEMM
-// drivers share it: each new layout bumps `epoch`, which invalidates the other driver's plan.
+// drivers share it: each new layout bumps `epoch`, which invalidates the other driver's
+// arena layout (where its job's regions sit).
 
 import type { KernelExports } from './kernel-exports.js';
 
@@ -20,7 +21,7 @@ export class WasmArena {
     this.refreshViews();
   }
 
-  /** Starts a new layout of the memory; plans made under earlier layouts are no longer current. */
+  /** Starts a new layout of the memory; layouts made under earlier epochs are no longer current. */
   newLayout(): { layout: RegionLayout; epoch: number } {
     return { layout: new RegionLayout(this.base), epoch: ++this.epoch };
   }

@@ -5,12 +5,12 @@
 // Memory model (issue 3, item 2). Tensors stay in the caller's SharedArrayBuffers, which may exceed
 // the 4 GiB a wasm32 memory can address, so each instance copies what a tile needs into its own
 // memory: Q rows and mask/bias slices per chunk of rows, and K/V per span of keys, which it packs
-// (K transposed into 8-key panels for dot4x8) and keeps in an LRU cache for the rest of the job.
+// (K transposed into 8-key panels for dot4x8) and keeps in LRU slots (packed-slots.ts) for the rest of the job.
 // Measured here (1 thread, B1 H8 D64 S4096, the 128-row tiles of the planner; bench/kernel.bench.ts):
 //   - copying + packing one head's K and V: about 0.3 ms (dense [B, H, S, D]) or 0.7 ms (a [B, S, E]
 //     projection read with row stride E: one TypedArray.set per row), against ~6 ms of arithmetic
 //     per 128-row tile: streaming K/V afresh for every tile ("K/V per tile") ran 3–14% slower;
-//   - with the cache a thread packs each head once per job (0.2% of the head's ~190 ms), and the
+//   - keeping packed spans, a thread packs each head once per job (0.2% of the head's ~190 ms), and the
 //     bench's "K/V already packed" run — the bound that tensors living in wasm memory could reach —
 //     is within run-to-run noise (±7%) of it.
 // A shared WebAssembly.Memory holding the tensors is therefore not worth its costs: it would cap all
@@ -45,7 +45,7 @@ import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
 import { scoreScaling } from './score-scaling.js';
 import { KvPieces, piecePartFinite, type KvPiece } from './kv-pieces.js';
-import { SlotCache } from './slot-cache.js';
+import { PackedSlots } from './packed-slots.js';
 import { writeSpanArgs } from './span-args.js';
 import { ARGS_BYTES as SPAN_ARGS_BYTES } from './span-args-layout.js';
 import type { RowState } from '../suspended-tile.js';
@@ -55,7 +55,7 @@ import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
 const MiB = 1 << 20;
 /** Packed K/V kept per instance, per job or across jobs (KvPieces): every head of B1 H8 at S = 16384,
  *  D = 64 (8 MiB a head). */
-export const KV_CACHE_BYTES = 64 * MiB;
+export const PACKED_KV_BYTES = 64 * MiB;
 /** At most this much K + V per span (32768 keys at D = 64), so that any Sk fits in wasm memory. */
 export const KV_SPAN_BYTES = 16 * MiB;
 /** Query rows per kernel call: a whole tile of the planner (MAX_ROW_BLOCK), so each tile streams its
@@ -82,7 +82,8 @@ interface Regions {
   readonly spanArgs: number; // attentionSpan's argument block
 }
 
-interface AttentionPlan {
+/** Where one job's inputs, scratch and packed K/V sit in the arena, and the sizes behind that. */
+interface AttentionArenaLayout {
   readonly epoch: number;
   /** The kernel's score scale: job.scale × log2 e / shift, as float32 (the kernel's softmax is base 2). */
   readonly scoreScale: number;
@@ -98,7 +99,7 @@ interface AttentionPlan {
   readonly chunkRows: number;
   readonly vOffset: number; // V's offset within a slot
   /** Per-job packed spans; for jobs with kvSource, `pieces` instead. */
-  readonly cache: SlotCache | undefined;
+  readonly packed: PackedSlots | undefined;
   readonly pieces: { readonly pieces: KvPieces; readonly source: KvSource } | undefined;
   readonly vFinite: Map<string, boolean>;
   readonly at: Regions;
@@ -120,9 +121,9 @@ interface KvSpan {
 }
 
 export class WasmAttention {
-  // A weak reference: the plan must not keep a finished job's tensors alive.
+  // A weak reference: the layout must not keep a finished job's tensors alive.
   private lastJob: WeakRef<AttentionJob> | undefined;
-  private plan: AttentionPlan | undefined;
+  private layout: AttentionArenaLayout | undefined;
   /** Pieces kept from earlier jobs; valid while the arena's layout epoch is still theirs. */
   private pieces: { readonly pieces: KvPieces; epoch: number } | undefined;
   private readonly keyBlock: number;
@@ -136,7 +137,7 @@ export class WasmAttention {
   }
 
   tile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
-    const plan = this.planFor(job);
+    const layout = this.layoutFor(job);
     const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
     const kvHead = Math.floor(h / (job.H / job.Hkv));
     const split = job.split;
@@ -144,8 +145,8 @@ export class WasmAttention {
     const splitEnd = split ? Math.min(job.Sk, splitStart + split.keysPerSplit) : job.Sk;
     const resumed = control?.suspended?.take(tile);
     let resumeKey = resumed?.nextKey; // for the first chunk only
-    for (let r0 = resumed ? resumed.rowStart : i0; r0 < i1; r0 += plan.chunkRows) {
-      const outcome = this.chunk(job, plan, tile, b, h, kvHead, r0, Math.min(i1, r0 + plan.chunkRows), splitStart, splitEnd,
+    for (let r0 = resumed ? resumed.rowStart : i0; r0 < i1; r0 += layout.chunkRows) {
+      const outcome = this.chunk(job, layout, tile, b, h, kvHead, r0, Math.min(i1, r0 + layout.chunkRows), splitStart, splitEnd,
         control, resumeKey);
       if (outcome !== 'done') return outcome;
       resumeKey = undefined;
@@ -155,10 +156,10 @@ export class WasmAttention {
 
   /** The chunk's rows over their keys, in steps between which `control` may stop or pause the tile;
    *  `resumeKey`: the chunk was paused there, its state is in control.suspended. */
-  private chunk(job: AttentionJob, plan: AttentionPlan, tile: number, b: number, h: number, kvHead: number,
+  private chunk(job: AttentionJob, layout: AttentionArenaLayout, tile: number, b: number, h: number, kvHead: number,
     r0: number, r1: number, splitStart: number, splitEnd: number, control: TileControl | undefined,
     resumeKey: number | undefined): TileOutcome {
-    const { at, dvPad } = plan;
+    const { at, dvPad } = layout;
     const { D, Dv, Sk } = job;
     const { f32, i32 } = this.arena;
     const rows = r1 - r0;
@@ -171,7 +172,7 @@ export class WasmAttention {
     f32.fill(-Infinity, at.rowMax / 4, at.rowMax / 4 + groupRows);
     f32.fill(0, at.rowSum / 4, at.rowSum / 4 + groupRows);
     f32.fill(0, at.acc / 4, at.acc / 4 + groupRows * dvPad);
-    if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * plan.scoresStride);
+    if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * layout.scoresStride);
     const state: RowState = {
       max: f32, maxAt: at.rowMax / 4, sum: f32, sumAt: at.rowSum / 4, acc: f32, accAt: at.acc / 4, accStride: dvPad, cols: dvPad,
     };
@@ -185,17 +186,17 @@ export class WasmAttention {
     const chunkEnd = Math.min(splitEnd, keyEnd(job, r1 - 1));
     const firstKey = resumeKey ?? chunkStart;
     const stepKeys = keysPerStep(rows, D, Dv, keyBlock);
-    for (let spanStart = Math.floor(firstKey / plan.spanKeys) * plan.spanKeys; spanStart < chunkEnd; spanStart += plan.spanKeys) {
-      const spanKeys = Math.min(plan.spanKeys, Sk - spanStart);
-      const span = plan.pieces
-        ? this.spanOfPieces(job, plan, plan.pieces.pieces, plan.pieces.source, b, kvHead, spanStart, spanKeys)
-        : this.kvSpan(job, plan, b, kvHead, spanStart, spanKeys);
+    for (let spanStart = Math.floor(firstKey / layout.spanKeys) * layout.spanKeys; spanStart < chunkEnd; spanStart += layout.spanKeys) {
+      const spanKeys = Math.min(layout.spanKeys, Sk - spanStart);
+      const span = layout.pieces
+        ? this.spanOfPieces(job, layout, layout.pieces.pieces, layout.pieces.source, b, kvHead, spanStart, spanKeys)
+        : this.kvSpan(job, layout, b, kvHead, spanStart, spanKeys);
       for (const run of span.runs) {
         const end = Math.min(run.end, chunkEnd);
         for (let from = Math.max(run.start, firstKey); from < end;) {
           const keys = Math.min(stepKeys, end - from);
           const skipped = from - run.start; // a multiple of the block, hence of the panel width
-          this.runKernel(job, plan, b, h, r0, rows, groupRows, from, keys,
+          this.runKernel(job, layout, b, h, r0, rows, groupRows, from, keys,
             run.kPanels + skipped * D * 4, run.vRows + skipped * dvPad * 4, span.vFinite);
           from += keys;
           if (from >= chunkEnd) break; // nothing left to give back for
@@ -212,7 +213,7 @@ export class WasmAttention {
     }
 
     if (job.split) {
-      this.writePartials(job, plan, b, h, r0, rows, splitStart / job.split.keysPerSplit);
+      this.writePartials(job, layout, b, h, r0, rows, splitStart / job.split.keysPerSplit);
       return 'done';
     }
     this.kernels.finishRows(groupRows, dvPad, at.rowSum, at.acc);
@@ -222,21 +223,21 @@ export class WasmAttention {
       const lse = job.lse.data as Float32Array, first = rowStart(job.lse, b, h, r0);
       for (let r = 0; r < rows; r++) {
         const l = f32[at.rowSum / 4 + r];
-        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * plan.maxToNatural + Math.log(l);
+        lse[first + r * job.lse.strideRow] = l === 0 ? -Infinity : f32[at.rowMax / 4 + r] * layout.maxToNatural + Math.log(l);
       }
     }
     if (job.weights) {
-      this.kernels.finishWeights(groupRows, plan.scoresStride, plan.shift, at.rowMax, at.rowSum, at.scores, plan.scoresStride);
+      this.kernels.finishWeights(groupRows, layout.scoresStride, layout.shift, at.rowMax, at.rowSum, at.scores, layout.scoresStride);
       const w = job.weights;
-      copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, plan.scoresStride, rows, Sk);
+      copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, layout.scoresStride, rows, Sk);
     }
     return 'done';
   }
 
   /** One span of a job with kvSource: a run per piece. */
-  private spanOfPieces(job: AttentionJob, plan: AttentionPlan, pieces: KvPieces, source: KvSource, b: number,
+  private spanOfPieces(job: AttentionJob, layout: AttentionArenaLayout, pieces: KvPieces, source: KvSource, b: number,
     kvHead: number, spanStart: number, spanKeys: number): KvSpan {
-    const { at } = plan;
+    const { at } = layout;
     const P = pieces.pieceKeys, keyBlock = this.keyBlock;
     const spanEnd = spanStart + spanKeys;
     // The span's flag covers all its keys, as kvSpan's does, not just those the chunk sees. The span's
@@ -249,33 +250,33 @@ export class WasmAttention {
       const start = Math.max(spanStart, p0), end = Math.min(spanEnd, p0 + P);
       vFinite &&= piecePartFinite(piece, start - p0, end - p0, keyBlock);
       const skipped = start - p0; // a multiple of the block, hence of the panel width
-      runs.push({ start, end, kPanels: piece.offset + skipped * job.D * 4, vRows: piece.offset + pieces.vOffset + skipped * plan.dvPad * 4 });
+      runs.push({ start, end, kPanels: piece.offset + skipped * job.D * 4, vRows: piece.offset + pieces.vOffset + skipped * layout.dvPad * 4 });
     }
     return { runs, vFinite };
   }
 
   /** Keys [from, from + keys) through the kernel for the chunk's rows: K panels and V rows at the
    *  given offsets, with the chunk's mask and bias slices for those keys. */
-  private runKernel(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number,
+  private runKernel(job: AttentionJob, layout: AttentionArenaLayout, b: number, h: number, r0: number, rows: number,
     groupRows: number, from: number, keys: number, kPanels: number, vRows: number, vFinite: boolean): void {
-    const { at } = plan;
-    const maskStride = this.maskSlice(job, plan, b, h, r0, rows, from, keys);
-    const biasStride = this.biasSlice(job, plan, b, h, r0, rows, from, keys);
+    const { at } = layout;
+    const maskStride = this.maskSlice(job, layout, b, h, r0, rows, from, keys);
+    const biasStride = this.biasSlice(job, layout, b, h, r0, rows, from, keys);
     writeSpanArgs(this.arena, at.spanArgs, {
-      rows: groupRows, depth: job.D, dvPad: plan.dvPad, scale: plan.scoreScale, shift: plan.shift, spanStart: from, spanKeys: keys,
+      rows: groupRows, depth: job.D, dvPad: layout.dvPad, scale: layout.scoreScale, shift: layout.shift, spanStart: from, spanKeys: keys,
       q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, kPanels, vRows, vFinite,
       mask: job.mask ? at.mask : 0, maskStride, bias: job.bias ? at.bias : 0, biasStride,
       rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0,
-      scoresStride: plan.scoresStride,
+      scoresStride: layout.scoresStride,
     });
     this.kernels.attentionSpan(at.spanArgs);
   }
 
   /** The chunk's rows' state after their split's keys (float32, exact in float64), for the merge. */
-  private writePartials(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number, s: number): void {
+  private writePartials(job: AttentionJob, layout: AttentionArenaLayout, b: number, h: number, r0: number, rows: number, s: number): void {
     const split = job.split!;
     const { f32 } = this.arena;
-    const { dvPad, maxToNatural, at: { rowMax, rowSum, acc } } = plan;
+    const { dvPad, maxToNatural, at: { rowMax, rowSum, acc } } = layout;
     const first = (s - split.first) * job.B * job.H * job.Sq + (b * job.H + h) * job.Sq + r0;
     for (let r = 0; r < rows; r++) {
       split.max[first + r] = f32[rowMax / 4 + r] * maxToNatural;
@@ -285,13 +286,13 @@ export class WasmAttention {
     }
   }
 
-  /** The packed K panels and V rows of one span of one kv head, from the cache or packed now. */
-  private kvSpan(job: AttentionJob, plan: AttentionPlan, b: number, kvHead: number, spanStart: number,
+  /** The packed K panels and V rows of one span of one kv head, already packed in a slot or packed now. */
+  private kvSpan(job: AttentionJob, layout: AttentionArenaLayout, b: number, kvHead: number, spanStart: number,
     spanKeys: number): KvSpan {
-    const { dvPad, at } = plan;
+    const { dvPad, at } = layout;
     const key = `${b}:${kvHead}:${spanStart}`;
-    const { offset, hit } = plan.cache!.acquire(key);
-    const kPanels = offset, vRows = offset + plan.vOffset;
+    const { offset, hit } = layout.packed!.acquire(key);
+    const kPanels = offset, vRows = offset + layout.vOffset;
     if (!hit) {
       const { f32 } = this.arena;
       const { k, v, D, Dv } = job;
@@ -304,27 +305,27 @@ export class WasmAttention {
       const padFrom = dvPad === Dv ? spanKeys * dvPad : 0;
       f32.fill(0, vRows / 4 + padFrom, vRows / 4 + paddedKeys * dvPad);
       copyRows(f32, vRows / 4, dvPad, v.data as Float32Array, rowStart(v, b, kvHead, spanStart), v.strideRow, spanKeys, Dv);
-      plan.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
+      layout.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
     }
-    return { runs: [{ start: spanStart, end: spanStart + spanKeys, kPanels, vRows }], vFinite: plan.vFinite.get(key)! };
+    return { runs: [{ start: spanStart, end: spanStart + spanKeys, kPanels, vRows }], vFinite: layout.vFinite.get(key)! };
   }
 
   /** Copies the chunk's mask rows for the span; returns the row stride (0 when broadcast over rows). */
-  private maskSlice(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number,
+  private maskSlice(job: AttentionJob, layout: AttentionArenaLayout, b: number, h: number, r0: number, rows: number,
     spanStart: number, spanKeys: number): number {
     const mask = job.mask;
     if (!mask) return 0;
     const first = mask.offset + b * mask.strideB + h * mask.strideH + spanStart * mask.strideCol;
     const sharedRow = mask.strideRow === 0;
     for (let r = 0; r < (sharedRow ? 1 : rows); r++) {
-      copyStridedRow(this.arena.u8, plan.at.mask + r * plan.spanStride, mask.data,
+      copyStridedRow(this.arena.u8, layout.at.mask + r * layout.spanStride, mask.data,
         first + (r0 + r) * mask.strideRow, mask.strideCol, spanKeys);
     }
-    return sharedRow ? 0 : plan.spanStride;
+    return sharedRow ? 0 : layout.spanStride;
   }
 
   /** As maskSlice, for the bias (strides in floats). */
-  private biasSlice(job: AttentionJob, plan: AttentionPlan, b: number, h: number, r0: number, rows: number,
+  private biasSlice(job: AttentionJob, layout: AttentionArenaLayout, b: number, h: number, r0: number, rows: number,
     spanStart: number, spanKeys: number): number {
     const bias = job.bias;
     if (!bias) return 0;
@@ -332,14 +333,14 @@ export class WasmAttention {
     const first = bias.offset + b * bias.strideB + h * bias.strideH + spanStart * bias.strideCol;
     const sharedRow = bias.strideRow === 0;
     for (let r = 0; r < (sharedRow ? 1 : rows); r++) {
-      copyStridedRow(this.arena.f32, plan.at.bias / 4 + r * plan.spanStride, data,
+      copyStridedRow(this.arena.f32, layout.at.bias / 4 + r * layout.spanStride, data,
         first + (r0 + r) * bias.strideRow, bias.strideCol, spanKeys);
     }
-    return sharedRow ? 0 : plan.spanStride;
+    return sharedRow ? 0 : layout.spanStride;
   }
 
-  private planFor(job: AttentionJob): AttentionPlan {
-    if (this.plan && this.arena.isCurrent(this.plan.epoch) && this.lastJob?.deref() === job) return this.plan;
+  private layoutFor(job: AttentionJob): AttentionArenaLayout {
+    if (this.layout && this.arena.isCurrent(this.layout.epoch) && this.lastJob?.deref() === job) return this.layout;
     requireFloat32(job.q.data, 'job.q.data');
     requireFloat32(job.k.data, 'job.k.data');
     requireFloat32(job.v.data, 'job.v.data');
@@ -363,42 +364,42 @@ export class WasmAttention {
     const vOffset = alignUp(spanStride * D * 4);
     const slotBytes = alignUp(vOffset + spanStride * dvPad * 4);
     const spans = Math.ceil(Sk / spanKeys);
-    const slots = Math.max(1, Math.min(Math.floor(KV_CACHE_BYTES / slotBytes), job.B * job.Hkv * spans));
+    const slots = Math.max(1, Math.min(Math.floor(PACKED_KV_BYTES / slotBytes), job.B * job.Hkv * spans));
 
     const source = job.kvSource;
     const pieces = source ? this.keptPieces(D, dvPad, maxSpanKeys) : undefined;
-    const { layout, epoch } = this.arena.newLayout();
-    let cache: SlotCache | undefined;
+    const { layout: regions, epoch } = this.arena.newLayout();
+    let packed: PackedSlots | undefined;
     if (source && pieces) {
       // First in the layout, at the arena's base: where the pieces' slots have always been.
       pieces.reserve(source, job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
-      layout.take(pieces.bytes);
+      regions.take(pieces.bytes);
       this.pieces = { pieces, epoch };
     } else {
-      cache = new SlotCache(layout.take(slotBytes * slots), slotBytes, slots);
+      packed = new PackedSlots(regions.take(slotBytes * slots), slotBytes, slots);
     }
     const at: Regions = {
-      staging: layout.take(Math.max(spanKeys, pieces ? pieces.pieceKeys : 0) * D * 4),
-      q: layout.take(chunkRows * D * 4),
-      keyLimit: layout.take(chunkRows * 4),
-      keyFloor: layout.take(chunkRows * 4),
-      mask: layout.take(job.mask ? chunkRows * spanStride : 0),
-      bias: layout.take(job.bias ? chunkRows * spanStride * 4 : 0),
-      rowMax: layout.take(chunkRows * 4),
-      rowSum: layout.take(chunkRows * 4),
-      acc: layout.take(chunkRows * dvPad * 4),
-      scratch: layout.take(this.kernels.attentionScratchBytes()),
-      scores: layout.take(job.weights ? chunkRows * scoresStride * 4 : 0),
-      spanArgs: layout.take(SPAN_ARGS_BYTES),
+      staging: regions.take(Math.max(spanKeys, pieces ? pieces.pieceKeys : 0) * D * 4),
+      q: regions.take(chunkRows * D * 4),
+      keyLimit: regions.take(chunkRows * 4),
+      keyFloor: regions.take(chunkRows * 4),
+      mask: regions.take(job.mask ? chunkRows * spanStride : 0),
+      bias: regions.take(job.bias ? chunkRows * spanStride * 4 : 0),
+      rowMax: regions.take(chunkRows * 4),
+      rowSum: regions.take(chunkRows * 4),
+      acc: regions.take(chunkRows * dvPad * 4),
+      scratch: regions.take(this.kernels.attentionScratchBytes()),
+      scores: regions.take(job.weights ? chunkRows * scoresStride * 4 : 0),
+      spanArgs: regions.take(SPAN_ARGS_BYTES),
     };
-    this.arena.ensure(layout.end);
+    this.arena.ensure(regions.end);
     this.lastJob = new WeakRef(job);
     const { scoreScale, shift } = scoreScaling(job.scale);
-    this.plan = {
-      epoch, scoreScale, shift, maxToNatural: shift * Math.LN2, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+    this.layout = {
+      epoch, scoreScale, shift, maxToNatural: shift * Math.LN2, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, packed,
       pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
     };
-    return this.plan;
+    return this.layout;
   }
 
   /** The pieces of earlier jobs when nothing can have overwritten them — no other layout since theirs
@@ -406,7 +407,7 @@ export class WasmAttention {
   private keptPieces(D: number, dvPad: number, maxSpanKeys: number): KvPieces {
     const kept = this.pieces;
     if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad) return kept.pieces;
-    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES);
+    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, PACKED_KV_BYTES);
   }
 }
 

@@ -1,5 +1,5 @@
 // Packed K/V that outlive a job, for jobs reading a KvCache (job.kvSource): a decode step appends one
-// position and reads them all, so repacking every head's whole K/V per call (the per-job SlotCache)
+// position and reads them all, so repacking every head's whole K/V per call (the per-job PackedSlots)
 // cost 25–35× the step's arithmetic. While a source's (id, epoch) stays the same, its positions below
 // a job's Sk never change (src/kv-cache.ts), so a piece packed for one job stays valid for the next
 // and only the positions past what it holds need packing.
@@ -13,7 +13,7 @@
 //
 // The slots live at the bottom of the arena, where the driver's layouts put them first; a layout made
 // by anyone else in between (a GEMM job, a job without kvSource, another D) may have overwritten them,
-// and the driver then starts a new, empty KvPieces. An LRU of at most KV_CACHE_BYTES of slots.
+// and the driver then starts a new, empty KvPieces. An LRU of at most PACKED_KV_BYTES of slots.
 
 import type { AttentionJob, KvSource } from '../jobs.js';
 import type { WasmArena } from './arena.js';

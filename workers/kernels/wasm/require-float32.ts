@@ -1,4 +1,5 @@
-// The wasm kernel computes in float32 only; the coordinator sends float64 jobs to the js kernel.
+// The wasm kernel computes in float32 only; the pool sends jobs of element types the wasm kernel does
+// not stage (workers/dtypes.ts: float64) to the js kernel.
 
 import type { FloatArray } from '../../../src/tensor.js';
 

@@ -1,12 +1,12 @@
-// Least-recently-used slots of packed inputs (K/V spans, W panels) for the current job.
+// Least-recently-used slots of packed inputs (K/V spans, W panels) in the arena, for the current job.
 //
 // Copying and packing a head's K and V costs about 5% of a 128-row attention tile, and the planner
 // hands a thread tiles of different heads in turn (largest row blocks first, then batch and head), so
 // a thread keeps every head it has packed as long as the budget allows. Slots are only valid for the
-// job they were filled for: the driver makes a new cache for each job, since the same buffers may
+// job they were filled for: the driver lays out new slots for each job, since the same buffers may
 // hold new values in the next call.
 
-export class SlotCache {
+export class PackedSlots {
   private readonly slotOf = new Map<string, number>(); // insertion order = recency
   private readonly free: number[];
 
