@@ -40,47 +40,17 @@
 
 import { ATTENTION_TILE, type AttentionJob, type KvSource } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
-import { WasmArena, alignUp } from './arena.js';
+import type { WasmArena } from './arena.js';
+import { KV_CACHE_BYTES, attentionLayout, maxSpanKeys, paddedDv, type KernelGeometry, type Regions, type SpanSlots } from './attention-layout.js';
 import type { KernelExports } from './kernel-exports.js';
 import { requireFloat32 } from './require-float32.js';
 import { scoreScaling } from './score-scaling.js';
 import { KvPieces, piecePartFinite, type KvPiece } from './kv-pieces.js';
 import { SlotCache } from './slot-cache.js';
 import { writeSpanArgs } from './span-args.js';
-import { ARGS_BYTES as SPAN_ARGS_BYTES } from './span-args-layout.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 import { copyRows, copyStridedRow, rowStart } from './strided-copy.js';
-
-const MiB = 1 << 20;
-/** Packed K/V kept per instance, per job or across jobs (KvPieces): every head of B1 H8 at S = 16384,
- *  D = 64 (8 MiB a head). */
-export const KV_CACHE_BYTES = 64 * MiB;
-/** At most this much K + V per span (32768 keys at D = 64), so that any Sk fits in wasm memory. */
-export const KV_SPAN_BYTES = 16 * MiB;
-/** Query rows per kernel call: a whole tile of the planner (MAX_ROW_BLOCK), so each tile streams its
- *  keys through the kernel once. The chunk's Q rows and accumulators (2 × 32 KiB at D = Dv = 64) stay
- *  in L2 while the key blocks pass. Measured against 64 (kernel level, interleaved, B1 H8 D64):
- *  1.02–1.05× at S = 2048 and S = 8192. Any row count gives the same bits: rows never influence
- *  each other. */
-const CHUNK_ROWS = 128;
-/** Bound on the per-chunk mask, bias and weights rows, which grow with Sk. */
-const SLICE_BYTES = 4 * MiB;
-
-interface Regions {
-  readonly staging: number; // raw K rows of one span or piece, before packing
-  readonly q: number;
-  readonly keyLimit: number;
-  readonly keyFloor: number;
-  readonly mask: number;
-  readonly bias: number;
-  readonly rowMax: number;
-  readonly rowSum: number;
-  readonly acc: number;
-  readonly scratch: number;
-  readonly scores: number;
-  readonly spanArgs: number; // attentionSpan's argument block
-}
 
 interface AttentionPlan {
   readonly epoch: number;
@@ -96,7 +66,8 @@ interface AttentionPlan {
   readonly spanStride: number;
   readonly scoresStride: number;
   readonly chunkRows: number;
-  readonly vOffset: number; // V's offset within a slot
+  /** Where the per-call spans' slots are (jobs without kvSource). */
+  readonly spanSlots: SpanSlots | undefined;
   /** Per-job packed spans; for jobs with kvSource, `pieces` instead. */
   readonly cache: SlotCache | undefined;
   readonly pieces: { readonly pieces: KvPieces; readonly source: KvSource } | undefined;
@@ -291,7 +262,7 @@ export class WasmAttention {
     const { dvPad, at } = plan;
     const key = `${b}:${kvHead}:${spanStart}`;
     const { offset, hit } = plan.cache!.acquire(key);
-    const kPanels = offset, vRows = offset + plan.vOffset;
+    const kPanels = offset, vRows = offset + plan.spanSlots!.vOffset;
     if (!hit) {
       const { f32 } = this.arena;
       const { k, v, D, Dv } = job;
@@ -348,54 +319,21 @@ export class WasmAttention {
     if (job.bias) requireFloat32(job.bias.data, 'job.bias.data');
     if (job.weights) requireFloat32(job.weights.data, 'job.weights.data');
 
-    const { D, Dv, Sk } = job;
-    const width = this.panelWidth;
-    const dvPad = Math.ceil(Dv / 4) * 4;
-    const maxSpanKeys = Math.max(this.keyBlock,
-      Math.floor(KV_SPAN_BYTES / ((D + dvPad) * 4) / this.keyBlock) * this.keyBlock);
-    const spanKeys = Math.max(1, Math.min(Sk, job.split ? splitSpanKeys(job.split.keysPerSplit, maxSpanKeys, this.keyBlock) : maxSpanKeys));
-    const spanStride = Math.ceil(spanKeys / width) * width;
-    const scoresStride = Math.ceil(Sk / width) * width;
-    const sliceBytesPerRow = (job.mask ? spanStride : 0) + (job.bias ? spanStride * 4 : 0) + (job.weights ? scoresStride * 4 : 0);
-    const chunkRows = sliceBytesPerRow === 0 ? CHUNK_ROWS : Math.min(CHUNK_ROWS,
-      Math.max(this.rowGroup, Math.floor(SLICE_BYTES / sliceBytesPerRow / this.rowGroup) * this.rowGroup));
-
-    const vOffset = alignUp(spanStride * D * 4);
-    const slotBytes = alignUp(vOffset + spanStride * dvPad * 4);
-    const spans = Math.ceil(Sk / spanKeys);
-    const slots = Math.max(1, Math.min(Math.floor(KV_CACHE_BYTES / slotBytes), job.B * job.Hkv * spans));
-
     const source = job.kvSource;
-    const pieces = source ? this.keptPieces(D, dvPad, maxSpanKeys) : undefined;
-    const { layout, epoch } = this.arena.newLayout();
-    let cache: SlotCache | undefined;
-    if (source && pieces) {
-      // First in the layout, at the arena's base: where the pieces' slots have always been.
-      pieces.reserve(source, job.B * job.Hkv * Math.ceil(Sk / pieces.pieceKeys));
-      layout.take(pieces.bytes);
-      this.pieces = { pieces, epoch };
-    } else {
-      cache = new SlotCache(layout.take(slotBytes * slots), slotBytes, slots);
-    }
-    const at: Regions = {
-      staging: layout.take(Math.max(spanKeys, pieces ? pieces.pieceKeys : 0) * D * 4),
-      q: layout.take(chunkRows * D * 4),
-      keyLimit: layout.take(chunkRows * 4),
-      keyFloor: layout.take(chunkRows * 4),
-      mask: layout.take(job.mask ? chunkRows * spanStride : 0),
-      bias: layout.take(job.bias ? chunkRows * spanStride * 4 : 0),
-      rowMax: layout.take(chunkRows * 4),
-      rowSum: layout.take(chunkRows * 4),
-      acc: layout.take(chunkRows * dvPad * 4),
-      scratch: layout.take(this.kernels.attentionScratchBytes()),
-      scores: layout.take(job.weights ? chunkRows * scoresStride * 4 : 0),
-      spanArgs: layout.take(SPAN_ARGS_BYTES),
-    };
+    const pieces = source ? this.keptPieces(job.D, paddedDv(job.Dv)) : undefined;
+    // Grown before the layout, which puts the pieces' slots first.
+    if (source && pieces) pieces.reserve(source, job.B * job.Hkv * Math.ceil(job.Sk / pieces.pieceKeys));
+    const layout = attentionLayout(this.arena.base, job, this.geometry(),
+      pieces ? { kept: true, bytes: pieces.bytes, pieceKeys: pieces.pieceKeys } : { kept: false });
+    const epoch = this.arena.newEpoch();
+    if (pieces) this.pieces = { pieces, epoch };
+    const { dvPad, spanKeys, spanStride, scoresStride, chunkRows, spanSlots, at } = layout;
+    const cache = spanSlots && new SlotCache(spanSlots.base, spanSlots.slotBytes, spanSlots.count);
     this.arena.ensure(layout.end);
     this.lastJob = new WeakRef(job);
     const { scoreScale, shift } = scoreScaling(job.scale);
     this.plan = {
-      epoch, scoreScale, shift, maxToNatural: shift * Math.LN2, dvPad, spanKeys, spanStride, scoresStride, chunkRows, vOffset, cache,
+      epoch, scoreScale, shift, maxToNatural: shift * Math.LN2, dvPad, spanKeys, spanStride, scoresStride, chunkRows, spanSlots, cache,
       pieces: source && pieces ? { pieces, source } : undefined, vFinite: new Map(), at,
     };
     return this.plan;
@@ -403,17 +341,13 @@ export class WasmAttention {
 
   /** The pieces of earlier jobs when nothing can have overwritten them — no other layout since theirs
    *  (a GEMM job, a job without kvSource) and the same slot shape — else new, empty ones. */
-  private keptPieces(D: number, dvPad: number, maxSpanKeys: number): KvPieces {
+  private keptPieces(D: number, dvPad: number): KvPieces {
     const kept = this.pieces;
     if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad) return kept.pieces;
-    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys, KV_CACHE_BYTES);
+    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys(D, dvPad, this.keyBlock), KV_CACHE_BYTES);
   }
-}
 
-/** Spans of a split job: the split itself when it fits a span, else the split cut into equal
- *  block-aligned parts, so a split tile packs only its own keys. */
-function splitSpanKeys(keysPerSplit: number, maxSpanKeys: number, keyBlock: number): number {
-  if (keysPerSplit <= maxSpanKeys) return keysPerSplit;
-  const parts = Math.ceil(keysPerSplit / maxSpanKeys);
-  return Math.ceil(keysPerSplit / parts / keyBlock) * keyBlock;
+  private geometry(): KernelGeometry {
+    return { keyBlock: this.keyBlock, panelWidth: this.panelWidth, rowGroup: this.rowGroup, scratchBytes: this.kernels.attentionScratchBytes() };
+  }
 }
