@@ -2,6 +2,21 @@
 // shape, the kernel's geometry and what holds the packed K/V. The driver (attention-driver.ts) calls
 // it once per job and streams each tile's inputs into these regions.
 //
+// Memory model (issue 3, item 2). Tensors stay in the caller's SharedArrayBuffers, which may exceed
+// the 4 GiB a wasm32 memory can address, so each instance copies what a tile needs into its own
+// memory: Q rows and mask/bias slices per chunk of rows, and K/V per span of keys, which it packs
+// (K transposed into 8-key panels for dot4x8) and keeps for the rest of the job, or across jobs for a
+// KvCache. Measured here (1 thread, B1 H8 D64 S4096, the 128-row tiles of the planner; bench/kernel.bench.ts):
+//   - copying + packing one head's K and V: about 0.3 ms (dense [B, H, S, D]) or 0.7 ms (a [B, S, E]
+//     projection read with row stride E: one TypedArray.set per row), against ~6 ms of arithmetic
+//     per 128-row tile: streaming K/V afresh for every tile ("K/V per tile") ran 3–14% slower;
+//   - with the cache a thread packs each head once per job (0.2% of the head's ~190 ms), and the
+//     bench's "K/V already packed" run — the bound that tensors living in wasm memory could reach —
+//     is within run-to-run noise (±7%) of it.
+// A shared WebAssembly.Memory holding the tensors is therefore not worth its costs: it would cap all
+// tensors of a call at 4 GiB together, user tensors are ordinary SharedArrayBuffers that would have to
+// be copied into it anyway, and K would still need repacking into panels.
+//
 // The arena during an attention job, from the arena's base up (every region 64-byte aligned, one
 // cache line; sizes in bytes; "rows" is chunkRows, the query rows of one kernel call):
 //
