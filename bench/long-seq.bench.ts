@@ -9,7 +9,7 @@
 // Expected peak (the "formula" column):
 //   R0 + inputs + output + threads × (per-thread wasm arena)
 //   inputs = (B·H·Sq·D + B·Hkv·Sk·(D + Dv)) · 4 bytes; output = B·H·Sq·Dv · 4 bytes (lse not asked);
-//   per-thread arena (workers/kernels/wasm/attention-driver.ts): the packed-K/V cache, at most
+//   per-thread arena (workers/kernels/wasm/attention-layout.ts): the packed-K/V cache, at most
 //   PACKED_KV_BYTES = 64 MiB (min(64 MiB, every span of every head)); the staging rows of one span,
 //   spanKeys·D·4 bytes with spanKeys = min(Sk, KV_SPAN_BYTES / ((D + Dv)·4)) — 8 MiB at D = 64; and
 //   per-chunk regions (64 query rows: q, limits, m, l, acc — under 0.1 MiB at D = 64).
@@ -23,7 +23,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AttentionPool, type KernelChoice } from '../src/index.js';
-import { PACKED_KV_BYTES, KV_SPAN_BYTES } from '../workers/kernels/wasm/attention-driver.js';
+import { PACKED_KV_BYTES, KV_SPAN_BYTES } from '../workers/kernels/wasm/attention-layout.js';
 import { randomTensor } from './support/random-tensors.js';
 
 const MiB = 1 << 20;

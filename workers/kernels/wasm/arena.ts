@@ -23,7 +23,12 @@ export class WasmArena {
 
   /** Starts a new layout of the memory; layouts made under earlier epochs are no longer current. */
   newLayout(): { layout: RegionLayout; epoch: number } {
-    return { layout: new RegionLayout(this.base), epoch: ++this.epoch };
+    return { layout: new RegionLayout(this.base), epoch: this.newEpoch() };
+  }
+
+  /** As newLayout, for a layout its driver computes itself from `base` (attention-layout.ts). */
+  newEpoch(): number {
+    return ++this.epoch;
   }
 
   isCurrent(epoch: number): boolean {

@@ -1,0 +1,56 @@
+// What the kernel adds to a step's scores besides q·k: the chunk's mask and bias rows for the step's
+// keys, copied into their regions of the instance's memory (attention-layout.ts). The place for
+// further score terms (ALiBi slopes, softcap, sinks) as they come.
+
+import type { FloatArray } from '../../../src/tensor.js';
+import type { AttentionJob, Broadcast4 } from '../jobs.js';
+import type { WasmArena } from './arena.js';
+import { copyStridedRow } from './strided-copy.js';
+
+/** Byte offsets of the step's slices (0 when the job has none) and their row strides in elements
+ *  (0 when broadcast over rows). */
+export interface ScoreSlices {
+  readonly mask: number;
+  readonly maskStride: number;
+  readonly bias: number;
+  readonly biasStride: number;
+}
+
+/** Rows r0 … r0 + rows − 1 of head (b, h) and keys [from, from + keys): which the step computes. */
+export interface StepKeys {
+  readonly b: number;
+  readonly h: number;
+  readonly r0: number;
+  readonly rows: number;
+  readonly from: number;
+  readonly keys: number;
+}
+
+export class ScoreInputs {
+  /** `mask`, `bias`: byte offsets of the regions; `spanStride`: their row stride in elements. */
+  constructor(private readonly arena: WasmArena, private readonly mask: number, private readonly bias: number,
+    private readonly spanStride: number) {}
+
+  /** Copies the step's slices of the job's mask and bias. */
+  prepare(job: AttentionJob, step: StepKeys): ScoreSlices {
+    const { mask, bias } = job;
+    return {
+      mask: mask ? this.mask : 0,
+      maskStride: mask ? copySlice(this.arena.u8, this.mask, mask, mask.data, this.spanStride, step) : 0,
+      bias: bias ? this.bias : 0,
+      biasStride: bias ? copySlice(this.arena.f32, this.bias / 4, bias, bias.data as Float32Array, this.spanStride, step) : 0,
+    };
+  }
+}
+
+/** Copies the step's rows of a mask or bias to dst[dstAt …] (row stride `spanStride` elements); returns
+ *  that stride, or 0 when the view is broadcast over rows (one row copied). */
+function copySlice<A extends Float32Array | Uint8Array>(dst: A, dstAt: number, view: Broadcast4<FloatArray | Uint8Array>, data: A,
+  spanStride: number, { b, h, r0, rows, from, keys }: StepKeys): number {
+  const first = view.offset + b * view.strideB + h * view.strideH + from * view.strideCol;
+  const sharedRow = view.strideRow === 0;
+  for (let r = 0; r < (sharedRow ? 1 : rows); r++) {
+    copyStridedRow(dst, dstAt + r * spanStride, data, first + (r0 + r) * view.strideRow, view.strideCol, keys);
+  }
+  return sharedRow ? 0 : spanStride;
+}
