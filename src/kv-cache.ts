@@ -16,14 +16,24 @@
 // the kernels as the job's kvSource, which lets a wasm worker keep K/V packed from earlier calls and
 // pack only the positions appended since (workers/kernels/wasm/kv-pieces.ts). A cache over another
 // thread's buffers (kvCacheOver) has no identity: its owner's resets are invisible here.
+//
+// A window cache (options.window, sinkTokens; kv-window.ts) writes its ring in place. Once the ring
+// holds positions, an append that overwrites some of them changes what keys [0, length) are: with
+// no call reading the buffers it bumps the epoch, as reset() does; with calls reading them it first
+// moves the cache to a copy of its buffers (once per such append, O(sinkTokens + window)), so that a
+// call in flight still reads its snapshot.
 
 import type { KvSource, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
 import { DTYPES, sharedArray } from '../workers/dtypes.js';
+import type { PositionGap } from '../workers/kernels/key-range.js';
+import type { KvRing } from '../workers/kernels/kv-ring.js';
+import { appendCopies, heldKeys, overwritesHeld, type WindowShape } from './kv-window.js';
 import {
   checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
 import { checkTypedArrayLength } from './validate/typed-array-limit.js';
+import { describe } from './errors.js';
 
 /** One allocation of the cache's buffers, and how many calls in flight read it. */
 interface KvStore<A extends FloatArray> {
@@ -46,9 +56,15 @@ export interface KvSnapshot<A extends FloatArray> {
   readonly keys: A;
   readonly values: A;
   readonly capacity: number;
+  /** Keys the call reads: the positions held. */
   readonly length: number;
+  /** Positions appended (length, but for a window cache). */
+  readonly position: number;
   readonly k: View4;
   readonly v: View4;
+  /** A window cache that dropped positions: where keys sit in the sequence and in the rows. */
+  readonly gap?: PositionGap;
+  readonly kvRing?: KvRing;
   /** The buffer generation read, for kernels that keep packed K/V across calls; undefined when the
    *  cache cannot vouch for its buffers (adopted ones). */
   readonly kvSource: KvSource | undefined;
@@ -65,7 +81,9 @@ export interface KvCacheContents<A extends FloatArray = FloatArray> {
   readonly keys: A;
   readonly values: A;
   readonly capacity: number;
-  readonly length: number;
+  /** Positions appended (length, but for a window cache). */
+  readonly position: number;
+  readonly window?: WindowShape;
 }
 
 /** Set only while kvCacheOver() constructs a cache over existing buffers. */
@@ -77,65 +95,99 @@ export class KvCache<A extends FloatArray = Float32Array> {
   readonly headDim: number;
   readonly valueDim: number;
   readonly dtype: KvCacheDType;
+  /** Set for a window cache: sinkTokens + window rows, which never grow. */
+  readonly #window: WindowShape | undefined;
   #store: KvStore<A>;
-  #length = 0;
+  /** Positions appended since creation or the last reset (N). */
+  #position = 0;
 
   /** Use pool.createKvCache(options). */
   constructor(options: unknown) {
-    const { capacity, ...layout } = resolveKvCacheOptions(options);
+    const { capacity, window, ...layout } = resolveKvCacheOptions(options);
     this.batch = layout.batch;
     this.kvHeads = layout.kvHeads;
     this.headDim = layout.headDim;
     this.valueDim = layout.valueDim;
     this.dtype = layout.dtype;
+    this.#window = window;
     const adopted = adopting;
     this.#store = adopted
       ? { keys: adopted.keys as A, values: adopted.values as A, capacity: adopted.capacity, readers: 0, id: undefined, epoch: 0 }
       : this.#allocate(capacity, 'createKvCache');
-    this.#length = adopted ? adopted.length : 0;
+    this.#position = adopted ? adopted.position : 0;
   }
 
-  /** Positions filled so far: [0, length) is what the next attention call reads. */
+  /** Positions held: [0, length) is what the next attention call reads, the held positions in order.
+   *  For a window cache min(N, sinkTokens + window) (N = position), else N. */
   get length(): number {
-    return this.#length;
+    return this.#window ? heldKeys(this.#window, this.#position).length : this.#position;
   }
 
-  /** Positions the cache can hold without reserve(). */
+  /** Positions appended since creation or the last reset; length, but for a window cache. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Positions the cache can hold without reserve(); for a window cache, sinkTokens + window. */
   get capacity(): number {
     return this.#store.capacity;
   }
 
+  /** The window of a window cache (undefined for a cache with a capacity). */
+  get window(): number | undefined {
+    return this.#window?.window;
+  }
+
+  /** Positions a window cache keeps from the start (0 for a cache with a capacity). */
+  get sinkTokens(): number {
+    return this.#window?.sinkTokens ?? 0;
+  }
+
   /** Copies k [B, Hkv, n, D] and v [B, Hkv, n, Dv] (n ≥ 1, shared or not) into positions
-   *  [length, length + n). A RangeError, before anything is written, if n exceeds capacity − length. */
+   *  [position, position + n). A RangeError, before anything is written, if n exceeds capacity − length;
+   *  a window cache never runs out of room and writes only the positions it keeps (kv-window.ts). */
   append(kIn: Tensor<A>, vIn: Tensor<A>): void {
-    const { k, v, n } = checkAppendArgs(this.#layout(), this.#length, this.capacity, kIn, vIn); // read once, checked
+    const win = this.#window;
+    // A window cache has room for any n: checked against an unbounded capacity.
+    const { k, v, n } = checkAppendArgs(this.#layout(), win ? 0 : this.#position, win ? Infinity : this.capacity, kIn, vIn); // read once, checked
+    const copies = win ? appendCopies(win, this.#position, n) : [{ from: 0, row: this.#position, rows: n }];
+    if (win && overwritesHeld(win, this.#position, n)) {
+      if (this.#store.readers > 0) this.#store = this.#copyOfStore();
+      else this.#store.epoch++; // keys [0, length) of these buffers now hold other positions
+    }
     const { keys, values, capacity } = this.#store;
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
-      copyPositions(keys, (bh * capacity + this.#length) * this.headDim, k.data, bh * n * this.headDim, n * this.headDim);
-      copyPositions(values, (bh * capacity + this.#length) * this.valueDim, v.data, bh * n * this.valueDim, n * this.valueDim);
+      for (const { from, row, rows } of copies) {
+        copyPositions(keys, (bh * capacity + row) * this.headDim, k.data, (bh * n + from) * this.headDim, rows * this.headDim);
+        copyPositions(values, (bh * capacity + row) * this.valueDim, v.data, (bh * n + from) * this.valueDim, rows * this.valueDim);
+      }
     }
-    this.#length += n;
+    this.#position += n;
   }
 
   /** Grows the cache to hold at least `capacity` positions, keeping its contents (a no-op when it
    *  already does). Growth is never implicit: append() past the capacity throws instead. */
   reserve(capacity: number): void {
+    if (this.#window) {
+      throw new RangeError(`KvCache.reserve: a window cache never grows (it holds sinkTokens + window = ${this.capacity} positions ` +
+        `and appending never runs out of room), got reserve(${describe(capacity)})`);
+    }
     const wanted = checkCapacity('KvCache.reserve', 'capacity', capacity);
     if (wanted <= this.capacity) return;
     const old = this.#store;
     const grown = this.#allocate(wanted, 'KvCache.reserve');
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
-      copyPositions(grown.keys, bh * wanted * this.headDim, old.keys, bh * old.capacity * this.headDim, this.#length * this.headDim);
-      copyPositions(grown.values, bh * wanted * this.valueDim, old.values, bh * old.capacity * this.valueDim, this.#length * this.valueDim);
+      copyPositions(grown.keys, bh * wanted * this.headDim, old.keys, bh * old.capacity * this.headDim, this.#position * this.headDim);
+      copyPositions(grown.values, bh * wanted * this.valueDim, old.values, bh * old.capacity * this.valueDim, this.#position * this.valueDim);
     }
     this.#store = grown; // calls in flight keep reading `old`, which nothing writes again
   }
 
-  /** Empties the cache (length 0). Safe while calls read it: see the top of this file. */
+  /** Empties the cache (length and position 0). Safe while calls read it: see the top of this file. */
   reset(): void {
     if (this.#store.readers > 0) this.#store = this.#allocate(this.capacity, 'KvCache.reset');
     else this.#store.epoch++; // the same buffers will hold new values at positions calls may have read
-    this.#length = 0;
+    this.#position = 0;
   }
 
   static {
@@ -149,8 +201,9 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const view = (data: A, cols: number): View4 => ({
       data, offset: 0, strideB: this.kvHeads * store.capacity * cols, strideH: store.capacity * cols, strideRow: cols,
     });
+    const held = this.#window ? heldKeys(this.#window, this.#position) : { length: this.#position };
     return {
-      keys: store.keys, values: store.values, capacity: store.capacity, length: this.#length,
+      keys: store.keys, values: store.values, capacity: store.capacity, ...held, position: this.#position,
       k: view(store.keys, this.headDim), v: view(store.values, this.valueDim),
       kvSource: store.id === undefined ? undefined : { id: store.id, epoch: store.epoch },
       release: () => {
@@ -163,6 +216,15 @@ export class KvCache<A extends FloatArray = Float32Array> {
 
   #layout(): KvCacheLayout {
     return { batch: this.batch, kvHeads: this.kvHeads, headDim: this.headDim, valueDim: this.valueDim, dtype: this.dtype };
+  }
+
+  /** Fresh buffers holding what the current ones hold, for an append while calls read those. */
+  #copyOfStore(): KvStore<A> {
+    const old = this.#store;
+    const store = this.#allocate(old.capacity, 'KvCache.append');
+    store.keys.set(old.keys);
+    store.values.set(old.values);
+    return store;
   }
 
   #allocate(capacity: number, op: string): KvStore<A> {
@@ -185,7 +247,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
 export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>): KvCache<A> {
   adopting = contents;
   try {
-    return new KvCache<A>({ ...contents.layout, capacity: contents.capacity });
+    return new KvCache<A>({ ...contents.layout, ...(contents.window ? contents.window : { capacity: contents.capacity }) });
   } finally {
     adopting = undefined;
   }
@@ -193,11 +255,14 @@ export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>):
 
 /** What crosses to the remote engine's host for a call over `cache`. */
 export function kvCacheContents<A extends FloatArray>(cache: KvCache<A>, snapshot: KvSnapshot<A>): KvCacheContents<A> {
-  const { batch, kvHeads, headDim, valueDim, dtype } = cache;
-  return { layout: { batch, kvHeads, headDim, valueDim, dtype }, keys: snapshot.keys, values: snapshot.values, capacity: snapshot.capacity, length: snapshot.length };
+  const { batch, kvHeads, headDim, valueDim, dtype, window, sinkTokens } = cache;
+  return {
+    layout: { batch, kvHeads, headDim, valueDim, dtype }, keys: snapshot.keys, values: snapshot.values, capacity: snapshot.capacity,
+    position: snapshot.position, ...(window === undefined ? {} : { window: { window, sinkTokens } }),
+  };
 }
 
-/** The positions [0, cache.length) as of now, claimed until release(); for pool.attention. */
+/** The held positions, keys [0, cache.length), as of now, claimed until release(); for pool.attention. */
 export function snapshotKvCache<A extends FloatArray>(cache: KvCache<A>): KvSnapshot<A> {
   return snapshotOf(cache);
 }

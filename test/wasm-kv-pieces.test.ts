@@ -190,17 +190,23 @@ describe('wasm kernel: K/V pieces are never served stale', () => {
     const cache = cacheBuffers(shape, 905);
     const kernel = newKernel();
     checkStep(kernel, cache, 700, { source: { id: 5, epoch: 0 } }, 'epoch 0');
+    // A second kernel keeping epoch 0's pieces, to show below that the case is sensitive.
+    const sensing = newKernel();
+    runAll(sensing, stepJob(cache, 700, { source: { id: 5, epoch: 0 } }));
     // reset() + append(): positions [0, 700) now hold other values, under epoch 1.
     const rewritten = cacheBuffers(shape, 906);
     (cache.k.data as Float32Array).set(rewritten.k.data);
     (cache.v.data as Float32Array).set(rewritten.v.data);
     expect(checkStep(kernel, cache, 700, { source: { id: 5, epoch: 1 } }, 'epoch 1')).toBe(2 * 700);
-    // The case is sensitive: epoch 0's pieces are still kept, and serving them now would be wrong.
+    // The case is sensitive: serving epoch 0's kept pieces for the rewritten buffers would be wrong.
+    // (`kernel` no longer has them: a new epoch drops the source's earlier ones, which no job reads again.)
     const stale = stepJob(cache, 700, { source: { id: 5, epoch: 0 } });
-    runAll(kernel, stale);
+    runAll(sensing, stale);
     const fresh = stepJob(cache, 700);
     runAll(newKernel(), fresh);
     expect(Buffer.compare(Buffer.from(stale.out.data.buffer), Buffer.from(fresh.out.data.buffer)), 'stale pieces differ').not.toBe(0);
+    // And `kernel` dropped epoch 0's pieces when epoch 1 came: such a job would pack everything afresh.
+    expect(checkStep(kernel, cache, 700, { source: { id: 5, epoch: 0 } }, 'epoch 0 after epoch 1')).toBe(2 * 700);
     // Another cache's buffers, of the same shape.
     const other = cacheBuffers(shape, 907);
     expect(checkStep(kernel, other, 700, { source: { id: 6, epoch: 0 } }, 'other id')).toBe(2 * 700);

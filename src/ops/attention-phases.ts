@@ -37,8 +37,8 @@ export function splitKvShape(range: SplitRange, rows: number, Dv: number): reado
 
 export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
-  const { B, H, Sq, Sk, Dv, causal, window } = body;
-  const shape: AttentionShape = { B, H, Sq, Sk, causal, window };
+  const { B, H, Sq, Sk, Dv, causal, window, gap } = body;
+  const shape: AttentionShape = { B, H, Sq, Sk, causal, window, gap };
   const range = splitOf(shape, body.weights !== undefined, run.splitKv);
   if (!range) {
     await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);

@@ -29,9 +29,9 @@ function resultBuffer(name: string, given: Tensor<FloatArray> | undefined, shape
 }
 
 export function attentionAllocations(args: AttentionArgs, splitKv: SplitKvSetting, cached: boolean): Allocation[] {
-  const { B, H, Sq, Sk, Dv, causal, window } = args;
+  const { B, H, Sq, Sk, Dv, causal, window, gap } = args;
   const dtype = dtypeOf(args.q.data);
-  const split = splitOf({ B, H, Sq, Sk, causal, window }, false, splitKv);
+  const split = splitOf({ B, H, Sq, Sk, causal, window, gap }, false, splitKv);
   return [
     // A KvCache call's k and v stand for the cache's own shared buffers: nothing to copy.
     ...inputCopies([['q', args.q], ...(cached ? [] : [['k', args.k], ['v', args.v]] as const), ['options.mask', args.mask], ['options.bias', args.bias]]),

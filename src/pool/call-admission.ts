@@ -33,7 +33,7 @@ export interface Admitted<A> {
 }
 
 /** What a call over a KvCache reads: its snapshot's buffers and length (kv-cache.ts). */
-type CachedKv = Pick<KvSnapshot<FloatArray>, 'keys' | 'values' | 'length'>;
+type CachedKv = Pick<KvSnapshot<FloatArray>, 'keys' | 'values' | 'length' | 'gap'>;
 
 export class CallAdmission {
   constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting) {}
@@ -45,7 +45,7 @@ export class CallAdmission {
   }
 
   cachedAttention(layout: KvCacheLayout, kv: CachedKv, q: unknown, options: unknown, extra: unknown): Admitted<AttentionArgs> {
-    const checked = validateCachedAttentionArgs(layout, kv.keys, kv.values, kv.length, q, options, extra);
+    const checked = validateCachedAttentionArgs(layout, kv.keys, kv.values, kv.length, kv.gap, q, options, extra);
     const inline = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, true));
     return { args: shareAttentionInputs(checked), inline };
   }

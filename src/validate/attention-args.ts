@@ -8,6 +8,7 @@ import {
 import { broadcastTo4 } from './broadcast.js';
 import { checkKeyCount } from './index-limits.js';
 import { checkOutputsApart, type NamedData } from './overlap.js';
+import type { PositionGap } from '../../workers/kernels/key-range.js';
 
 const OP = 'attention';
 /** The largest finite float32, (2 − 2^-23)·2^127. */
@@ -42,6 +43,8 @@ export interface AttentionArgs {
   readonly scale: number;
   readonly causal: boolean;
   readonly window?: number;
+  /** Over a window cache that dropped positions: where its keys sit in the sequence (key-range.ts). */
+  readonly gap?: PositionGap;
   /** Checked broadcastable to [B, H, Sq, Sk]; the kernels get broadcastTo4's view of it. */
   readonly mask?: Tensor<Uint8Array>;
   readonly bias?: Tensor<FloatArray>;

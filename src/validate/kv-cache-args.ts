@@ -1,13 +1,15 @@
 // Validation for the KV cache: pool.createKvCache(options), cache.append(k, v), cache.reserve(n), and
 // pool.attention(q, cache, options). Everything is checked before anything is allocated or written.
 
-import { alternatives, rangeError, typeError } from '../errors.js';
+import { alternatives, describe, rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { DTYPES, FLOAT_DTYPES, type FloatDType } from '../../workers/dtypes.js';
 import { optionInputsOf, outputsOf, validateAttentionShapes, type AttentionArgs } from './attention-args.js';
 import { checkIndexLimit, checkKeyCount } from './index-limits.js';
 import { checkOutputsApart } from './overlap.js';
 import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
+import type { WindowShape } from '../kv-window.js';
+import type { PositionGap } from '../../workers/kernels/key-range.js';
 
 /** The element types a cache stores: the float rows of workers/dtypes.ts. */
 export type KvCacheDType = FloatDType;
@@ -18,8 +20,13 @@ export interface KvCacheOptions<D extends KvCacheDType = KvCacheDType> {
   readonly headDim: number;
   /** Default headDim. */
   readonly valueDim?: number;
-  /** Positions the cache holds; grow it explicitly with cache.reserve(). */
-  readonly capacity: number;
+  /** Positions the cache holds; grow it explicitly with cache.reserve(). Not with `window`. */
+  readonly capacity?: number;
+  /** A window cache (StreamingLLM): keeps the first `sinkTokens` positions and the latest `window`, in
+   *  place of `capacity`; appending never runs out of room. */
+  readonly window?: number;
+  /** With `window`: positions kept from the start of the sequence (attention sinks). Default 0. */
+  readonly sinkTokens?: number;
   /** Element type of the cached keys and values, and of the q a call passes with it. Default 'float32'. */
   readonly dtype?: D;
 }
@@ -33,10 +40,16 @@ export interface KvCacheLayout {
 }
 
 const CREATE = 'createKvCache';
-const OPTION_NAMES = ['batch', 'kvHeads', 'headDim', 'valueDim', 'capacity', 'dtype'] as const;
+const OPTION_NAMES = ['batch', 'kvHeads', 'headDim', 'valueDim', 'capacity', 'window', 'sinkTokens', 'dtype'] as const;
 const DTYPE_CHOICES = alternatives(FLOAT_DTYPES.map((d) => `'${d}'`));
 
-export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & { readonly capacity: number } {
+/** A cache's rows per (batch, kv head): `capacity`, or sinkTokens + window for a window cache. */
+export interface KvCacheRows {
+  readonly capacity: number;
+  readonly window?: WindowShape;
+}
+
+export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & KvCacheRows {
   if (optionsIn === undefined) throw typeError(CREATE, 'options', 'an object { batch, kvHeads, headDim, capacity }', optionsIn);
   const options = checkOptionsObject(CREATE, optionsIn);
   checkOptionNames(CREATE, options, OPTION_NAMES);
@@ -49,9 +62,35 @@ export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & { rea
     kvHeads: checkDimension(CREATE, 'options.kvHeads', options.kvHeads),
     headDim,
     valueDim: options.valueDim === undefined ? headDim : checkDimension(CREATE, 'options.valueDim', options.valueDim),
-    capacity: checkCapacity(CREATE, 'options.capacity', options.capacity),
+    ...resolveRows(options),
     dtype: dtype as KvCacheDType,
   };
+}
+
+/** `capacity`, or `window` and `sinkTokens`: one or the other, never both. */
+function resolveRows(options: Record<string, unknown>): KvCacheRows {
+  if (options.window === undefined) {
+    if (options.sinkTokens !== undefined) {
+      throw new RangeError(`${CREATE}: options.sinkTokens requires options.window (sink tokens are kept by a window cache), got sinkTokens ${describe(options.sinkTokens)} without a window`);
+    }
+    if (options.capacity === undefined) throw typeError(CREATE, 'options.capacity', 'a positive integer (or options.window for a window cache)', undefined);
+    return { capacity: checkCapacity(CREATE, 'options.capacity', options.capacity) };
+  }
+  if (options.capacity !== undefined) {
+    throw new RangeError(`${CREATE}: options.capacity and options.window exclude each other (a window cache holds sinkTokens + window ` +
+      `positions and never runs out of room), got capacity ${describe(options.capacity)} and window ${describe(options.window)}`);
+  }
+  const window = checkPositiveInteger(CREATE, 'options.window', options.window);
+  const sinkTokens = options.sinkTokens === undefined ? 0 : checkCount(CREATE, 'options.sinkTokens', options.sinkTokens);
+  // Every call over the cache may read all its rows as its Sk.
+  const capacity = checkCapacity(CREATE, 'options.sinkTokens + options.window', sinkTokens + window);
+  return { capacity, window: { window, sinkTokens } };
+}
+
+function checkCount(op: string, name: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(op, name, 'a non-negative integer', value);
+  if (!Number.isSafeInteger(value) || value < 0) throw rangeError(op, name, 'a non-negative integer', value);
+  return value;
 }
 
 function checkPositiveInteger(op: string, name: string, value: unknown): number {
@@ -104,7 +143,8 @@ function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCa
 }
 
 /**
- * pool.attention(q, cache, options) over the cache's first `length` positions. q is checked against the
+ * pool.attention(q, cache, options) over the cache's `length` held positions (their keys in position
+ * order; a window cache's dropped positions are `gap`). q is checked against the
  * cache here, with messages that name the cache; the options (mask and bias against [B, H, Sq, length],
  * out, lse, …) by the tensor form's own validator, handed k and v stand-ins of the snapshot's shape:
  * it reads only their shape, element type and data length, never their values, and the kernels get
@@ -112,7 +152,7 @@ function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCa
  * whole buffers: calls read them in place, and later appends write them.
  */
 export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatArray, values: FloatArray, length: number,
-  qIn: unknown, optionsIn: unknown, extra: unknown): AttentionArgs {
+  gap: PositionGap | undefined, qIn: unknown, optionsIn: unknown, extra: unknown): AttentionArgs {
   const op = 'attention';
   if (extra !== undefined || isTensorLike(optionsIn)) {
     throw typeError(op, 'the third argument', 'the options object (with a KvCache, the cache stands in for both k and v: attention(q, cache, options))',
@@ -130,7 +170,7 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatAr
   };
   const args = validateAttentionShapes(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
   checkOutputsApart(op, outputsOf(args), [{ name: "the cache's keys", data: keys }, { name: "the cache's values", data: values }, ...optionInputsOf(args)]);
-  return args;
+  return gap ? { ...args, gap } : args;
 }
 
 function isTensorLike(value: unknown): boolean {

@@ -2,6 +2,8 @@
 // block of query rows[, key split]).
 
 import type { FloatArray } from '../../../src/tensor.js';
+import type { PositionGap } from '../key-range.js';
+import type { KvRing } from '../kv-ring.js';
 import { tileLayout, type RecordOf } from './tile-record.js';
 import type { Broadcast4, View4 } from './views.js';
 
@@ -71,6 +73,10 @@ export interface AttentionJob extends AttentionDims {
   readonly split?: SplitKv;
   /** Set only when k and v are views over a KvCache's buffers; see KvSource. */
   readonly kvSource?: KvSource;
+  /** A window cache that has dropped positions: where its keys sit in the sequence (key-range.ts). */
+  readonly gap?: PositionGap;
+  /** A window cache whose ring has wrapped: which row of k and v holds each key (kv-ring.ts). */
+  readonly kvRing?: KvRing;
   /** ATTENTION_TILE records. */
   readonly tiles: Int32Array;
 }

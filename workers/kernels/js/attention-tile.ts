@@ -20,6 +20,7 @@
 
 import { ATTENTION_TILE, type AttentionJob } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
+import { ringRow } from '../kv-ring.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 
@@ -44,7 +45,7 @@ function ensureScratch(rows: number, dv: number): void {
 }
 
 export function attentionTileJs(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
-  const { Sk, D, Dv, scale, q, k, v, mask, bias, split } = job;
+  const { Sk, D, Dv, scale, q, k, v, mask, bias, split, kvRing } = job;
   const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
   const rows = i1 - i0;
   const kvHead = Math.floor(h / (job.H / job.Hkv));
@@ -99,7 +100,7 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
         if (mask && mask.data[maskRow + j * mask.strideCol] === 0) {
           score = -Infinity;
         } else {
-          score = dot(qData, qRow, kData, kBase + j * kStride, D) * scale;
+          score = dot(qData, qRow, kData, kBase + (kvRing ? ringRow(kvRing, j) : j) * kStride, D) * scale;
           if (bias) score += bias.data[biasRow + j * bias.strideCol];
           if (!(score <= blockMax)) blockMax = score; // NaN wins, so a NaN row propagates instead of looking fully masked
         }
@@ -120,7 +121,7 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
         const p = Math.exp(scores[s + j] - mNew);
         if (p === 0) continue; // masked (or underflowed) key: contributes nothing, even if v is not finite
         sum += p;
-        const vRow = vBase + j * vStride;
+        const vRow = vBase + (kvRing ? ringRow(kvRing, j) : j) * vStride;
         for (let d = 0; d < Dv; d++) acc[a + d] += p * vData[vRow + d];
       }
       rowSum[r] = sum;
@@ -181,7 +182,7 @@ function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows:
     const qRow = qBase + i * q.strideRow;
     for (let j = keyStart(job, i); j < end; j++) {
       if (mask && mask.data[mask.offset + b * mask.strideB + h * mask.strideH + i * mask.strideRow + j * mask.strideCol] === 0) continue;
-      let score = dot(q.data, qRow, k.data, kBase + j * k.strideRow, D) * scale;
+      let score = dot(q.data, qRow, k.data, kBase + (job.kvRing ? ringRow(job.kvRing, j) : j) * k.strideRow, D) * scale;
       if (bias) score += bias.data[bias.offset + b * bias.strideB + h * bias.strideH + i * bias.strideRow + j * bias.strideCol];
       weights.data[w + j] = Math.exp(score - m) * inv;
     }

@@ -19,7 +19,7 @@ import type { AttentionJob, KvSource } from '../jobs.js';
 import type { WasmArena } from './arena.js';
 import { alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
-import { copyRows, rowStart } from './strided-copy.js';
+import { copyKeyRows } from './strided-copy.js';
 
 /** Keys per piece when the span budget allows: 512 KiB of K + V at D = Dv = 64, so the 64 MiB budget
  *  holds 16384 positions of 8 heads. Its 16 key blocks fit KvPiece.nonFinite, a 32-bit mask. */
@@ -58,11 +58,22 @@ export class KvPieces {
 
   /** Grows the slots (capped by the budget) so that a job of `source` needing `wanted` pieces does not
    *  evict the pieces other sources hold (two caches decoding in turn); existing slots keep their
-   *  offsets. */
+   *  offsets. Pieces of the source's earlier epochs are dropped. */
   reserve(source: KvSource, wanted: number): void {
-    const own = `${source.id}:${source.epoch}:`;
+    const own = `${source.id}:${source.epoch}:`, ownEarlier = `${source.id}:`;
     let others = 0;
-    for (const key of this.lru.keys()) if (!key.startsWith(own)) others++;
+    for (const [key, piece] of this.lru) {
+      if (key.startsWith(own)) continue;
+      if (key.startsWith(ownEarlier)) {
+        // An earlier epoch of this source: no job reads it again (src/kv-cache.ts bumps the epoch only
+        // when no call reads the buffers), so its slots are free — a window cache's ring bumps it on
+        // every append that overwrites positions.
+        this.lru.delete(key);
+        this.free.push((piece.offset - this.base) / this.slotBytes);
+      } else {
+        others++;
+      }
+    }
     const target = Math.min(this.maxSlots, Math.max(this.slots, others + wanted));
     for (let s = this.slots; s < target; s++) this.free.push(s);
     this.slots = target;
@@ -108,13 +119,13 @@ export class KvPieces {
     const { f32 } = this.arena;
     const width = this.kernels.panelWidth();
     const panelFrom = Math.floor(from / width) * width;
-    copyRows(f32, staging / 4, D, job.k.data as Float32Array, rowStart(job.k, b, kvHead, start + panelFrom), job.k.strideRow, keys - panelFrom, D);
+    copyKeyRows(f32, staging / 4, D, job.k, job.kvRing, b, kvHead, start + panelFrom, keys - panelFrom, D);
     this.kernels.packPanels(staging, D, keys - panelFrom, D, piece.offset + panelFrom * D * 4);
     // As the per-job path: pad rows (and pad columns, when Dv < dvPad) of V must be finite zeros.
     const vRows = piece.offset + this.vOffset;
     const paddedKeys = Math.ceil(keys / width) * width;
     f32.fill(0, vRows / 4 + (dvPad === job.Dv ? keys : from) * dvPad, vRows / 4 + paddedKeys * dvPad);
-    copyRows(f32, vRows / 4 + from * dvPad, dvPad, job.v.data as Float32Array, rowStart(job.v, b, kvHead, start + from), job.v.strideRow, keys - from, job.Dv);
+    copyKeyRows(f32, vRows / 4 + from * dvPad, dvPad, job.v, job.kvRing, b, kvHead, start + from, keys - from, job.Dv);
     const block = this.kernels.keyBlock();
     for (let k0 = Math.floor(from / block) * block; k0 < keys; k0 += block) {
       const rows = Math.min(block, keys - k0);

@@ -8,7 +8,7 @@ import type { SpanSlots } from './attention-layout.js';
 import type { KernelExports } from './kernel-exports.js';
 import type { KvSpan, KvSpanSource } from './kv-span-source.js';
 import { PackedSlots } from './packed-slots.js';
-import { copyRows, rowStart } from './strided-copy.js';
+import { copyKeyRows } from './strided-copy.js';
 
 export class PerCallSpans implements KvSpanSource {
   private readonly packed: PackedSlots;
@@ -30,7 +30,7 @@ export class PerCallSpans implements KvSpanSource {
     if (!hit) {
       const { f32 } = this.arena;
       const { k, v, D, Dv } = job;
-      copyRows(f32, this.staging / 4, D, k.data as Float32Array, rowStart(k, b, kvHead, spanStart), k.strideRow, spanKeys, D);
+      copyKeyRows(f32, this.staging / 4, D, k, job.kvRing, b, kvHead, spanStart, spanKeys, D);
       this.kernels.packPanels(this.staging, D, spanKeys, D, kPanels);
       const paddedKeys = Math.ceil(spanKeys / this.panelWidth) * this.panelWidth;
       // Pad rows and columns of V must be finite zeros: padded keys get p = 0, and 0·NaN would poison.
@@ -38,7 +38,7 @@ export class PerCallSpans implements KvSpanSource {
       // a decode step's last span is partial on every call, and zeroing all of it cost a second pass.
       const padFrom = dvPad === Dv ? spanKeys * dvPad : 0;
       f32.fill(0, vRows / 4 + padFrom, vRows / 4 + paddedKeys * dvPad);
-      copyRows(f32, vRows / 4, dvPad, v.data as Float32Array, rowStart(v, b, kvHead, spanStart), v.strideRow, spanKeys, Dv);
+      copyKeyRows(f32, vRows / 4, dvPad, v, job.kvRing, b, kvHead, spanStart, spanKeys, Dv);
       this.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
     }
     return { runs: [{ start: spanStart, end: spanStart + spanKeys, kPanels, vRows }], vFinite: this.vFinite.get(key)! };

@@ -4,6 +4,7 @@
 // (a mask or bias broadcast along keys) becomes a fill.
 
 import type { View4 } from '../jobs.js';
+import { forEachRowRun, type KvRing } from '../kv-ring.js';
 
 type Elements = Float32Array | Uint8Array;
 
@@ -23,6 +24,15 @@ export function copyRows(dst: Elements, dstAt: number, dstStride: number,
     const from = srcAt + r * srcStride;
     dst.set(src.subarray(from, from + cols), dstAt + r * dstStride);
   }
+}
+
+/** Keys [from, from + count) of head (b, h) of a job's k or v, cols elements each, to dst[dstAt …]
+ *  (row stride dstStride) in key order, wherever a window cache's ring keeps them (kv-ring.ts). */
+export function copyKeyRows(dst: Float32Array, dstAt: number, dstStride: number, view: View4, ring: KvRing | undefined,
+  b: number, h: number, from: number, count: number, cols: number): void {
+  forEachRowRun(ring, from, count, (key, row, keys) => {
+    copyRows(dst, dstAt + (key - from) * dstStride, dstStride, view.data as Float32Array, rowStart(view, b, h, row), view.strideRow, keys, cols);
+  });
 }
 
 /** One row of `cols` elements read with column stride `srcStep` (0, 1, or a general stride). */
