@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, INLINE_MAX_FLOPS, zeros } from '../dist/src/index.js';
 import { expectAttentionClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { KERNELS, kernelOptions, THREAD_COUNTS } from './support/kernels.js';
-import { attentionInputs, mhaInputs, type AttentionSpec, type MhaSpec } from './support/random.js';
+import { attentionInputs, mhaInputs, type AttentionSpec, type MhaCase, type MhaSpec } from './support/random.js';
 import { referenceAttention, referenceMultiHeadAttention } from './support/reference.js';
 
 const TIMEOUT_MS = 60_000;
@@ -25,12 +25,6 @@ const attentionCases: readonly AttentionCase[] = [
   { label: 'MQA H6/Hkv1, Sq 257 Sk 131, mask [Sq,Sk]', seed: 14, B: 1, H: 6, Hkv: 1, Sq: 257, Sk: 131, D: 16, Dv: 40, causal: false, maskShape: [257, 131] },
   { label: 'float64, B2 H3 S160 D24 causal', seed: 15, B: 2, H: 3, Hkv: 3, Sq: 160, Sk: 160, D: 24, Dv: 24, causal: true, dtype: 'float64' },
 ];
-
-interface MhaCase extends MhaSpec {
-  readonly label: string;
-  readonly numHeads: number;
-  readonly causal: boolean;
-}
 
 const mhaCases: readonly MhaCase[] = [
   { label: 'self S200 E64 H4', seed: 21, B: 1, Sq: 200, Sk: 200, E: 64, numHeads: 4, selfAttention: true, causal: false },

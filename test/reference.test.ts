@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, zeros } from '../dist/src/index.js';
 import { expectAttentionClose, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, WEIGHTS_ATOL } from './support/compare.js';
 import { KERNELS } from './support/kernels.js';
-import { attentionInputs, cloneTensor, filledTensor, mhaInputs, product, Rng, type AttentionSpec, type FloatData, type MhaSpec, type Shape, type TensorLike } from './support/random.js';
+import { attentionInputs, cloneTensor, filledTensor, mhaInputs, product, Rng, type AttentionSpec, type FloatData, type MhaCase, type Shape, type TensorLike } from './support/random.js';
 import { referenceAttention, referenceMultiHeadAttention } from './support/reference.js';
 
 const TIMEOUT_MS = 30_000;
@@ -174,12 +174,7 @@ describe.each(KERNELS)('kernel %s', (kernel) => {
     expectAttentionClose(out.data, undefined, referenceFor(c, inputs), 'views');
   }, TIMEOUT_MS);
 
-  interface MhaRandomCase extends MhaSpec {
-    readonly label: string;
-    readonly numHeads: number;
-    readonly causal: boolean;
-  }
-  const mhaCases: readonly MhaRandomCase[] = [
+  const mhaCases: readonly MhaCase[] = [
     { label: 'self, E40 H5, odd S', seed: 301, B: 2, Sq: 23, Sk: 23, E: 40, numHeads: 5, selfAttention: true, causal: false },
     { label: 'self causal with key padding', seed: 302, B: 3, Sq: 17, Sk: 17, E: 24, numHeads: 3, selfAttention: true, causal: true, keyLengths: [17, 9, 1] },
     { label: 'cross Sq<Sk, no biases', seed: 303, B: 2, Sq: 7, Sk: 33, E: 32, numHeads: 8, selfAttention: false, causal: false, withBias: false },

@@ -147,6 +147,13 @@ export interface MhaSpec {
   readonly keyLengths?: readonly number[];
 }
 
+/** A suite's multi-head attention case: the inputs' spec with its label, heads and causal flag. */
+export interface MhaCase extends MhaSpec {
+  readonly label: string;
+  readonly numHeads: number;
+  readonly causal: boolean;
+}
+
 export interface MhaInputs {
   readonly query: TensorLike<Float32Array>;
   readonly key: TensorLike<Float32Array>;

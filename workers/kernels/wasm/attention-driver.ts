@@ -57,6 +57,16 @@ interface Chunk extends ChunkRows {
   readonly splitEnd: number;
 }
 
+/** Keys [from, from + keys) of a span: their K panels and V rows at these byte offsets in the instance's
+ *  memory; vFinite as in KvSpan (whether the span's V holds no Inf/NaN). */
+interface KernelStep {
+  readonly from: number;
+  readonly keys: number;
+  readonly kPanels: number;
+  readonly vRows: number;
+  readonly vFinite: boolean;
+}
+
 export class WasmAttention {
   // A weak reference: the prepared job must not keep a finished job's tensors alive.
   private lastJob: WeakRef<AttentionJob> | undefined;
@@ -129,7 +139,9 @@ export class WasmAttention {
         for (let from = Math.max(run.start, firstKey); from < end;) {
           const keys = Math.min(stepKeys, end - from);
           const skipped = from - run.start; // a multiple of the block, hence of the panel width
-          this.runKernel(job, prepared, chunk, from, keys, run.kPanels + skipped * D * 4, run.vRows + skipped * dvPad * 4, span.vFinite);
+          this.runKernel(job, prepared, chunk, {
+            from, keys, kPanels: run.kPanels + skipped * D * 4, vRows: run.vRows + skipped * dvPad * 4, vFinite: span.vFinite,
+          });
           from += keys;
           if (from >= chunkEnd) break; // nothing left to give back for
           const verdict = control?.check() ?? 'go';
@@ -149,10 +161,8 @@ export class WasmAttention {
     return 'done';
   }
 
-  /** Keys [from, from + keys) through the kernel for the chunk's rows: K panels and V rows at the
-   *  given offsets, with the chunk's score inputs for those keys. */
-  private runKernel(job: AttentionJob, prepared: PreparedJob, chunk: Chunk, from: number, keys: number,
-    kPanels: number, vRows: number, vFinite: boolean): void {
+  /** One step's keys through the kernel for the chunk's rows, with the chunk's score inputs for them. */
+  private runKernel(job: AttentionJob, prepared: PreparedJob, chunk: Chunk, { from, keys, kPanels, vRows, vFinite }: KernelStep): void {
     const { at, dvPad, scoresStride } = prepared.layout;
     const slices = prepared.scoreInputs.prepare(job, { b: chunk.b, h: chunk.h, r0: chunk.r0, rows: chunk.rows, from, keys });
     writeSpanArgs(this.arena, at.spanArgs, {

@@ -5,6 +5,7 @@ import type { AttentionJob } from '../jobs.js';
 import type { WasmArena } from './arena.js';
 import type { AttentionLayout } from './attention-layout.js';
 import type { KernelExports } from './kernel-exports.js';
+import { writeFinishArgs } from './span-args.js';
 import { copyRows, rowStart } from './strided-copy.js';
 
 /** Rows [r0, r0 + rows) of head (b, h), in the split starting at key splitStart (0 unsplit);
@@ -29,8 +30,13 @@ export interface ChunkState {
 
 /** The chunk's output rows, lse and weights, from its final state. */
 export function finishChunk(job: AttentionJob, state: ChunkState, { b, h, r0, rows, groupRows }: ChunkRows): void {
-  const { kernels, arena: { f32 }, layout: { at, dvPad, scoresStride } } = state;
-  kernels.finishRows(groupRows, dvPad, at.rowSum, at.acc);
+  const { kernels, arena, layout: { at, dvPad, scoresStride } } = state;
+  const { f32 } = arena;
+  writeFinishArgs(arena, at.spanArgs, {
+    rows: groupRows, dvPad, shift: state.shift, rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc,
+    scores: job.weights ? at.scores : 0, scoresStride,
+  });
+  kernels.finishRows(at.spanArgs);
   const out = job.out;
   copyRows(out.data as Float32Array, rowStart(out, b, h, r0), out.strideRow, f32, at.acc / 4, dvPad, rows, job.Dv);
   if (job.lse) {
@@ -41,7 +47,7 @@ export function finishChunk(job: AttentionJob, state: ChunkState, { b, h, r0, ro
     }
   }
   if (job.weights) {
-    kernels.finishWeights(groupRows, scoresStride, state.shift, at.rowMax, at.rowSum, at.scores, scoresStride);
+    kernels.finishWeights(at.spanArgs);
     const w = job.weights;
     copyRows(w.data as Float32Array, rowStart(w, b, h, r0), w.strideRow, f32, at.scores / 4, scoresStride, rows, job.Sk);
   }

@@ -13,8 +13,9 @@ export interface KernelExports {
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
   /** args: the address of an argument block (span-args.ts). */
   attentionSpan(args: number): void;
-  finishRows(rows: number, dvPad: number, rowSum: number, acc: number): void;
-  finishWeights(rows: number, keys: number, shift: number, rowMax: number, rowSum: number, scores: number, scoresStride: number): void;
+  /** args: the address of an argument block holding the chunk's state (span-args.ts, FinishArgs). */
+  finishRows(args: number): void;
+  finishWeights(args: number): void;
   gemmRows(rows: number, depth: number, x: number, wPanels: number, panels: number, bias: number, out: number, ldo: number): void;
 }
 

@@ -1,12 +1,13 @@
-// The argument block of attentionSpan (asm/attention.ts): where each field sits, in bytes from the
-// block's start in the instance's memory. Every field is 4 bytes: an i32, an f32 or a pointer (usize
-// is 32 bits in wasm32). The driver writes a block (span-args.ts) and passes its address alone, in
-// place of 23 positional arguments written out in three files.
+// The argument block of attentionSpan (asm/attention.ts), whose chunk-state fields the finish stage
+// (asm/finish.ts) reads too: where each field sits, in bytes from the block's start in the instance's
+// memory. Every field is 4 bytes: an i32, an f32 or a pointer (usize is 32 bits in wasm32). The driver
+// writes a block (span-args.ts) and passes its address alone, in place of 23 positional arguments
+// written out in three files.
 //
-// One file read by both sides: asm/attention.ts imports it into the AssemblyScript build and
-// span-args.ts into the TypeScript one, so it holds only what both compile alike, integer constants
-// (i32 to AssemblyScript, number to TypeScript), imported as a namespace (SpanArg.ROWS). It lives
-// under workers/ because the package ships dist/workers/ and not asm/.
+// One file read by both sides: asm/attention.ts and asm/finish.ts import it into the AssemblyScript
+// build and span-args.ts into the TypeScript one, so it holds only what both compile alike, integer
+// constants (i32 to AssemblyScript, number to TypeScript), imported as a namespace (SpanArg.ROWS). It
+// lives under workers/ because the package ships dist/workers/ and not asm/.
 
 export const ROWS = 0;
 export const DEPTH = 4;

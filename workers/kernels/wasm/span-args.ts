@@ -1,5 +1,7 @@
 // attentionSpan's arguments as a record, and their writing into the argument block whose layout
 // span-args-layout.ts gives (the kernel reads them back from there; asm/attention.ts documents each).
+// The finish stage (asm/finish.ts) reads its arguments from a block of the same layout: the fields of
+// the chunk's state alone (FinishArgs).
 
 import type { WasmArena } from './arena.js';
 import * as SpanArg from './span-args-layout.js';
@@ -31,32 +33,39 @@ export interface SpanArgs {
   readonly scoresStride: number;
 }
 
+/** Every field of the block: its name in SpanArgs, its offset, and the view it is stored through. One
+ *  table, so the block's writers list no field twice. */
+const SPAN_FIELDS: readonly (readonly [name: keyof SpanArgs, offset: number, view: 'i32' | 'f32'])[] = [
+  ['rows', SpanArg.ROWS, 'i32'], ['depth', SpanArg.DEPTH, 'i32'], ['dvPad', SpanArg.DV_PAD, 'i32'],
+  ['scale', SpanArg.SCALE, 'f32'], ['shift', SpanArg.SHIFT, 'f32'],
+  ['spanStart', SpanArg.START, 'i32'], ['spanKeys', SpanArg.KEYS, 'i32'],
+  ['q', SpanArg.Q, 'i32'], ['keyLimit', SpanArg.KEY_LIMIT, 'i32'], ['keyFloor', SpanArg.KEY_FLOOR, 'i32'],
+  ['kPanels', SpanArg.K_PANELS, 'i32'], ['vRows', SpanArg.V_ROWS, 'i32'], ['vFinite', SpanArg.V_FINITE, 'i32'],
+  ['mask', SpanArg.MASK, 'i32'], ['maskStride', SpanArg.MASK_STRIDE, 'i32'],
+  ['bias', SpanArg.BIAS, 'i32'], ['biasStride', SpanArg.BIAS_STRIDE, 'i32'],
+  ['rowMax', SpanArg.ROW_MAX, 'i32'], ['rowSum', SpanArg.ROW_SUM, 'i32'], ['acc', SpanArg.ACC, 'i32'],
+  ['scratch', SpanArg.SCRATCH, 'i32'], ['scores', SpanArg.SCORES, 'i32'], ['scoresStride', SpanArg.SCORES_STRIDE, 'i32'],
+];
+
+const FINISH_NAMES = ['rows', 'dvPad', 'shift', 'rowMax', 'rowSum', 'acc', 'scores', 'scoresStride'] as const;
+const FINISH_FIELDS = SPAN_FIELDS.filter(([name]) => (FINISH_NAMES as readonly string[]).includes(name));
+
+/** What finishRows and finishWeights read: the chunk's rows and their state. */
+export type FinishArgs = Pick<SpanArgs, (typeof FINISH_NAMES)[number]>;
+
 /** Writes `args` into the block at byte offset `block` (4-byte aligned). Pointers of 2 GiB and more
- *  wrap to negative int32 values, whose bits are the u32 the kernel reads. */
+ *  wrap to negative int32 values, whose bits are the u32 the kernel reads; vFinite is stored as 0 or 1. */
 export function writeSpanArgs(arena: WasmArena, block: number, args: SpanArgs): void {
-  const { i32, f32 } = arena;
+  writeFields(arena, block, args, SPAN_FIELDS);
+}
+
+/** Writes `args` into the block at byte offset `block`, as writeSpanArgs does, leaving its other fields
+ *  as they are. */
+export function writeFinishArgs(arena: WasmArena, block: number, args: FinishArgs): void {
+  writeFields(arena, block, args, FINISH_FIELDS);
+}
+
+function writeFields(arena: WasmArena, block: number, args: Partial<SpanArgs>, fields: typeof SPAN_FIELDS): void {
   const at = block >> 2;
-  i32[at + SpanArg.ROWS / 4] = args.rows;
-  i32[at + SpanArg.DEPTH / 4] = args.depth;
-  i32[at + SpanArg.DV_PAD / 4] = args.dvPad;
-  f32[at + SpanArg.SCALE / 4] = args.scale;
-  f32[at + SpanArg.SHIFT / 4] = args.shift;
-  i32[at + SpanArg.START / 4] = args.spanStart;
-  i32[at + SpanArg.KEYS / 4] = args.spanKeys;
-  i32[at + SpanArg.Q / 4] = args.q;
-  i32[at + SpanArg.KEY_LIMIT / 4] = args.keyLimit;
-  i32[at + SpanArg.KEY_FLOOR / 4] = args.keyFloor;
-  i32[at + SpanArg.K_PANELS / 4] = args.kPanels;
-  i32[at + SpanArg.V_ROWS / 4] = args.vRows;
-  i32[at + SpanArg.V_FINITE / 4] = args.vFinite ? 1 : 0;
-  i32[at + SpanArg.MASK / 4] = args.mask;
-  i32[at + SpanArg.MASK_STRIDE / 4] = args.maskStride;
-  i32[at + SpanArg.BIAS / 4] = args.bias;
-  i32[at + SpanArg.BIAS_STRIDE / 4] = args.biasStride;
-  i32[at + SpanArg.ROW_MAX / 4] = args.rowMax;
-  i32[at + SpanArg.ROW_SUM / 4] = args.rowSum;
-  i32[at + SpanArg.ACC / 4] = args.acc;
-  i32[at + SpanArg.SCRATCH / 4] = args.scratch;
-  i32[at + SpanArg.SCORES / 4] = args.scores;
-  i32[at + SpanArg.SCORES_STRIDE / 4] = args.scoresStride;
+  for (const [name, offset, view] of fields) arena[view][at + offset / 4] = Number(args[name]);
 }
