@@ -21,7 +21,7 @@ export const dispatchOptions = {
   'kv-length': { requiresArg: true, describe: 'with --mode dispatch: positions in the decode step\'s KvCache',
     defaultDescription: String(DISPATCH_DEFAULTS.kvLength), coerce: positiveInt('kv-length') },
   concurrency: { requiresArg: true, describe: 'with --mode dispatch: concurrent callers in the calls-per-second run',
-    defaultDescription: String(DISPATCH_DEFAULTS.concurrency), coerce: positiveInt('concurrency', 4096) },
+    defaultDescription: String(DISPATCH_DEFAULTS.concurrency), coerce: positiveInt('concurrency', 1024) },
   'mix-duration': { requiresArg: true, describe: 'with --mode dispatch: length of the calls-per-second run at each thread count (2s, 500ms)',
     defaultDescription: `${DISPATCH_DEFAULTS.mixDurationMs / 1000}s`, coerce: durationMs('mix-duration') },
 } as const;

@@ -8,9 +8,11 @@ import type { PreparedCall } from './shapes.js';
 import { threadCpuMicros } from './thread-cpu.js';
 
 export interface LatencyResult {
-  /** Main-thread CPU per call (µs); null where process.threadCpuUsage is missing. */
-  readonly cpuMedianUs: number | null;
-  readonly cpuMeanUs: number | null;
+  /** Main-thread CPU over the timed calls / their number (µs); null where process.threadCpuUsage is
+   *  missing. One difference over the whole run, not a median of per-call differences: Linux brings a
+   *  running thread's CPU time up to date only at a scheduler tick or when the thread sleeps, so a
+   *  single call that never sleeps reads 0 or a whole tick, while a sum over many calls is exact to a tick. */
+  readonly cpuPerCallUs: number | null;
   readonly wallMedianUs: number;
   readonly wallP90Us: number;
 }
@@ -28,28 +30,24 @@ export async function measureLatency(call: PreparedCall, { warmup, repeat, onCal
     onCall();
   }
   const walls: number[] = [];
-  const cpus: number[] = [];
+  const cpu0 = threadCpuMicros();
   for (let i = 0; i < repeat; i++) {
-    const cpu0 = threadCpuMicros();
     const t0 = performance.now();
     await call();
-    const wall = (performance.now() - t0) * 1000;
-    const cpu1 = threadCpuMicros();
-    walls.push(wall);
-    if (cpu0 !== null && cpu1 !== null) cpus.push(cpu1 - cpu0);
+    walls.push((performance.now() - t0) * 1000);
     onCall();
   }
-  const measured = cpus.length > 0;
+  const cpu1 = threadCpuMicros();
   return {
-    cpuMedianUs: measured ? median(cpus) : null,
-    cpuMeanUs: measured ? cpus.reduce((a, b) => a + b, 0) / cpus.length : null,
+    cpuPerCallUs: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / repeat : null,
     wallMedianUs: median(walls),
     wallP90Us: quantile(walls, 0.9),
   };
 }
 
 export interface KernelTime {
-  /** Wall time one more copy adds to a 1-thread call: the kernels' time for one copy (µs). */
+  /** Wall time one more copy adds to a 1-thread call: the kernels' time for one copy (µs). A
+   *  difference of medians: on a busy machine it can come out at or below 0, which the report flags. */
   readonly kernelUs: number;
   /** The rest of a 1-thread call of one copy: what a call costs whatever its size (µs). */
   readonly fixedUs: number;

@@ -10,13 +10,14 @@ const us = (value: number | null): string => (value === null ? '—' : value >= 
 
 export function formatDispatch(result: DispatchResult, settings: DispatchSettings): string {
   const build = result.wasmVariant ? ` (${result.wasmVariant} build)` : '';
+  const cpuSource = result.threadCpuNote === null ? 'process.threadCpuUsage() over all timed calls / calls' : 'not measured (see the note)';
   const title = `dispatch: per-call cost, calls one after another (${settings.repeat} timed after ${settings.warmup} warm-up), ` +
-    `kernel ${result.kernel}${build}; main-thread CPU from process.threadCpuUsage()`;
+    `kernel ${result.kernel}${build}; main-thread CPU: ${cpuSource}`;
   const latency = formatTable(
-    ['shape', 'path', 'threads', 'main CPU µs median', 'main CPU µs mean', 'wall µs median', 'wall µs p90', 'wall / kernel'],
+    ['shape', 'path', 'threads', 'main CPU µs per call', 'wall µs median', 'wall µs p90', 'wall / kernel'],
     result.shapes.flatMap((r) => r.runs.map((run) => [
-      describeDispatchShape(r.shape), r.onWorkers ? 'workers' : 'inline', String(run.threads), us(run.cpuMedianUs), us(run.cpuMeanUs),
-      us(run.wallMedianUs), us(run.wallP90Us), `${run.wallOverKernel.toFixed(1)}×`,
+      describeDispatchShape(r.shape), r.onWorkers ? 'workers' : 'inline', String(run.threads), us(run.cpuPerCallUs),
+      us(run.wallMedianUs), us(run.wallP90Us), run.wallOverKernel === null ? '—' : `${run.wallOverKernel.toFixed(1)}×`,
     ])),
   );
   const kernels = result.shapes.map((r) => {
@@ -36,6 +37,9 @@ export function formatDispatch(result: DispatchResult, settings: DispatchSetting
   );
   const notes = [
     ...(result.threadCpuNote ? [`note: ${result.threadCpuNote}`] : []),
+    ...(result.shapes.some((r) => r.kernelTime.kernelUs <= 0)
+      ? ['note: a kernel time at or below 0 µs means the 2-copy call was not slower than the 1-copy one: the machine was too busy; rerun with a larger --repeat']
+      : []),
     ...(result.shapes.some((r) => !r.onWorkers) ? ['note: "inline" shapes are at or under INLINE_MAX_FLOPS and run on the calling thread'] : []),
   ];
   return [title, latency, '', ...kernels, '', mixTitle, mix, ...notes].join('\n');

@@ -33,7 +33,8 @@ export interface ShapeResult {
   /** Over the pool's inline threshold: the call is handed to the workers. */
   readonly onWorkers: boolean;
   readonly kernelTime: KernelTime;
-  readonly runs: (LatencyResult & { readonly threads: number; readonly wallOverKernel: number })[];
+  /** wallOverKernel: null when the kernel time did not come out positive (see measure.ts). */
+  readonly runs: (LatencyResult & { readonly threads: number; readonly wallOverKernel: number | null })[];
 }
 
 export interface DispatchResult {
@@ -71,7 +72,7 @@ export async function runDispatchBench(s: DispatchSettings, tick: (label: string
       await startEveryThread(pool, s.shapes[0]!, s.seed);
       for (const [i, call] of calls.entries()) {
         const latency = await measureLatency(call, { ...s, onCall: () => tick(`${threads} threads, shape ${i + 1}`) });
-        shapes[i]!.runs.push({ threads, ...latency, wallOverKernel: latency.wallMedianUs / shapes[i]!.kernelTime.kernelUs });
+        shapes[i]!.runs.push({ threads, ...latency, wallOverKernel: ratioToKernel(latency.wallMedianUs, shapes[i]!.kernelTime) });
       }
       mixRuns.push({ threads, ...(await measureThroughput(calls, s.callers, s.mixDurationMs)) });
       tick(`${threads} threads, mix`);
@@ -81,6 +82,10 @@ export async function runDispatchBench(s: DispatchSettings, tick: (label: string
     kernel: kernelTimes.kernel, wasmVariant: kernelTimes.wasmVariant, threadCpuNote: THREAD_CPU_NOTE, shapes,
     mix: { callers: s.callers, durationMs: s.mixDurationMs, runs: mixRuns },
   };
+}
+
+function ratioToKernel(wallUs: number, kernel: KernelTime): number | null {
+  return kernel.kernelUs > 0 ? wallUs / kernel.kernelUs : null;
 }
 
 /** One call with a tile for every thread, so that no thread's start-up lands in a timed call. */
