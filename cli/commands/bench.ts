@@ -1,7 +1,8 @@
 // attnpool bench: how attention scales with threads on this machine, on built-in random data.
 
-import { availableParallelism, cpus } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
+import { benchDispatch, checkDispatchFits, DISPATCH_DEFAULTS, dispatchOptions, dispatchSettings, type DispatchArgs } from '../bench/dispatch/command.js';
+import { machineInfo } from '../bench/machine.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { openOrtSide, type OrtSide } from '../bench/ort-side.js';
 import { loadOrtRuntime, ORT_PEER_MISSING, type OrtRuntime } from '../ort/ort-peer.js';
@@ -16,22 +17,37 @@ import { defaultThreadCounts, nonNegativeInt, positiveInt, positiveIntList } fro
 import { kernelOption, openPool, wasmBuildOption, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 import { progressBar } from '../progress.js';
 
-interface BenchArgs {
-  threads: number[];
-  seq: number[];
+type BenchCommandMode = BenchMode | 'dispatch';
+
+/** As yargs hands them over: the options whose default depends on --mode are still undefined when not
+ *  given, and the dispatch-only ones are set only when given. */
+interface ParsedBenchArgs {
+  threads?: number[];
+  seq?: number[];
   heads: number;
   kvHeads?: number;
   headDim: number;
   batch: number;
   causal: boolean;
-  mode: BenchMode;
+  mode: BenchCommandMode;
   kernel: KernelChoice;
   wasmBuild: WasmBuildChoice;
-  repeat: number;
-  warmup: number;
+  repeat?: number;
+  warmup?: number;
   vs?: 'ort';
   json: boolean;
   seed: number;
+  kvLength?: number;
+  concurrency?: number;
+  mixDuration?: number;
+}
+
+interface BenchArgs extends Omit<ParsedBenchArgs, 'threads' | 'seq' | 'repeat' | 'warmup' | 'mode'> {
+  threads: number[];
+  seq: number[];
+  repeat: number;
+  warmup: number;
+  mode: BenchMode;
 }
 
 // The default configuration is the README's first command: B=1, H=8, D=64 (a common attention benchmark shape), at a length
@@ -39,7 +55,7 @@ interface BenchArgs {
 // run (1 and 2 threads, 12 calls each) stays well under a minute on 2 cores.
 const DEFAULTS = { seq: 2048, heads: 8, headDim: 64, batch: 1, repeat: 10, warmup: 2 } as const;
 
-function builder(yargs: Argv): Argv<BenchArgs> {
+function builder(yargs: Argv): Argv<ParsedBenchArgs> {
   return yargs
     .usage('$0 bench [options]\n\n' +
       'Times attention on random float32 data at each thread count and prints, per configuration: median and range\n' +
@@ -47,38 +63,81 @@ function builder(yargs: Argv): Argv<BenchArgs> {
       'for its projections, 8·B·S·E² without --kv-heads), speedup over 1 thread, parallel efficiency (speedup /\n' +
       'threads), peak RSS of the process, and whether every thread count gave bit-identical output.')
     .options({
-      threads: { requiresArg: true, describe: 'comma-separated thread counts', default: defaultThreadCounts(),
-        defaultDescription: `${defaultThreadCounts().join(',')}: powers of two up to the core count, and the core count`,
+      threads: { requiresArg: true, describe: 'comma-separated thread counts',
+        defaultDescription: `${defaultThreadCounts().join(',')}: powers of two up to the core count, and the core count; ` +
+          `--mode dispatch: ${DISPATCH_DEFAULTS.threads.join(',')}`,
         coerce: positiveIntList('threads') },
-      seq: { requiresArg: true, describe: 'sequence length(s), comma-separated: one table each', default: [DEFAULTS.seq],
-        defaultDescription: String(DEFAULTS.seq), coerce: positiveIntList('seq') },
+      seq: { requiresArg: true, describe: 'sequence length(s), comma-separated: one table each (--mode dispatch: one self-attention shape each)',
+        defaultDescription: `${DEFAULTS.seq}; --mode dispatch: ${DISPATCH_DEFAULTS.seq.join(',')}`, coerce: positiveIntList('seq') },
       heads: { requiresArg: true, describe: 'query heads H', default: DEFAULTS.heads, coerce: positiveInt('heads') },
       'kv-heads': { requiresArg: true, describe: 'key/value heads (grouped-query attention; must divide --heads) [default: --heads]', coerce: positiveInt('kv-heads') },
       'head-dim': { requiresArg: true, describe: 'head dimension D', default: DEFAULTS.headDim, coerce: positiveInt('head-dim') },
       batch: { requiresArg: true, describe: 'batch size B', default: DEFAULTS.batch, coerce: positiveInt('batch') },
       causal: { type: 'boolean', default: false, describe: 'causal mask' },
-      mode: { choices: ['attention', 'mha'] as const, default: 'attention' as BenchMode,
-        describe: 'attention core on pre-split heads, or the whole layer with projections (E = heads·head-dim)' },
+      mode: { choices: ['attention', 'mha', 'dispatch'] as const, default: 'attention' as BenchCommandMode,
+        describe: 'attention core on pre-split heads, the whole layer with projections (E = heads·head-dim), or dispatch: ' +
+          "the calling thread's CPU and the wall time per small call, and calls per second of many concurrent callers" },
       kernel: kernelOption,
       'wasm-build': wasmBuildOption,
-      repeat: { requiresArg: true, describe: 'timed calls per thread count', default: DEFAULTS.repeat, coerce: positiveInt('repeat') },
-      warmup: { requiresArg: true, describe: 'untimed calls first', default: DEFAULTS.warmup, coerce: nonNegativeInt('warmup') },
+      repeat: { requiresArg: true, describe: 'timed calls per thread count (and shape)',
+        defaultDescription: `${DEFAULTS.repeat}; --mode dispatch: ${DISPATCH_DEFAULTS.repeat}`, coerce: positiveInt('repeat') },
+      warmup: { requiresArg: true, describe: 'untimed calls first',
+        defaultDescription: `${DEFAULTS.warmup}; --mode dispatch: ${DISPATCH_DEFAULTS.warmup}`, coerce: nonNegativeInt('warmup') },
       vs: { choices: ['ort'] as const, describe: 'also time onnxruntime-node on the same inputs (needs onnxruntime-node and onnx-proto installed)' },
       json: { type: 'boolean', default: false, describe: 'print one JSON document instead of tables (no progress bar)' },
       seed: { requiresArg: true, describe: 'seed of the random inputs', default: 1, coerce: nonNegativeInt('seed') },
+      ...dispatchOptions,
     })
-    .check((args) => {
-      const kvHeads = args['kv-heads'] ?? args.heads;
+    .check((parsed) => {
+      const args = parsed as unknown as ParsedBenchArgs;
+      const kvHeads = args.kvHeads ?? args.heads;
       if (args.heads % kvHeads !== 0) throw new UsageError(`--kv-heads (${kvHeads}) must divide --heads (${args.heads})`);
-      checkBenchFits({ mode: args.mode, batch: args.batch, heads: args.heads, kvHeads, seq: Math.max(...args.seq),
-        headDim: args['head-dim'], causal: args.causal });
+      const mode = withModeDefaults(args);
+      if (mode.mode === 'dispatch') checkDispatchFits(dispatchSettings(mode.args));
+      else checkBenchFits({ mode: mode.mode, batch: args.batch, heads: args.heads, kvHeads, seq: Math.max(...mode.args.seq), headDim: args.headDim, causal: args.causal });
       return true;
     })
     .example('$0 bench', 'the default: S=2048, H=8, D=64 on 1 and 2 threads (under a minute on 2 cores)')
     .example('$0 bench --threads 1,2,4 --seq 1024,4096 --causal', 'causal attention at two lengths')
     .example('$0 bench --mode mha --seq 1024 --vs ort', 'the whole layer, next to onnxruntime-node')
     .example('$0 bench --mode mha --heads 8 --kv-heads 2', 'a grouped-query layer (onnxruntime has none to compare)')
-    .example('$0 bench --seq 256 --repeat 3 --json > bench.json', 'machine-readable results') as unknown as Argv<BenchArgs>;
+    .example('$0 bench --seq 256 --repeat 3 --json > bench.json', 'machine-readable results')
+    .example('$0 bench --mode dispatch --threads 1,2,8,16,32,64', 'per-call cost of small calls against the thread count') as unknown as Argv<ParsedBenchArgs>;
+}
+
+type ModeArgs = { mode: 'dispatch'; args: DispatchArgs; json: boolean } | { mode: BenchMode; args: BenchArgs };
+
+const DISPATCH_ONLY = [['kvLength', '--kv-length'], ['concurrency', '--concurrency'], ['mixDuration', '--mix-duration']] as const;
+
+/** Fills in the defaults of the chosen mode and refuses options that mode does not read. */
+function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
+  if (args.mode === 'dispatch') {
+    if (args.vs !== undefined) throw new UsageError('--vs ort compares whole calls; --mode dispatch times the hand-off of small ones, and takes no --vs');
+    const d = DISPATCH_DEFAULTS;
+    return {
+      mode: 'dispatch', json: args.json,
+      args: {
+        ...args, kvHeads: args.kvHeads ?? args.heads, threads: args.threads ?? [...d.threads], seq: args.seq ?? [...d.seq],
+        repeat: args.repeat ?? d.repeat, warmup: args.warmup ?? d.warmup, kvLength: args.kvLength ?? d.kvLength,
+        concurrency: args.concurrency ?? d.concurrency, mixDurationMs: args.mixDuration ?? d.mixDurationMs,
+      },
+    };
+  }
+  const given = DISPATCH_ONLY.find(([key]) => args[key] !== undefined);
+  if (given) throw new UsageError(`${given[1]} is read only with --mode dispatch`);
+  return {
+    mode: args.mode,
+    args: {
+      ...args, mode: args.mode, threads: args.threads ?? defaultThreadCounts(), seq: args.seq ?? [DEFAULTS.seq],
+      repeat: args.repeat ?? DEFAULTS.repeat, warmup: args.warmup ?? DEFAULTS.warmup,
+    },
+  };
+}
+
+async function benchCommandRun(parsed: ParsedBenchArgs): Promise<void> {
+  const chosen = withModeDefaults(parsed);
+  if (chosen.mode === 'dispatch') return benchDispatch(dispatchSettings(chosen.args), chosen.json);
+  return bench(chosen.args);
 }
 
 async function bench(args: BenchArgs): Promise<void> {
@@ -156,15 +215,15 @@ function timing(m: Measurement, flops: number) {
 function benchDocument(args: BenchArgs, configurations: ConfigResult[]) {
   return {
     command: 'bench',
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', availableParallelism: availableParallelism(), node: process.version, platform: `${process.platform} ${process.arch}` },
+    machine: machineInfo(),
     settings: { threads: args.threads, kernel: args.kernel, wasmBuild: args.wasmBuild, repeat: args.repeat, warmup: args.warmup, seed: args.seed, vs: args.vs ?? null },
     configurations,
   };
 }
 
-export const benchCommand: CommandModule<object, BenchArgs> = {
+export const benchCommand: CommandModule<object, ParsedBenchArgs> = {
   command: 'bench',
   describe: 'measure how attention scales with threads on this machine',
   builder,
-  handler: commandHandler('bench', bench),
+  handler: commandHandler('bench', benchCommandRun),
 };

@@ -4,7 +4,6 @@
 // with a TypeError or RangeError). Anything else is a finding. With --hostile, lanes also fire hostile
 // calls (./hostile/), and one more lane probes aborts of long calls.
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AttentionPool, TensorData } from '../../src/index.js';
 import { allBitIdentical } from '../bitwise.js';
 import { describeError } from '../errors.js';
@@ -15,6 +14,7 @@ import { INVALID_CALLS, type ValidCall } from './calls.js';
 import { hostilePhase } from './hostile/hostile-phase.js';
 import type { HonestBits, HostileRun } from './hostile/hostile-run.js';
 import { HostileTally, type HostilePhaseResult } from './hostile/tally.js';
+import { monitorLoopDelay } from './loop-delay.js';
 
 // Of the calls fired, about this share is invalid, and this share of the valid ones is aborted.
 const INVALID_SHARE = 0.08;
@@ -23,7 +23,6 @@ const ABORT_SHARE = 0.12;
 const HOSTILE_SHARE = 0.25;
 /** An abort lands at a random point within this many milliseconds after the call starts. */
 const MAX_ABORT_DELAY_MS = 3;
-const LOOP_DELAY_RESOLUTION_MS = 10;
 /** Findings kept per phase for the report (the counts are always complete). */
 const MAX_FINDINGS = 10;
 
@@ -39,6 +38,7 @@ export interface PhaseResult {
   readonly wrongResults: number;
   readonly unexpectedErrors: number;
   readonly peakRssBytes: number;
+  /** p99 of the event loop's delay (ms) beyond the sampling timer's own interval (./loop-delay.ts). */
   readonly eventLoopDelayP99Ms: number;
   readonly findings: string[];
   /** With --hostile only. */
@@ -69,9 +69,8 @@ export async function firePhase(pool: AttentionPool, settings: PhaseSettings): P
     if (detail !== undefined) note(detail);
   };
 
-  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  const loopDelay = monitorLoopDelay();
   const rss = sampleRss();
-  loopDelay.enable();
   const started = performance.now();
   const deadline = started + durationMs;
 
@@ -131,16 +130,13 @@ export async function firePhase(pool: AttentionPool, settings: PhaseSettings): P
 
   await Promise.all([...Array.from({ length: concurrency }, lane), ...(hostileCalls ? [hostileCalls.probeLane()] : [])]);
   const seconds = (performance.now() - started) / 1000;
-  // The histogram records a delay only when its timer finally fires: let it fire once more, or a loop
-  // blocked until the end of the phase (calls that resolve in microtasks never yield) would not count.
-  await new Promise((resolve) => setTimeout(resolve, 2 * LOOP_DELAY_RESOLUTION_MS));
-  loopDelay.disable();
+  const eventLoopDelayP99Ms = await loopDelay.stopP99Ms();
   const total = counts.ok + counts.aborted + counts.rejected + counts.wrong + counts.unexpected;
   return {
     threads: pool.threads, calls: total, seconds, callsPerSecond: total / seconds,
     p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99),
     aborted: counts.aborted, invalidRejected: counts.rejected, wrongResults: counts.wrong, unexpectedErrors: counts.unexpected,
-    peakRssBytes: rss.stop(), eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6, findings,
+    peakRssBytes: rss.stop(), eventLoopDelayP99Ms, findings,
     ...(tally ? { hostile: tally.result() } : {}),
   };
 }

@@ -1,0 +1,76 @@
+// `attnpool bench --mode dispatch` (and bench/dispatch.bench.ts): its own options and defaults, the
+// check that its tensors fit, and the run from settings to printed output.
+
+import { totalmem } from 'node:os';
+import { UsageError } from '../../errors.js';
+import { durationMs, positiveInt } from '../../options.js';
+import { progressBar } from '../../progress.js';
+import type { KernelArgs } from '../../pool-options.js';
+import { dispatchDocument, formatDispatch } from './report.js';
+import { dispatchTicks, KERNEL_COPIES, runDispatchBench, type DispatchSettings } from './run.js';
+import { decodeShape, selfShape, type ShapeBase } from './shapes.js';
+
+/** Thread counts past a 2-core machine on purpose: the per-call cost on the calling thread grows with
+ *  the pool's size whatever the cores, and that growth is what the benchmark exposes. */
+export const DISPATCH_DEFAULTS = {
+  threads: [1, 2, 8, 16, 32, 64], seq: [64], kvLength: 4096, repeat: 200, warmup: 20, concurrency: 64, mixDurationMs: 2000,
+} as const;
+
+/** Options only --mode dispatch reads (no yargs defaults: other modes refuse them when given). */
+export const dispatchOptions = {
+  'kv-length': { requiresArg: true, describe: 'with --mode dispatch: positions in the decode step\'s KvCache',
+    defaultDescription: String(DISPATCH_DEFAULTS.kvLength), coerce: positiveInt('kv-length') },
+  concurrency: { requiresArg: true, describe: 'with --mode dispatch: concurrent callers in the calls-per-second run',
+    defaultDescription: String(DISPATCH_DEFAULTS.concurrency), coerce: positiveInt('concurrency', 1024) },
+  'mix-duration': { requiresArg: true, describe: 'with --mode dispatch: length of the calls-per-second run at each thread count (2s, 500ms)',
+    defaultDescription: `${DISPATCH_DEFAULTS.mixDurationMs / 1000}s`, coerce: durationMs('mix-duration') },
+} as const;
+
+export interface DispatchArgs extends ShapeBase, KernelArgs {
+  readonly threads: readonly number[];
+  readonly seq: readonly number[];
+  readonly causal: boolean;
+  readonly kvLength: number;
+  readonly repeat: number;
+  readonly warmup: number;
+  readonly concurrency: number;
+  readonly mixDurationMs: number;
+  readonly seed: number;
+}
+
+/** The self-attention shape at each --seq (non-causal unless --causal), then the decode step. */
+export function dispatchSettings(args: DispatchArgs): DispatchSettings {
+  const base: ShapeBase = { batch: args.batch, heads: args.heads, kvHeads: args.kvHeads, headDim: args.headDim };
+  return {
+    threads: args.threads, warmup: args.warmup, repeat: args.repeat, callers: args.concurrency, mixDurationMs: args.mixDurationMs,
+    pool: { kernel: args.kernel, wasmBuild: args.wasmBuild }, seed: args.seed,
+    shapes: [...args.seq.map((seq) => selfShape(base, seq, args.causal)), decodeShape(base, args.kvLength)],
+  };
+}
+
+const FLOAT32_BYTES = 4;
+
+/** The kernel-time run holds the most: per shape, q/k/v and the result (a decode step: k, v and the
+ *  cache's copy of them) for the larger batch of copies. Over half the machine's memory is refused. */
+export function checkDispatchFits(s: DispatchSettings): void {
+  const bytes = s.shapes.reduce((sum, shape) => {
+    const rows = KERNEL_COPIES[1] * shape.batch * shape.headDim * FLOAT32_BYTES;
+    return sum + rows * (2 * shape.heads * shape.queries + 4 * shape.kvHeads * shape.keys);
+  }, 0);
+  if (bytes > totalmem() / 2) {
+    throw new UsageError(`too large for --mode dispatch: its inputs need ${bytes} bytes (--batch, --heads, --kv-heads, --head-dim, --seq, ` +
+      `--kv-length, ${KERNEL_COPIES[1]} copies each for the kernel time), more than half of this machine's ${totalmem()} bytes`);
+  }
+}
+
+/** Runs the benchmark and prints the tables (progress on stderr), or one JSON document. */
+export async function benchDispatch(settings: DispatchSettings, json: boolean): Promise<void> {
+  const progress = progressBar(dispatchTicks(settings), !json);
+  let result;
+  try {
+    result = await runDispatchBench(settings, (label) => progress.tick(label));
+  } finally {
+    progress.done();
+  }
+  console.log(json ? JSON.stringify(dispatchDocument(result, settings), null, 2) : formatDispatch(result, settings));
+}
