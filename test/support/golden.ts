@@ -14,7 +14,7 @@ import { product, type TensorLike } from './random.js';
 
 export const GOLDEN_DIR = process.env.ATTNPOOL_GOLDEN_DIR ?? fileURLToPath(new URL('../golden/', import.meta.url));
 
-interface FileSpec {
+export interface FileSpec {
   readonly shape: number[];
   readonly dtype: string;
   readonly bytes: number;
@@ -87,7 +87,7 @@ function fail(where: string, what: string): never {
 }
 
 /** Parses one .npy file with npyjs and checks it against its case.json entry. */
-function loadNpy(dir: string, caseName: string, file: string, spec: FileSpec): TensorLike<Float32Array | Float64Array | Uint8Array> {
+export function loadNpy(dir: string, caseName: string, file: string, spec: FileSpec): TensorLike<Float32Array | Float64Array | Uint8Array> {
   const where = `${caseName}/${file}`;
   const bytes = readFileSync(join(dir, file));
   if (bytes.byteLength !== spec.bytes) fail(where, `${bytes.byteLength} bytes, case.json says ${spec.bytes}`);
