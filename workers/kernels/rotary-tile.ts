@@ -3,16 +3,18 @@
 // four multiplies per pair — memory-bound, and WebAssembly has no cos/sin of its own to gain from.
 //
 // Angles and rounding (the same bits whatever the thread count, the tile cut or the kernel):
-//   theta_d   = inverseFrequencies[d], computed once on the calling thread (rotary-frequencies.ts)
+//   theta_d   = inverseFrequencies[d] = Math.pow(base, -2d/r), once per call on the calling thread
 //   angle     = position · theta_d                      one float64 multiply, position an exact integer
-//   c, s      = Math.cos(angle), Math.sin(angle)         float64; V8 runs one libm routine in every tier
+//   c, s      = Math.cos(angle), Math.sin(angle)         float64, V8's own routines: the same binary in
+//                                                        every thread of the process (test/rotary.test.ts
+//                                                        checks workers against the calling thread)
 //   (a, b)    → (a·c − b·s, b·c + a·s)                   in float64, rounded once to the tensor's type
 // Each element is a function of its own inputs and (b, position, d) only, so no cut of the work into
-// tiles changes a bit. Against a float64 reference with exactly rounded theta, cos and sin: float32
-// results are within 1 float32 ulp of the rounded reference (the float64 error, ~1e-16 relative plus
-// |angle| · 2^-53 from the angle, is far below float32's half ulp, 6e-8, except at ties); float64
-// results within a few units of 1e-16 · max(|a|, |b|) plus |angle| · 2^-52 · max(|a|, |b|) — the
-// angle's own rounding grows with the position (1e-11 relative at position 10^5).
+// tiles changes a bit. Against a float64 reference: float32 results are within one float32 ulp of it
+// (the float64 error before the rounding, ~1e-16 relative plus the angle's, is far below float32's half
+// ulp; on the golden cases they equal numpy's float32 rounding bit for bit); float64 results within
+// ~2^-50 · max(|a|, |b|) · (|position| + 4) — the angle's own rounding grows with the position (about
+// 1e-11 relative at position 10^5), as any float64 implementation's does.
 
 import { ROTARY_TILE, type RotaryJob, type RotaryPart } from './jobs.js';
 import type { TileOutcome } from './tile-control.js';

@@ -37,7 +37,7 @@ export interface RotaryJob {
   /** Pairs (2d, 2d + 1) (GPT-J) instead of (d, d + rotaryDim/2) (rotate_half, GPT-NeoX). */
   readonly interleaved: boolean;
   /** theta_d = base^(-2d/rotaryDim) for d < rotaryDim/2, float64, computed once on the calling
-   *  thread (rotary-frequencies.ts) so every tile multiplies by the very same values. */
+   *  thread (src/ops/rotary-op.ts) so every tile multiplies by the very same values. */
   readonly inverseFrequencies: Float64Array;
   readonly parts: readonly RotaryPart[];
   /** ROTARY_TILE records. */
