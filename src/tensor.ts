@@ -9,7 +9,8 @@ import { DTYPE_NAMES, DTYPES, dtypeOf, sharedArray, type ArrayTypes, type DType,
 export type { DType, FloatArray, TensorData } from '../workers/dtypes.js';
 export type Shape = readonly number[];
 
-export interface Tensor<A extends TensorData = Float32Array> {
+/** `A` may also be Int32Array: pool.rotary's positions, the one integer tensor attnpool reads. */
+export interface Tensor<A extends TensorData | Int32Array = Float32Array> {
   readonly data: A;
   readonly shape: Shape;
 }
@@ -64,12 +65,12 @@ function allocate<D extends DType>(op: string, shape: Shape, dtype: D): Tensor<A
   return { data: new DTYPES[dtype].array(sharedBufferFor(op, shape, dtype)), shape: [...shape] };
 }
 
-export function isShared(data: TensorData): boolean {
+export function isShared(data: TensorData | Int32Array): boolean {
   return data.buffer instanceof SharedArrayBuffer;
 }
 
 /** The same values on a SharedArrayBuffer: `data` itself when it already is shared (zero-copy). */
-export function toShared<A extends TensorData>(data: A): A {
+export function toShared<A extends TensorData | Int32Array>(data: A): A {
   if (isShared(data)) return data;
   const Ctor = data.constructor as new (buffer: SharedArrayBuffer) => A;
   const copy = new Ctor(new SharedArrayBuffer(data.byteLength));

@@ -8,6 +8,7 @@ import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import type { Allocation } from '../validate/call-bytes.js';
 import type { MhaArgs } from '../validate/mha-args.js';
+import type { RotaryArgs } from '../validate/rotary-args.js';
 import { sameMemory } from '../validate/typed-array.js';
 import { splitKvShape, splitOf } from './attention-phases.js';
 
@@ -62,4 +63,10 @@ export function mhaAllocations(args: MhaArgs, splitKv: SplitKvSetting): Allocati
     ...(needWeights === 'average' ? [{ name: 'head-averaged attention weights', shape: [B, Sq, Sk], dtype }] : []),
     ...(split ? [{ name: 'split-KV partial states', shape: splitKvShape(split, B * H * Sq, headDim), dtype: 'float64' as const }] : []),
   ];
+}
+
+/** A non-shared positions tensor is copied too, unlisted: Allocation counts the kernels' element types,
+ *  and positions [B, S] int32 are at most the size of x [B, H, S, D] (D ≥ 2), one of them. */
+export function rotaryAllocations(args: RotaryArgs): Allocation[] {
+  return [...inputCopies([['x', args.x]]), ...resultBuffer('the output', args.out, args.x.shape, dtypeOf(args.x.data))];
 }

@@ -11,6 +11,7 @@
 // whatever the row order, so the projections keep the inputs' (s, b) row order, the attention views
 // read and write them with the batch and row strides swapped, and the out-projection's rows come out
 // [Sq, B, E]. Every element is computed exactly as for the batch-first call on transposed tensors.
+// With options.rotary, a phase between 1 and 2 rotates Q and K in place through the same head views.
 
 import type { GemmJob, GemmPart, HeadMeanJob, View4 } from '../../workers/kernels/jobs.js';
 import { planGemmTiles } from '../plan/gemm-plan.js';
@@ -18,6 +19,7 @@ import { planHeadMeanTiles } from '../plan/head-mean-plan.js';
 import { allocLike, type FloatArray, type Tensor } from '../tensor.js';
 import type { MhaArgs } from '../validate/mha-args.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
+import { rotaryJob, rotaryPositions } from './rotary-op.js';
 import { contiguous4 } from './views.js';
 import { sameMemory } from '../validate/typed-array.js';
 
@@ -98,6 +100,13 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   }
   const projections: GemmJob = { kind: 'gemm', parts, tiles: planGemmTiles(parts, threads) };
   await dispatcher.runPhase(ctx, projections, kernel);
+  if (args.rotary) {
+    // Queries aligned to the end of the keys, as causal is (mha-args.ts): query i at key i + Sk − Sq.
+    const rule = args.rotary;
+    const q = { H, S: Sq, src: qView, dst: qView, positions: rotaryPositions(rule, Sk - Sq) };
+    const k = { H: Hkv, S: Sk, src: kView, dst: kView, positions: rotaryPositions(rule, 0) };
+    await dispatcher.runPhase(ctx, rotaryJob(rule, B, headDim, [q, k], threads), kernel);
+  }
 
   // Phase 2: attention, written straight into the concatenated heads (in the query's row order).
   const concat = allocLike(query, B * Sq * E);

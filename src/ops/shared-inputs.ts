@@ -7,14 +7,15 @@
 import { isShared, toShared, type Tensor, type TensorData } from '../tensor.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import type { MhaArgs } from '../validate/mha-args.js';
+import type { RotaryArgs, RotaryRule } from '../validate/rotary-args.js';
 import { sameMemory, stillWhole } from '../validate/typed-array.js';
 
 class SharedInputs {
-  readonly #copies: { readonly original: TensorData; readonly copy: TensorData }[] = [];
+  readonly #copies: { readonly original: TensorData | Int32Array; readonly copy: TensorData | Int32Array }[] = [];
 
   constructor(private readonly op: string) {}
 
-  data<A extends TensorData>(name: string, data: A): A {
+  data<A extends TensorData | Int32Array>(name: string, data: A): A {
     if (isShared(data)) return data;
     // Reading a later argument can run the caller's code (a getter), which may shrink a resizable
     // ArrayBuffer read earlier: copying what is left would hand the kernels a short array.
@@ -26,9 +27,9 @@ class SharedInputs {
     return copy;
   }
 
-  tensor<A extends TensorData>(name: string, t: Tensor<A>): Tensor<A>;
-  tensor<A extends TensorData>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined;
-  tensor<A extends TensorData>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined {
+  tensor<A extends TensorData | Int32Array>(name: string, t: Tensor<A>): Tensor<A>;
+  tensor<A extends TensorData | Int32Array>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined;
+  tensor<A extends TensorData | Int32Array>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined {
     return t && { data: this.data(name, t.data), shape: t.shape };
   }
 }
@@ -55,5 +56,16 @@ export function shareMhaInputs(args: MhaArgs): MhaArgs {
     outProjWeight: inputs.data('weights.outProjWeight', args.outProjWeight),
     outProjBias: optional('weights.outProjBias', args.outProjBias),
     keyPaddingMask: optional('options.keyPaddingMask', args.keyPaddingMask),
+    rotary: args.rotary && sharedRule(inputs, 'options.rotary', args.rotary),
   };
+}
+
+/** pool.rotary with x and the positions shared (out is an output: views.ts). */
+export function shareRotaryInputs(args: RotaryArgs): RotaryArgs {
+  const inputs = new SharedInputs('rotary');
+  return { ...args, x: inputs.tensor('x', args.x), rule: sharedRule(inputs, 'options', args.rule) };
+}
+
+function sharedRule(inputs: SharedInputs, name: string, rule: RotaryRule): RotaryRule {
+  return { ...rule, positions: inputs.tensor(`${name}.positions`, rule.positions) };
 }

@@ -15,11 +15,13 @@ import type { Packed } from '../../workers/packed-views.js';
 import { DTYPES, dtypeOf } from '../../workers/dtypes.js';
 import { runAttention } from '../ops/attention-op.js';
 import { runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
+import { runRotary } from '../ops/rotary-op.js';
 import { KvCache, snapshotKvCache } from '../kv-cache.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs, AttentionOptions } from '../validate/attention-args.js';
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
 import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
+import type { RotaryOptions } from '../validate/rotary-args.js';
 import { CallAdmission } from './call-admission.js';
 import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
@@ -148,6 +150,15 @@ export class AttentionPool {
     const result = await this.#call('multiHeadAttention', args.signal, inline, (ctx) =>
       runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
+  }
+
+  /** Rotary position embedding: x [B, H, S, D] → a new tensor (or options.out, which may be x itself),
+   *  each pair of the first rotaryDim dimensions turned by position · base^(-2d / rotaryDim)
+   *  (validate/rotary-args.ts). The same bits whatever the thread count and kernel. */
+  async rotary<A extends FloatArray = Float32Array>(x: Tensor<A>, options?: RotaryOptions<A>): Promise<Tensor<A>> {
+    const { args, inline } = this.#admission.rotary(x, options);
+    const result = await this.#call('rotary', args.signal, inline, (ctx) => runRotary(args, this.#run(ctx, args.x.data)));
+    return result as Tensor<A>;
   }
 
   /** Rejects calls in flight and waiting, ends every thread; later calls reject with PoolClosedError. */

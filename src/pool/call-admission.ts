@@ -5,9 +5,10 @@
 // (the partial states), so the admission applies the pool's split-KV setting too.
 
 import { attentionFlops } from '../ops/attention-op.js';
-import { attentionAllocations, mhaAllocations } from '../ops/call-allocations.js';
+import { attentionAllocations, mhaAllocations, rotaryAllocations } from '../ops/call-allocations.js';
 import { mhaFlops } from '../ops/mha-op.js';
-import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
+import { rotaryFlops } from '../ops/rotary-op.js';
+import { shareAttentionInputs, shareMhaInputs, shareRotaryInputs } from '../ops/shared-inputs.js';
 import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { KvSnapshot } from '../kv-cache.js';
 import type { FloatArray } from '../tensor.js';
@@ -15,6 +16,7 @@ import { validateAttentionArgs, type AttentionArgs } from '../validate/attention
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
 import { validateCachedAttentionArgs, type KvCacheLayout } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MhaArgs } from '../validate/mha-args.js';
+import { validateRotaryArgs, type RotaryArgs } from '../validate/rotary-args.js';
 import { checkAllocationLengths } from '../validate/typed-array-limit.js';
 
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
@@ -54,6 +56,12 @@ export class CallAdmission {
     const checked = validateMhaArgs(query, key, value, weights, options);
     const inline = this.#bound('multiHeadAttention', mhaFlops(checked), mhaAllocations(checked, this.splitKv));
     return { args: shareMhaInputs(checked), inline };
+  }
+
+  rotary(x: unknown, options: unknown): Admitted<RotaryArgs> {
+    const checked = validateRotaryArgs(x, options);
+    const inline = this.#bound('rotary', rotaryFlops(checked), rotaryAllocations(checked));
+    return { args: shareRotaryInputs(checked), inline };
   }
 
   /** Throws when the call would allocate too much; else whether it is small enough for this thread. */

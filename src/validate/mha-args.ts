@@ -10,9 +10,10 @@ import { layoutDimNames, mhaLayout, seqFirstHint } from './mha-layout.js';
 import {
   checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
 } from './tensor-arg.js';
+import { readRotarySettings, type RotaryRule, type RotarySettings } from './rotary-args.js';
 
 const OP = 'multiHeadAttention';
-const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'batchFirst', 'signal'] as const;
+const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'batchFirst', 'rotary', 'signal'] as const;
 const WEIGHT_NAMES = ['inProjWeight', 'inProjBias', 'outProjWeight', 'outProjBias'] as const;
 
 export type NeedWeights = false | 'average' | 'per-head';
@@ -46,6 +47,11 @@ export interface MultiHeadAttentionOptions {
    *  false: PyTorch's default layout, query [Sq, B, E], key and value [Sk, B, E], output [Sq, B, E];
    *  keyPaddingMask and the attention weights keep their shapes. */
   batchFirst?: boolean;
+  /** Rotary position embedding of the projected queries and keys, per head, before attention (as
+   *  pool.rotary does; rotaryDim ≤ headDim). Key j is at position offset + j, query i at
+   *  offset + i + (Sk − Sq) — aligned to the end like `causal`, so with Sq = Sk both are 0..S−1 plus
+   *  offset. `positions` is [B, Sk]: the keys' positions; query i takes key i + Sk − Sq's (Sq ≤ Sk). */
+  rotary?: RotarySettings;
   signal?: AbortSignal;
 }
 
@@ -64,6 +70,7 @@ export interface MhaArgs {
   readonly causal: boolean;
   readonly keyPaddingMask?: Uint8Array;
   readonly needWeights: NeedWeights;
+  readonly rotary?: RotaryRule;
   readonly signal?: AbortSignal;
 }
 
@@ -138,10 +145,15 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   if (needWeights !== false && needWeights !== 'average' && needWeights !== 'per-head') {
     throw rangeError(OP, 'options.needWeights', "false, 'average' or 'per-head'", needWeights);
   }
+  const rotary = options.rotary === undefined ? undefined
+    : readRotarySettings(OP, 'options.rotary', options.rotary, { B, S: Sk, D: E / numHeads, dName: 'headDim (E / numHeads)', sName: 'Sk' });
+  if (rotary?.positions && Sq > Sk) {
+    throw new RangeError(`${OP}: options.rotary.positions gives the keys' positions, which the queries share from the end (query i takes key i + Sk − Sq's), so Sq must be at most Sk = ${Sk}, got Sq = ${Sq}`);
+  }
   const signal = checkSignal(OP, options.signal);
   return {
     query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias,
-    B, Sq, Sk, E, batchFirst, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, signal,
+    B, Sq, Sk, E, batchFirst, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, rotary, signal,
   };
 }
 

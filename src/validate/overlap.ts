@@ -8,7 +8,7 @@ import { byteRange } from './typed-array.js';
 
 export interface NamedData {
   readonly name: string;
-  readonly data: TensorData;
+  readonly data: TensorData | Int32Array;
 }
 
 /** A RangeError naming both arguments for the first output that overlaps an input or an earlier output. */

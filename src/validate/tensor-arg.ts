@@ -11,7 +11,7 @@ import { alternatives, rangeError, typeError } from '../errors.js';
 import { product, type FloatArray, type Tensor } from '../tensor.js';
 import { DTYPES, dtypeOf, FLOAT_DTYPES } from '../../workers/dtypes.js';
 import { checkIndexLimit } from './index-limits.js';
-import { ownView } from './typed-array.js';
+import { ownInt32View, ownView } from './typed-array.js';
 
 export type DimNames = readonly string[];
 
@@ -64,6 +64,14 @@ export function checkUint8Tensor(op: string, name: string, value: unknown, names
   const { data: given, shape } = checkTensorLike(op, name, value, names);
   const data = ownView(given);
   if (!(data instanceof Uint8Array)) throw typeError(op, `${name}.data`, 'a Uint8Array (1 byte per element, 0 or 1)', given);
+  checkLength(op, name, data, shape);
+  return { data, shape };
+}
+
+export function checkInt32Tensor(op: string, name: string, value: unknown, names: DimNames): Tensor<Int32Array> {
+  const { data: given, shape } = checkTensorLike(op, name, value, names);
+  const data = ownInt32View(given);
+  if (data === undefined) throw typeError(op, `${name}.data`, 'an Int32Array', given);
   checkLength(op, name, data, shape);
   return { data, shape };
 }

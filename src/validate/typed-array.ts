@@ -20,7 +20,7 @@ const lengthOf = intrinsicGetter('length');
 
 /** The element count each view had when it was made: a view over a resizable ArrayBuffer reads as
  *  length 0 once the buffer shrinks below it, which the copy at the call must not mistake for empty. */
-const lengthAtRead = new WeakMap<TensorData, number>();
+const lengthAtRead = new WeakMap<TensorData | Int32Array, number>();
 
 /** A fresh, fixed-length typed array of a tensor element type (workers/dtypes.ts) over the memory
  *  `value` views as of now; undefined when `value` is no genuine typed array of those types. */
@@ -34,8 +34,17 @@ export function ownView(value: unknown): TensorData | undefined {
   return view;
 }
 
+/** The same for an Int32Array (rotary positions), which is no tensor element type of the kernels. */
+export function ownInt32View(value: unknown): Int32Array | undefined {
+  if (kindOf.call(value) !== 'Int32Array') return undefined;
+  const length = lengthOf.call(value) as number;
+  const view = new Int32Array(bufferOf.call(value) as ArrayBufferLike, byteOffsetOf.call(value) as number, length);
+  lengthAtRead.set(view, length);
+  return view;
+}
+
 /** False once the buffer under a view made by ownView() has shrunk below it or been detached. */
-export function stillWhole(view: TensorData): boolean {
+export function stillWhole(view: TensorData | Int32Array): boolean {
   return view.length === (lengthAtRead.get(view) ?? view.length);
 }
 
@@ -46,11 +55,11 @@ export interface ByteRange {
   readonly end: number;
 }
 
-export function byteRange(view: TensorData): ByteRange {
+export function byteRange(view: TensorData | Int32Array): ByteRange {
   return { buffer: view.buffer, start: view.byteOffset, end: view.byteOffset + view.byteLength };
 }
 
 /** Two views of exactly the same elements (same buffer, offset, length and element type). */
-export function sameMemory(a: TensorData, b: TensorData): boolean {
+export function sameMemory(a: TensorData | Int32Array, b: TensorData | Int32Array): boolean {
   return a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length && a.constructor === b.constructor);
 }

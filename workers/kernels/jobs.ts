@@ -14,6 +14,7 @@ import { ATTENTION_TILE, type AttentionJob } from './jobs/attention.js';
 import { MERGE_TILE, type AttentionMergeJob } from './jobs/attention-merge.js';
 import { GEMM_TILE, type GemmJob } from './jobs/gemm.js';
 import { HEAD_MEAN_TILE, type HeadMeanJob } from './jobs/head-mean.js';
+import { ROTARY_TILE, type RotaryJob } from './jobs/rotary.js';
 import type { TileLayout } from './jobs/tile-record.js';
 import type { TileControl, TileOutcome } from './tile-control.js';
 import type { FloatArray } from '../dtypes.js';
@@ -23,6 +24,7 @@ export * from './jobs/attention.js';
 export * from './jobs/attention-merge.js';
 export * from './jobs/gemm.js';
 export * from './jobs/head-mean.js';
+export * from './jobs/rotary.js';
 export type { FloatArray };
 
 export interface JobsByKind {
@@ -30,6 +32,7 @@ export interface JobsByKind {
   readonly 'attention-merge': AttentionMergeJob;
   readonly gemm: GemmJob;
   readonly 'head-mean': HeadMeanJob;
+  readonly rotary: RotaryJob;
 }
 
 export type JobKind = keyof JobsByKind;
@@ -40,6 +43,7 @@ export const TILE_LAYOUTS = {
   'attention-merge': MERGE_TILE,
   gemm: GEMM_TILE,
   'head-mean': HEAD_MEAN_TILE,
+  rotary: ROTARY_TILE,
 } satisfies { readonly [K in JobKind]: TileLayout<string> };
 
 export function tileCount(job: Job): number {
