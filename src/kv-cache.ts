@@ -17,18 +17,20 @@
 // pack only the positions appended since (workers/kernels/wasm/kv-pieces.ts). A cache over another
 // thread's buffers (kvCacheOver) has no identity: its owner's resets are invisible here.
 
-import type { KvSource, View4 } from '../workers/kernels/jobs.js';
+import type { KvSource, KvStorage, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
-import { DTYPES, sharedArray } from '../workers/dtypes.js';
+import {
+  allocateSide, copyStoredRows, firstUnstorable, kvStorageOf, sideBytes, sideView, writeRows, type KvElements, type KvSide,
+} from './kv-storage.js';
 import {
   checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
 import { checkTypedArrayLength } from './validate/typed-array-limit.js';
 
 /** One allocation of the cache's buffers, and how many calls in flight read it. */
-interface KvStore<A extends FloatArray> {
-  readonly keys: A;
-  readonly values: A;
+interface KvStore {
+  readonly keys: KvSide;
+  readonly values: KvSide;
   readonly capacity: number;
   readers: number;
   /** Process-unique; undefined for adopted buffers (kvCacheOver). */
@@ -42,13 +44,15 @@ interface KvStore<A extends FloatArray> {
 let nextStoreId = 1;
 
 /** What one attention call reads: the buffers and length as of the call, as kernel views. */
-export interface KvSnapshot<A extends FloatArray> {
-  readonly keys: A;
-  readonly values: A;
+export interface KvSnapshot {
+  readonly keys: KvSide;
+  readonly values: KvSide;
   readonly capacity: number;
   readonly length: number;
-  readonly k: View4;
-  readonly v: View4;
+  readonly k: View4<KvElements>;
+  readonly v: View4<KvElements>;
+  /** How K and V are stored, for float16 and int8 caches. */
+  readonly kvStorage: KvStorage | undefined;
   /** The buffer generation read, for kernels that keep packed K/V across calls; undefined when the
    *  cache cannot vouch for its buffers (adopted ones). */
   readonly kvSource: KvSource | undefined;
@@ -57,13 +61,13 @@ export interface KvSnapshot<A extends FloatArray> {
 }
 
 /** Lets the pool snapshot a cache without making snapshots part of the public surface. */
-let snapshotOf: <A extends FloatArray>(cache: KvCache<A>) => KvSnapshot<A>;
+let snapshotOf: (cache: KvCache<FloatArray>) => KvSnapshot;
 
 /** A cache's buffers and length as they cross to the remote engine's host thread (shared, not copied). */
-export interface KvCacheContents<A extends FloatArray = FloatArray> {
+export interface KvCacheContents {
   readonly layout: KvCacheLayout;
-  readonly keys: A;
-  readonly values: A;
+  readonly keys: KvSide;
+  readonly values: KvSide;
   readonly capacity: number;
   readonly length: number;
 }
@@ -77,7 +81,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
   readonly headDim: number;
   readonly valueDim: number;
   readonly dtype: KvCacheDType;
-  #store: KvStore<A>;
+  #store: KvStore;
   #length = 0;
 
   /** Use pool.createKvCache(options). */
@@ -90,7 +94,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
     this.dtype = layout.dtype;
     const adopted = adopting;
     this.#store = adopted
-      ? { keys: adopted.keys as A, values: adopted.values as A, capacity: adopted.capacity, readers: 0, id: undefined, epoch: 0 }
+      ? { keys: adopted.keys, values: adopted.values, capacity: adopted.capacity, readers: 0, id: undefined, epoch: 0 }
       : this.#allocate(capacity, 'createKvCache');
     this.#length = adopted ? adopted.length : 0;
   }
@@ -106,13 +110,21 @@ export class KvCache<A extends FloatArray = Float32Array> {
   }
 
   /** Copies k [B, Hkv, n, D] and v [B, Hkv, n, Dv] (n ≥ 1, shared or not) into positions
-   *  [length, length + n). A RangeError, before anything is written, if n exceeds capacity − length. */
+   *  [length, length + n), converted to the cache's dtype (float16, int8: from float32). A RangeError,
+   *  before anything is written, if n exceeds capacity − length or a value cannot be stored. */
   append(kIn: Tensor<A>, vIn: Tensor<A>): void {
     const { k, v, n } = checkAppendArgs(this.#layout(), this.#length, this.capacity, kIn, vIn); // read once, checked
+    for (const [name, t] of [['k', k], ['v', v]] as const) {
+      const at = firstUnstorable(this.dtype, t.data);
+      if (at >= 0) {
+        throw new RangeError(`KvCache.append: ${name}.data must hold finite values for an '${this.dtype}' cache ` +
+          `(its blocks have no Infinity or NaN), got ${t.data[at]} at index ${at}`);
+      }
+    }
     const { keys, values, capacity } = this.#store;
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
-      copyPositions(keys, (bh * capacity + this.#length) * this.headDim, k.data, bh * n * this.headDim, n * this.headDim);
-      copyPositions(values, (bh * capacity + this.#length) * this.valueDim, v.data, bh * n * this.valueDim, n * this.valueDim);
+      writeRows(keys, this.dtype, bh * capacity + this.#length, k.data, bh * n * this.headDim, n);
+      writeRows(values, this.dtype, bh * capacity + this.#length, v.data, bh * n * this.valueDim, n);
     }
     this.#length += n;
   }
@@ -125,8 +137,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const old = this.#store;
     const grown = this.#allocate(wanted, 'KvCache.reserve');
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
-      copyPositions(grown.keys, bh * wanted * this.headDim, old.keys, bh * old.capacity * this.headDim, this.#length * this.headDim);
-      copyPositions(grown.values, bh * wanted * this.valueDim, old.values, bh * old.capacity * this.valueDim, this.#length * this.valueDim);
+      copyStoredRows(grown.keys, bh * wanted, old.keys, bh * old.capacity, this.#length);
+      copyStoredRows(grown.values, bh * wanted, old.values, bh * old.capacity, this.#length);
     }
     this.#store = grown; // calls in flight keep reading `old`, which nothing writes again
   }
@@ -139,19 +151,18 @@ export class KvCache<A extends FloatArray = Float32Array> {
   }
 
   static {
-    snapshotOf = <B extends FloatArray>(cache: KvCache<B>): KvSnapshot<B> => cache.#snapshot();
+    snapshotOf = (cache: KvCache<FloatArray>): KvSnapshot => cache.#snapshot();
   }
 
-  #snapshot(): KvSnapshot<A> {
+  #snapshot(): KvSnapshot {
     const store = this.#store;
     store.readers++;
     let released = false;
-    const view = (data: A, cols: number): View4 => ({
-      data, offset: 0, strideB: this.kvHeads * store.capacity * cols, strideH: store.capacity * cols, strideRow: cols,
-    });
+    const { keys, values, capacity } = store;
     return {
-      keys: store.keys, values: store.values, capacity: store.capacity, length: this.#length,
-      k: view(store.keys, this.headDim), v: view(store.values, this.valueDim),
+      keys, values, capacity, length: this.#length,
+      k: sideView(keys.data, this.kvHeads, capacity, this.headDim), v: sideView(values.data, this.kvHeads, capacity, this.valueDim),
+      kvStorage: kvStorageOf(this.dtype, keys, values, this.kvHeads, capacity),
       kvSource: store.id === undefined ? undefined : { id: store.id, epoch: store.epoch },
       release: () => {
         if (released) return;
@@ -165,24 +176,24 @@ export class KvCache<A extends FloatArray = Float32Array> {
     return { batch: this.batch, kvHeads: this.kvHeads, headDim: this.headDim, valueDim: this.valueDim, dtype: this.dtype };
   }
 
-  #allocate(capacity: number, op: string): KvStore<A> {
-    const bytesPer = DTYPES[this.dtype].bytes;
+  #allocate(capacity: number, op: string): KvStore {
     const rows = this.batch * this.kvHeads * capacity;
     checkTypedArrayLength(op, `the keys of a cache of capacity ${capacity} (batch·kvHeads·capacity·headDim)`, rows * this.headDim);
     checkTypedArrayLength(op, `the values of a cache of capacity ${capacity} (batch·kvHeads·capacity·valueDim)`, rows * this.valueDim);
     try {
-      const keys = sharedArray(this.dtype, rows * this.headDim) as A, values = sharedArray(this.dtype, rows * this.valueDim) as A;
+      const keys = allocateSide(this.dtype, rows, this.headDim), values = allocateSide(this.dtype, rows, this.valueDim);
       return { keys, values, capacity, readers: 0, id: nextStoreId++, epoch: 0 };
     } catch (err) {
-      throw new RangeError(`${op}: a cache of capacity ${capacity} needs ${rows * (this.headDim + this.valueDim) * bytesPer} bytes ` +
-        `of shared memory (batch·kvHeads·capacity·(headDim + valueDim)·${bytesPer}), which could not be allocated`, { cause: err });
+      const bytes = sideBytes(this.dtype, rows, this.headDim) + sideBytes(this.dtype, rows, this.valueDim);
+      throw new RangeError(`${op}: a cache of capacity ${capacity} needs ${bytes} bytes of shared memory ` +
+        `(batch·kvHeads·capacity·(headDim + valueDim) elements of ${this.dtype}), which could not be allocated`, { cause: err });
     }
   }
 }
 
 /** A cache over buffers another thread filled (the remote engine's host): a read-only stand-in for
  *  the caller's cache in one call, which is why it needs no claim of its own on the buffers. */
-export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>): KvCache<A> {
+export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents): KvCache<A> {
   adopting = contents;
   try {
     return new KvCache<A>({ ...contents.layout, capacity: contents.capacity });
@@ -192,16 +203,12 @@ export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>):
 }
 
 /** What crosses to the remote engine's host for a call over `cache`. */
-export function kvCacheContents<A extends FloatArray>(cache: KvCache<A>, snapshot: KvSnapshot<A>): KvCacheContents<A> {
+export function kvCacheContents(cache: KvCache<FloatArray>, snapshot: KvSnapshot): KvCacheContents {
   const { batch, kvHeads, headDim, valueDim, dtype } = cache;
   return { layout: { batch, kvHeads, headDim, valueDim, dtype }, keys: snapshot.keys, values: snapshot.values, capacity: snapshot.capacity, length: snapshot.length };
 }
 
 /** The positions [0, cache.length) as of now, claimed until release(); for pool.attention. */
-export function snapshotKvCache<A extends FloatArray>(cache: KvCache<A>): KvSnapshot<A> {
+export function snapshotKvCache(cache: KvCache<FloatArray>): KvSnapshot {
   return snapshotOf(cache);
-}
-
-function copyPositions(dst: FloatArray, dstOffset: number, src: FloatArray, srcOffset: number, count: number): void {
-  dst.set(src.subarray(srcOffset, srcOffset + count), dstOffset);
 }

@@ -10,7 +10,6 @@ import { mhaFlops } from '../ops/mha-op.js';
 import { shareAttentionInputs, shareMhaInputs } from '../ops/shared-inputs.js';
 import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { KvSnapshot } from '../kv-cache.js';
-import type { FloatArray } from '../tensor.js';
 import { validateAttentionArgs, type AttentionArgs } from '../validate/attention-args.js';
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
 import { validateCachedAttentionArgs, type KvCacheLayout } from '../validate/kv-cache-args.js';
@@ -33,7 +32,7 @@ export interface Admitted<A> {
 }
 
 /** What a call over a KvCache reads: its snapshot's buffers and length (kv-cache.ts). */
-type CachedKv = Pick<KvSnapshot<FloatArray>, 'keys' | 'values' | 'length'>;
+type CachedKv = Pick<KvSnapshot, 'keys' | 'values' | 'length'>;
 
 export class CallAdmission {
   constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting) {}

@@ -29,6 +29,14 @@ export interface SpanArgs {
   readonly scratch: number;
   readonly scores: number;
   readonly scoresStride: number;
+  /** SpanArg.KV_FLOAT32, KV_FLOAT16 or KV_INT8: how kPanels and vRows hold the keys. */
+  readonly kvFormat: number;
+  readonly dv: number;
+  /** int8 block scales of the K and V rows (0 otherwise). */
+  readonly kScales: number;
+  readonly vScales: number;
+  /** The staging one decoded block of stored K/V goes to (0 for float32). */
+  readonly kvStaging: number;
 }
 
 /** Writes `args` into the block at byte offset `block` (4-byte aligned). Pointers of 2 GiB and more
@@ -59,4 +67,9 @@ export function writeSpanArgs(arena: WasmArena, block: number, args: SpanArgs): 
   i32[at + SpanArg.SCRATCH / 4] = args.scratch;
   i32[at + SpanArg.SCORES / 4] = args.scores;
   i32[at + SpanArg.SCORES_STRIDE / 4] = args.scoresStride;
+  i32[at + SpanArg.KV_FORMAT / 4] = args.kvFormat;
+  i32[at + SpanArg.DV / 4] = args.dv;
+  i32[at + SpanArg.K_SCALES / 4] = args.kScales;
+  i32[at + SpanArg.V_SCALES / 4] = args.vScales;
+  i32[at + SpanArg.KV_STAGING / 4] = args.kvStaging;
 }

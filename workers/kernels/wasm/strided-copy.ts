@@ -5,16 +5,16 @@
 
 import type { View4 } from '../jobs.js';
 
-type Elements = Float32Array | Uint8Array;
+type Elements = Float32Array | Uint8Array | Uint16Array | Int8Array;
 
 /** Element index of row `row` of head (b, h) in a view. */
-export function rowStart(view: View4, b: number, h: number, row: number): number {
+export function rowStart(view: View4<unknown>, b: number, h: number, row: number): number {
   return view.offset + b * view.strideB + h * view.strideH + row * view.strideRow;
 }
 
 /** rows × cols elements: row r from src[srcAt + r·srcStride] to dst[dstAt + r·dstStride]. */
-export function copyRows(dst: Elements, dstAt: number, dstStride: number,
-  src: Elements, srcAt: number, srcStride: number, rows: number, cols: number): void {
+export function copyRows<E extends Elements>(dst: E, dstAt: number, dstStride: number,
+  src: E, srcAt: number, srcStride: number, rows: number, cols: number): void {
   if (srcStride === cols && dstStride === cols) {
     dst.set(src.subarray(srcAt, srcAt + rows * cols), dstAt);
     return;
