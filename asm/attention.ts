@@ -20,6 +20,7 @@
 // their keys (causal limit, window, mask), which is what makes causal attention cost half.
 
 import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
+import { decodeKvBlock, stagedPanels, stagedV } from './kv-decode';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { pv1, pv4 } from './pv';
 import { ALPHA_OFFSET, SCORE_ROW_BYTES } from './scratch';
@@ -41,7 +42,8 @@ import { softmax4, softmaxStep } from './softmax';
  * q: [rows][depth]. keyLimit: i32 per row, keys j >= limit are masked. keyFloor: i32 per row, keys
  *   j < floor are masked (the sliding window; 0 without one). Rows past the chunk's real rows must
  *   have key limit 0.
- * kPanels: the span's keys packed in panels ([panel][depth][8]); vRows: [keys][dvPad].
+ * kPanels: the span's keys packed in panels ([panel][depth][8]); vRows: [keys][dvPad]; or, with kvFormat
+ *   not KV_FLOAT32, both as stored rows that kv-decode.ts decodes a block at a time.
  * mask: u8 per key (0 = masked), rows maskStride bytes apart (0: one row for all), 0 = none.
  * bias: f32 per key in natural units, rows biasStride floats apart (0: one row for all), 0 = none.
  * mask and bias rows start at the span's first key and cover its keys rounded up to 8.
@@ -56,6 +58,7 @@ export function attentionSpan(args: usize): void {
   const q = load<usize>(args, SpanArg.Q), keyLimit = load<usize>(args, SpanArg.KEY_LIMIT), keyFloor = load<usize>(args, SpanArg.KEY_FLOOR);
   const kPanels = load<usize>(args, SpanArg.K_PANELS), vRows = load<usize>(args, SpanArg.V_ROWS);
   const vFinite = load<i32>(args, SpanArg.V_FINITE) != 0;
+  const stored = load<i32>(args, SpanArg.KV_FORMAT) != SpanArg.KV_FLOAT32;
   const mask = load<usize>(args, SpanArg.MASK), maskStride = load<i32>(args, SpanArg.MASK_STRIDE);
   const bias = load<usize>(args, SpanArg.BIAS), biasStride = load<i32>(args, SpanArg.BIAS_STRIDE);
   const rowMax = load<usize>(args, SpanArg.ROW_MAX), rowSum = load<usize>(args, SpanArg.ROW_SUM), acc = load<usize>(args, SpanArg.ACC);
@@ -67,8 +70,9 @@ export function attentionSpan(args: usize): void {
   for (let j0 = spanStart; j0 < spanEnd; j0 += KEY_BLOCK) {
     const local = j0 - spanStart;
     const panels = (min(KEY_BLOCK, spanEnd - j0) + PANEL_WIDTH - 1) / PANEL_WIDTH;
-    const kBlock = kPanels + <usize>local * qRowBytes; // 8 keys × depth floats per panel
-    const vBlock = vRows + <usize>local * accRowBytes;
+    let kBlock = kPanels + <usize>local * qRowBytes; // 8 keys × depth floats per panel
+    let vBlock = vRows + <usize>local * accRowBytes;
+    let decoded = !stored;
     for (let g = 0; g < rows; g += ROW_GROUP) {
       const limits = keyLimit + (<usize>g << 2);
       const floors = keyFloor + (<usize>g << 2);
@@ -76,6 +80,12 @@ export function attentionSpan(args: usize): void {
       // Causal limit or window: no row of the group sees a key of this block (each would be inactive).
       if ((visible & 0xf) == 0) continue;
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
+      if (!decoded) { // stored K/V: the block in float32, once, for the first group that sees it
+        decodeKvBlock(args, local, min(KEY_BLOCK, spanEnd - j0));
+        kBlock = stagedPanels(args);
+        vBlock = stagedV(args);
+        decoded = true;
+      }
 
       groupScores(q + <usize>g * qRowBytes, depth, kBlock, panels, (visible & 0xf) == 1, scratch);
       let active = 0;

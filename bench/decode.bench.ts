@@ -7,10 +7,17 @@
 // Each configuration runs `--repeat` times (default 3) after one warm-up run of 16 steps; the median
 // run is reported. The rows of one step are 8 (batch × heads) tiles, so 2 threads can share a step
 // even without splitting the keys (split-KV).
+//
+// With --kv-dtypes float32,float16,int8 it compares cache storage instead: for Hkv 8 and 2 and each
+// --sk (default 4096,8192,16384,32768 cached positions), 1 and 2 threads, the dtypes' decode steps
+// alternate call by call in one pool (`--steps` timed per dtype, default 64 here, after 8 warm-up), and
+// it prints tokens/s and each dtype's ratio to the first.
 
 import { parseArgs } from 'node:util';
 import { AttentionPool, type KernelChoice, type Tensor } from '../src/index.js';
 import { randomTensor } from './support/random-tensors.js';
+import { decodeTokensPerSecond } from './support/decode-dtypes.js';
+import type { KvCacheDType } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,8 +25,33 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '1024' },
     start: { type: 'string', default: '4096' },
     repeat: { type: 'string', default: '3' },
+    'kv-dtypes': { type: 'string' },
+    sk: { type: 'string', default: '4096,8192,16384,32768' },
   },
 });
+if (values['kv-dtypes'] !== undefined) {
+  await compareDtypes(values['kv-dtypes'].split(',') as KvCacheDType[], values.sk.split(',').map(Number));
+  process.exit(0);
+}
+
+async function compareDtypes(dtypes: readonly KvCacheDType[], sks: readonly number[]): Promise<void> {
+  const timedSteps = values.steps === '1024' ? 64 : Number(values.steps); // 1024 is the loop's own default
+  console.log(`decode steps by KV storage — B=1 H=8 D=64 Sq=1, ${dtypes.join(' / ')} alternating call by call, ${timedSteps} steps each after 8 warm-up`);
+  console.log(['threads', 'Hkv', 'Sk', ...dtypes.map((d) => `${d} tok/s`), ...dtypes.slice(1).map((d) => `${d}/${dtypes[0]}`)].join('\t'));
+  for (const threads of [1, 2]) {
+    const pool = new AttentionPool({ threads, kernel: values.kernel as KernelChoice });
+    try {
+      for (const kvHeads of [8, 2]) {
+        for (const start of sks) {
+          const rates = await decodeTokensPerSecond(pool, { heads: 8, kvHeads, headDim: 64, start }, dtypes, 8, timedSteps);
+          console.log([threads, kvHeads, start, ...rates.map((r) => r.toFixed(0)), ...rates.slice(1).map((r) => (r / rates[0]).toFixed(2) + '×')].join('\t'));
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+}
 const kernel = values.kernel as KernelChoice;
 const steps = Number(values.steps), start = Number(values.start), repeat = Number(values.repeat);
 const B = 1, H = 8, Hkv = 8, D = 64;

@@ -23,12 +23,14 @@
 // moves the cache to a copy of its buffers (once per such append, O(sinkTokens + window)), so that a
 // call in flight still reads its snapshot.
 
-import type { KvSource, View4 } from '../workers/kernels/jobs.js';
+import type { KvSource, KvStorage, View4 } from '../workers/kernels/jobs.js';
 import type { FloatArray, Tensor } from './tensor.js';
-import { DTYPES, sharedArray } from '../workers/dtypes.js';
 import type { PositionGap } from '../workers/kernels/key-range.js';
 import type { KvRing } from '../workers/kernels/kv-ring.js';
 import { appendCopies, heldKeys, overwritesHeld, type WindowShape } from './kv-window.js';
+import {
+  allocateSide, copyStoredRows, firstUnstorable, kvStorageOf, sideBytes, sideView, writeRows, type KvElements, type KvSide,
+} from './kv-storage.js';
 import {
   checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
@@ -36,9 +38,9 @@ import { checkTypedArrayLength } from './validate/typed-array-limit.js';
 import { describe } from './errors.js';
 
 /** One allocation of the cache's buffers, and how many calls in flight read it. */
-interface KvStore<A extends FloatArray> {
-  readonly keys: A;
-  readonly values: A;
+interface KvStore {
+  readonly keys: KvSide;
+  readonly values: KvSide;
   readonly capacity: number;
   readers: number;
   /** Process-unique; undefined for adopted buffers (kvCacheOver). */
@@ -52,16 +54,18 @@ interface KvStore<A extends FloatArray> {
 let nextStoreId = 1;
 
 /** What one attention call reads: the buffers and length as of the call, as kernel views. */
-export interface KvSnapshot<A extends FloatArray> {
-  readonly keys: A;
-  readonly values: A;
+export interface KvSnapshot {
+  readonly keys: KvSide;
+  readonly values: KvSide;
   readonly capacity: number;
   /** Keys the call reads: the positions held. */
   readonly length: number;
   /** Positions appended (length, but for a window cache). */
   readonly position: number;
-  readonly k: View4;
-  readonly v: View4;
+  readonly k: View4<KvElements>;
+  readonly v: View4<KvElements>;
+  /** How K and V are stored, for float16 and int8 caches. */
+  readonly kvStorage: KvStorage | undefined;
   /** A window cache that dropped positions: where keys sit in the sequence and in the rows. */
   readonly gap?: PositionGap;
   readonly kvRing?: KvRing;
@@ -73,13 +77,13 @@ export interface KvSnapshot<A extends FloatArray> {
 }
 
 /** Lets the pool snapshot a cache without making snapshots part of the public surface. */
-let snapshotOf: <A extends FloatArray>(cache: KvCache<A>) => KvSnapshot<A>;
+let snapshotOf: (cache: KvCache<FloatArray>) => KvSnapshot;
 
 /** A cache's buffers and length as they cross to the remote engine's host thread (shared, not copied). */
-export interface KvCacheContents<A extends FloatArray = FloatArray> {
+export interface KvCacheContents {
   readonly layout: KvCacheLayout;
-  readonly keys: A;
-  readonly values: A;
+  readonly keys: KvSide;
+  readonly values: KvSide;
   readonly capacity: number;
   /** Positions appended (length, but for a window cache). */
   readonly position: number;
@@ -97,7 +101,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
   readonly dtype: KvCacheDType;
   /** Set for a window cache: sinkTokens + window rows, which never grow. */
   readonly #window: WindowShape | undefined;
-  #store: KvStore<A>;
+  #store: KvStore;
   /** Positions appended since creation or the last reset (N). */
   #position = 0;
 
@@ -112,7 +116,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
     this.#window = window;
     const adopted = adopting;
     this.#store = adopted
-      ? { keys: adopted.keys as A, values: adopted.values as A, capacity: adopted.capacity, readers: 0, id: undefined, epoch: 0 }
+      ? { keys: adopted.keys, values: adopted.values, capacity: adopted.capacity, readers: 0, id: undefined, epoch: 0 }
       : this.#allocate(capacity, 'createKvCache');
     this.#position = adopted ? adopted.position : 0;
   }
@@ -144,12 +148,20 @@ export class KvCache<A extends FloatArray = Float32Array> {
   }
 
   /** Copies k [B, Hkv, n, D] and v [B, Hkv, n, Dv] (n ≥ 1, shared or not) into positions
-   *  [position, position + n). A RangeError, before anything is written, if n exceeds capacity − length;
-   *  a window cache never runs out of room and writes only the positions it keeps (kv-window.ts). */
+   *  [position, position + n), converted to the cache's dtype (float16, int8: from float32). A
+   *  RangeError, before anything is written, if n exceeds capacity − length or a value cannot be
+   *  stored; a window cache never runs out of room and writes only the positions it keeps (kv-window.ts). */
   append(kIn: Tensor<A>, vIn: Tensor<A>): void {
     const win = this.#window;
     // A window cache has room for any n: checked against an unbounded capacity.
     const { k, v, n } = checkAppendArgs(this.#layout(), win ? 0 : this.#position, win ? Infinity : this.capacity, kIn, vIn); // read once, checked
+    for (const [name, t] of [['k', k], ['v', v]] as const) {
+      const at = firstUnstorable(this.dtype, t.data);
+      if (at >= 0) {
+        throw new RangeError(`KvCache.append: ${name}.data must hold finite values for an '${this.dtype}' cache ` +
+          `(its blocks have no Infinity or NaN), got ${t.data[at]} at index ${at}`);
+      }
+    }
     const copies = win ? appendCopies(win, this.#position, n) : [{ from: 0, row: this.#position, rows: n }];
     if (win && overwritesHeld(win, this.#position, n)) {
       if (this.#store.readers > 0) this.#store = this.#copyOfStore();
@@ -158,8 +170,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const { keys, values, capacity } = this.#store;
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
       for (const { from, row, rows } of copies) {
-        copyPositions(keys, (bh * capacity + row) * this.headDim, k.data, (bh * n + from) * this.headDim, rows * this.headDim);
-        copyPositions(values, (bh * capacity + row) * this.valueDim, v.data, (bh * n + from) * this.valueDim, rows * this.valueDim);
+        writeRows(keys, this.dtype, bh * capacity + row, k.data, (bh * n + from) * this.headDim, rows);
+        writeRows(values, this.dtype, bh * capacity + row, v.data, (bh * n + from) * this.valueDim, rows);
       }
     }
     this.#position += n;
@@ -177,8 +189,8 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const old = this.#store;
     const grown = this.#allocate(wanted, 'KvCache.reserve');
     for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
-      copyPositions(grown.keys, bh * wanted * this.headDim, old.keys, bh * old.capacity * this.headDim, this.#position * this.headDim);
-      copyPositions(grown.values, bh * wanted * this.valueDim, old.values, bh * old.capacity * this.valueDim, this.#position * this.valueDim);
+      copyStoredRows(grown.keys, bh * wanted, old.keys, bh * old.capacity, this.#position);
+      copyStoredRows(grown.values, bh * wanted, old.values, bh * old.capacity, this.#position);
     }
     this.#store = grown; // calls in flight keep reading `old`, which nothing writes again
   }
@@ -191,20 +203,19 @@ export class KvCache<A extends FloatArray = Float32Array> {
   }
 
   static {
-    snapshotOf = <B extends FloatArray>(cache: KvCache<B>): KvSnapshot<B> => cache.#snapshot();
+    snapshotOf = (cache: KvCache<FloatArray>): KvSnapshot => cache.#snapshot();
   }
 
-  #snapshot(): KvSnapshot<A> {
+  #snapshot(): KvSnapshot {
     const store = this.#store;
     store.readers++;
     let released = false;
-    const view = (data: A, cols: number): View4 => ({
-      data, offset: 0, strideB: this.kvHeads * store.capacity * cols, strideH: store.capacity * cols, strideRow: cols,
-    });
+    const { keys, values, capacity } = store;
     const held = this.#window ? heldKeys(this.#window, this.#position) : { length: this.#position };
     return {
-      keys: store.keys, values: store.values, capacity: store.capacity, ...held, position: this.#position,
-      k: view(store.keys, this.headDim), v: view(store.values, this.valueDim),
+      keys, values, capacity, ...held, position: this.#position,
+      k: sideView(keys.data, this.kvHeads, capacity, this.headDim), v: sideView(values.data, this.kvHeads, capacity, this.valueDim),
+      kvStorage: kvStorageOf(this.dtype, keys, values, this.kvHeads, capacity),
       kvSource: store.id === undefined ? undefined : { id: store.id, epoch: store.epoch },
       release: () => {
         if (released) return;
@@ -219,32 +230,33 @@ export class KvCache<A extends FloatArray = Float32Array> {
   }
 
   /** Fresh buffers holding what the current ones hold, for an append while calls read those. */
-  #copyOfStore(): KvStore<A> {
+  #copyOfStore(): KvStore {
     const old = this.#store;
     const store = this.#allocate(old.capacity, 'KvCache.append');
-    store.keys.set(old.keys);
-    store.values.set(old.values);
+    const rows = this.batch * this.kvHeads * old.capacity;
+    copyStoredRows(store.keys, 0, old.keys, 0, rows);
+    copyStoredRows(store.values, 0, old.values, 0, rows);
     return store;
   }
 
-  #allocate(capacity: number, op: string): KvStore<A> {
-    const bytesPer = DTYPES[this.dtype].bytes;
+  #allocate(capacity: number, op: string): KvStore {
     const rows = this.batch * this.kvHeads * capacity;
     checkTypedArrayLength(op, `the keys of a cache of capacity ${capacity} (batch·kvHeads·capacity·headDim)`, rows * this.headDim);
     checkTypedArrayLength(op, `the values of a cache of capacity ${capacity} (batch·kvHeads·capacity·valueDim)`, rows * this.valueDim);
     try {
-      const keys = sharedArray(this.dtype, rows * this.headDim) as A, values = sharedArray(this.dtype, rows * this.valueDim) as A;
+      const keys = allocateSide(this.dtype, rows, this.headDim), values = allocateSide(this.dtype, rows, this.valueDim);
       return { keys, values, capacity, readers: 0, id: nextStoreId++, epoch: 0 };
     } catch (err) {
-      throw new RangeError(`${op}: a cache of capacity ${capacity} needs ${rows * (this.headDim + this.valueDim) * bytesPer} bytes ` +
-        `of shared memory (batch·kvHeads·capacity·(headDim + valueDim)·${bytesPer}), which could not be allocated`, { cause: err });
+      const bytes = sideBytes(this.dtype, rows, this.headDim) + sideBytes(this.dtype, rows, this.valueDim);
+      throw new RangeError(`${op}: a cache of capacity ${capacity} needs ${bytes} bytes of shared memory ` +
+        `(batch·kvHeads·capacity·(headDim + valueDim) elements of ${this.dtype}), which could not be allocated`, { cause: err });
     }
   }
 }
 
 /** A cache over buffers another thread filled (the remote engine's host): a read-only stand-in for
  *  the caller's cache in one call, which is why it needs no claim of its own on the buffers. */
-export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>): KvCache<A> {
+export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents): KvCache<A> {
   adopting = contents;
   try {
     return new KvCache<A>({ ...contents.layout, ...(contents.window ? contents.window : { capacity: contents.capacity }) });
@@ -254,7 +266,7 @@ export function kvCacheOver<A extends FloatArray>(contents: KvCacheContents<A>):
 }
 
 /** What crosses to the remote engine's host for a call over `cache`. */
-export function kvCacheContents<A extends FloatArray>(cache: KvCache<A>, snapshot: KvSnapshot<A>): KvCacheContents<A> {
+export function kvCacheContents(cache: KvCache<FloatArray>, snapshot: KvSnapshot): KvCacheContents {
   const { batch, kvHeads, headDim, valueDim, dtype, window, sinkTokens } = cache;
   return {
     layout: { batch, kvHeads, headDim, valueDim, dtype }, keys: snapshot.keys, values: snapshot.values, capacity: snapshot.capacity,
@@ -263,10 +275,6 @@ export function kvCacheContents<A extends FloatArray>(cache: KvCache<A>, snapsho
 }
 
 /** The held positions, keys [0, cache.length), as of now, claimed until release(); for pool.attention. */
-export function snapshotKvCache<A extends FloatArray>(cache: KvCache<A>): KvSnapshot<A> {
+export function snapshotKvCache(cache: KvCache<FloatArray>): KvSnapshot {
   return snapshotOf(cache);
-}
-
-function copyPositions(dst: FloatArray, dstOffset: number, src: FloatArray, srcOffset: number, count: number): void {
-  dst.set(src.subarray(srcOffset, srcOffset + count), dstOffset);
 }

@@ -43,7 +43,7 @@ describe('KV cache: bad input throws before any work, then the pool keeps workin
     { label: 'createKvCache valueDim −1', call: () => pool.createKvCache({ ...valid, valueDim: -1 }), error: RangeError, message: /options\.valueDim.*got -1/ },
     { label: 'createKvCache capacity a string', call: () => pool.createKvCache({ ...valid, capacity: '16' as never }), error: TypeError, message: /options\.capacity.*got "16"/ },
     { label: 'createKvCache capacity Infinity', call: () => pool.createKvCache({ ...valid, capacity: Infinity }), error: RangeError, message: /options\.capacity/ },
-    { label: "createKvCache dtype 'float16'", call: () => pool.createKvCache({ ...valid, dtype: 'float16' as never }), error: RangeError, message: /options\.dtype must be 'float32' or 'float64', got "float16"/ },
+    { label: "createKvCache dtype 'bfloat16'", call: () => pool.createKvCache({ ...valid, dtype: 'bfloat16' as never }), error: RangeError, message: /options\.dtype must be 'float32', 'float64', 'float16' or 'int8', got "bfloat16"/ },
     { label: 'createKvCache too large to allocate', call: () => pool.createKvCache({ batch: 1 << 20, kvHeads: 1 << 10, headDim: 1 << 10, capacity: 1 << 10 }), error: RangeError,
       // 2^50 keys: past Node 20's typed-array length (2^32), which is checked first; later runtimes allow the length but not the 4 PiB.
       message: constants.MAX_LENGTH < 2 ** 50

@@ -29,7 +29,7 @@ describe('window cache: memory, snapshots, reset, remote', () => {
     const cache = pool.createKvCache({ batch: B, kvHeads: Hkv, headDim: D, window, sinkTokens });
     const first = snapshotKvCache(cache);
     first.release();
-    expect(first.keys.length).toBe(B * Hkv * (window + sinkTokens) * D);
+    expect(first.keys.data.length).toBe(B * Hkv * (window + sinkTokens) * D);
     let N = 0;
     for (let step = 0; step < 2000 && N + 3 * window + 2 <= total; step++) {
       const n = rng.pick([1, 1, 2, window, window + 1, 3 * window + 2]);
@@ -44,7 +44,7 @@ describe('window cache: memory, snapshots, reset, remote', () => {
       for (const p of heldPositions(window, sinkTokens, N)) {
         const row = p < sinkTokens ? p : sinkTokens + ((p - sinkTokens) % window);
         for (let bh = 0; bh < B * Hkv; bh++) {
-          const got = snap.keys.subarray((bh * (window + sinkTokens) + row) * D, (bh * (window + sinkTokens) + row + 1) * D);
+          const got = snap.keys.data.subarray((bh * (window + sinkTokens) + row) * D, (bh * (window + sinkTokens) + row + 1) * D);
           expectSameBits(got, k.data.subarray((bh * total + p) * D, (bh * total + p + 1) * D), `N ${N}: position ${p} in row ${row}`);
         }
       }

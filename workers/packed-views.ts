@@ -11,16 +11,16 @@
 // receiver's unpackViews is the only way back to the value's type, so no path can forget it. A phase
 // is packed once for all its posts; unpacking costs a few µs per task, against ~50 µs per message.
 
-import { DTYPE_NAMES, DTYPES, type TensorData } from './dtypes.js';
+import { DTYPES, ELEMENT_TYPES, type StoredArray, type TensorData } from './dtypes.js';
 
 /** Marks a record that stands for a typed array; a key no job or tensor object has. */
 const VIEW = 'attnpool:view';
 
-/** The element types attnpool sends: tensors (every row of ./dtypes.ts), tile lists and flags (int32). */
-type PackableView = TensorData | Int32Array;
+/** The element types attnpool sends: every row of ./dtypes.ts (tensors, stored K/V), tile lists and flags (int32). */
+type PackableView = TensorData | StoredArray | Int32Array;
 type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => PackableView;
 const VIEW_TYPES: ReadonlyMap<string, ViewConstructor> =
-  new Map([...DTYPE_NAMES.map((d): ViewConstructor => DTYPES[d].array), Int32Array].map((array) => [array.name, array]));
+  new Map([...ELEMENT_TYPES.map((d): ViewConstructor => DTYPES[d].array), Int32Array].map((array) => [array.name, array]));
 
 interface ViewRecord {
   /** The typed array's constructor name, a key of VIEW_TYPES. */

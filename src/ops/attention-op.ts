@@ -1,8 +1,9 @@
 // pool.attention: one phase of (batch, head, query-row block) tiles, or split-KV's two phases
 // (attention-phases.ts).
 
-import type { KvSource, View4 } from '../../workers/kernels/jobs.js';
+import type { KvSource, KvStorage, View4 } from '../../workers/kernels/jobs.js';
 import type { KvRing } from '../../workers/kernels/kv-ring.js';
+import type { StoredArray } from '../../workers/dtypes.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import { broadcastTo4 } from '../validate/broadcast.js';
@@ -19,10 +20,14 @@ export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 
 
 /** `args`' inputs are on shared memory (shared-inputs.ts). `kv`: where the kernels read K and V — by
  *  default args.k and args.v; a KvCache passes strided views over its own buffers instead, the
- *  identity of those buffers and, for a wrapped window cache, its ring (kv-cache.ts). */
+ *  identity of those buffers, for float16 / int8 caches how they are stored, and for a wrapped window
+ *  cache its ring (kv-cache.ts). */
 export async function runAttention(
   args: AttentionArgs, run: AttentionRun,
-  kv: { readonly k: View4; readonly v: View4; readonly kvSource?: KvSource; readonly kvRing?: KvRing } = {
+  kv: {
+    readonly k: View4<FloatArray | StoredArray>; readonly v: View4<FloatArray | StoredArray>;
+    readonly kvSource?: KvSource; readonly kvStorage?: KvStorage; readonly kvRing?: KvRing;
+  } = {
     k: contiguous4(args.k.data, args.Hkv, args.Sk, args.D),
     v: contiguous4(args.v.data, args.Hkv, args.Sk, args.Dv),
   },
@@ -39,6 +44,7 @@ export async function runAttention(
     ...(kv.kvSource ? { kvSource: kv.kvSource } : {}),
     ...(kv.kvRing ? { kvRing: kv.kvRing } : {}),
     ...(args.gap ? { gap: args.gap } : {}),
+    ...(kv.kvStorage ? { kvStorage: kv.kvStorage } : {}),
     out: contiguous4(out.data, H, Sq, Dv),
     lse: lse ? contiguous4(lse.data, H, Sq, 1) : undefined,
     mask: args.mask && broadcastTo4('attention', 'options.mask', args.mask, scores),

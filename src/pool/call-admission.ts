@@ -11,7 +11,6 @@ import { rotaryFlops } from '../ops/rotary-op.js';
 import { shareAttentionInputs, shareMhaInputs, shareRotaryInputs } from '../ops/shared-inputs.js';
 import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { KvSnapshot } from '../kv-cache.js';
-import type { FloatArray } from '../tensor.js';
 import { validateAttentionArgs, type AttentionArgs } from '../validate/attention-args.js';
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
 import { validateCachedAttentionArgs, type KvCacheLayout } from '../validate/kv-cache-args.js';
@@ -35,7 +34,7 @@ export interface Admitted<A> {
 }
 
 /** What a call over a KvCache reads: its snapshot's buffers and length (kv-cache.ts). */
-type CachedKv = Pick<KvSnapshot<FloatArray>, 'keys' | 'values' | 'length' | 'gap'>;
+type CachedKv = Pick<KvSnapshot, 'keys' | 'values' | 'length' | 'gap'>;
 
 export class CallAdmission {
   constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting) {}

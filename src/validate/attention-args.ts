@@ -84,6 +84,12 @@ export function validateAttentionShapes(qIn: unknown, kIn: unknown, vIn: unknown
   const v = checkFloatTensor(OP, 'v', vIn, ['B', 'Hkv', 'Sk', 'Dv']);
   checkSameDtype(OP, 'k', k.data, 'q', q.data);
   checkSameDtype(OP, 'v', v.data, 'q', q.data);
+  return validateAttentionWithKv(q, k, v, optionsIn);
+}
+
+/** The checks after q, k and v have been read as tensors of one float type. A KvCache call passes
+ *  stand-ins for k and v: only their shapes are read (kv-cache-args.ts). */
+export function validateAttentionWithKv(q: Tensor<FloatArray>, k: Tensor<FloatArray>, v: Tensor<FloatArray>, optionsIn: unknown): AttentionArgs {
   const [B, H, Sq, D] = q.shape;
   const [, Hkv, Sk] = k.shape;
   const Dv = v.shape[3];

@@ -3,16 +3,23 @@
 
 import { alternatives, describe, rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
-import { DTYPES, FLOAT_DTYPES, type FloatDType } from '../../workers/dtypes.js';
-import { optionInputsOf, outputsOf, validateAttentionShapes, type AttentionArgs } from './attention-args.js';
+import { DTYPES, FLOAT_DTYPES, STORED_DTYPES, type FloatDType, type StoredDType } from '../../workers/dtypes.js';
+import type { KvSide } from '../kv-storage.js';
+import { optionInputsOf, outputsOf, validateAttentionWithKv, type AttentionArgs } from './attention-args.js';
 import { checkIndexLimit, checkKeyCount } from './index-limits.js';
 import { checkOutputsApart } from './overlap.js';
 import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
 import type { WindowShape } from '../kv-window.js';
 import type { PositionGap } from '../../workers/kernels/key-range.js';
 
-/** The element types a cache stores: the float rows of workers/dtypes.ts. */
-export type KvCacheDType = FloatDType;
+/** The element types a cache stores: the float rows of workers/dtypes.ts, and the stored ones (float16,
+ *  int8), whose caches take and give float32. */
+export type KvCacheDType = FloatDType | StoredDType;
+
+/** The element type of the tensors a cache of `dtype` takes (appends, q) and calls over it return. */
+export function tensorDtypeOf(dtype: KvCacheDType): FloatDType {
+  return DTYPES[dtype].holds === 'stored' ? 'float32' : dtype as FloatDType;
+}
 
 export interface KvCacheOptions<D extends KvCacheDType = KvCacheDType> {
   readonly batch: number;
@@ -27,7 +34,9 @@ export interface KvCacheOptions<D extends KvCacheDType = KvCacheDType> {
   readonly window?: number;
   /** With `window`: positions kept from the start of the sequence (attention sinks). Default 0. */
   readonly sinkTokens?: number;
-  /** Element type of the cached keys and values, and of the q a call passes with it. Default 'float32'. */
+  /** Element type of the cached keys and values, and of the q a call passes with it, default 'float32';
+   *  'float16' or 'int8' store K/V in reduced precision (test/golden-variants/README.md's storage rules)
+   *  while appends take float32 and calls take a float32 q and return float32. */
   readonly dtype?: D;
 }
 
@@ -41,7 +50,8 @@ export interface KvCacheLayout {
 
 const CREATE = 'createKvCache';
 const OPTION_NAMES = ['batch', 'kvHeads', 'headDim', 'valueDim', 'capacity', 'window', 'sinkTokens', 'dtype'] as const;
-const DTYPE_CHOICES = alternatives(FLOAT_DTYPES.map((d) => `'${d}'`));
+const KV_DTYPES: readonly KvCacheDType[] = [...FLOAT_DTYPES, ...STORED_DTYPES];
+const DTYPE_CHOICES = alternatives(KV_DTYPES.map((d) => `'${d}'`));
 
 /** A cache's rows per (batch, kv head): `capacity`, or sinkTokens + window for a window cache. */
 export interface KvCacheRows {
@@ -56,7 +66,7 @@ export function resolveKvCacheOptions(optionsIn: unknown): KvCacheLayout & KvCac
   const headDim = checkDimension(CREATE, 'options.headDim', options.headDim);
   const dtype = options.dtype === undefined ? 'float32' : options.dtype;
   if (typeof dtype !== 'string') throw typeError(CREATE, 'options.dtype', DTYPE_CHOICES, dtype);
-  if (!FLOAT_DTYPES.includes(dtype as KvCacheDType)) throw rangeError(CREATE, 'options.dtype', DTYPE_CHOICES, dtype);
+  if (!KV_DTYPES.includes(dtype as KvCacheDType)) throw rangeError(CREATE, 'options.dtype', DTYPE_CHOICES, dtype);
   return {
     batch: checkDimension(CREATE, 'options.batch', options.batch),
     kvHeads: checkDimension(CREATE, 'options.kvHeads', options.kvHeads),
@@ -138,9 +148,15 @@ export function checkAppendArgs(layout: KvCacheLayout, length: number, capacity:
 }
 
 function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType): void {
-  const expected = DTYPES[dtype].array;
-  if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the cache's dtype is '${dtype}')`, data);
+  const expected = DTYPES[tensorDtypeOf(dtype)].array;
+  const stored = DTYPES[dtype].holds === 'stored' ? `, which takes and gives ${expected.name}s` : '';
+  if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the cache's dtype is '${dtype}'${stored})`, data);
 }
+
+/** Stands in for a float cache's k or v in the tensor validator (which reads only shape, element type
+ *  and length): a stored cache's elements are no float tensor, so its stand-in is an empty float32 view
+ *  on shared memory (nothing reads or copies it; the kernels get the cache's own views). */
+const EMPTY_SHARED_F32 = new Float32Array(new SharedArrayBuffer(0));
 
 /**
  * pool.attention(q, cache, options) over the cache's `length` held positions (their keys in position
@@ -151,7 +167,7 @@ function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCa
  * the cache's strided views instead (kv-cache.ts). `out` and `lse` must stay clear of the cache's
  * whole buffers: calls read them in place, and later appends write them.
  */
-export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatArray, values: FloatArray, length: number,
+export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide, values: KvSide, length: number,
   gap: PositionGap | undefined, qIn: unknown, optionsIn: unknown, extra: unknown): AttentionArgs {
   const op = 'attention';
   if (extra !== undefined || isTensorLike(optionsIn)) {
@@ -164,12 +180,16 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: FloatAr
   checkDim(op, 'q.shape[0] (B)', B, layout.batch, 'cache.batch');
   if (H < 1 || H % layout.kvHeads !== 0) throw rangeError(op, 'q.shape[1] (H)', `a positive multiple of cache.kvHeads = ${layout.kvHeads}`, H);
   checkDim(op, 'q.shape[3] (D)', D, layout.headDim, 'cache.headDim');
-  const standIn = (data: FloatArray, cols: number) => {
+  const standIn = (side: KvSide, cols: number): Tensor<FloatArray> => {
     const shape = [B, layout.kvHeads, length, cols];
-    return { data: data.subarray(0, B * layout.kvHeads * length * cols), shape };
+    const data = DTYPES[layout.dtype].holds === 'stored' ? EMPTY_SHARED_F32 : (side.data as FloatArray).subarray(0, B * layout.kvHeads * length * cols);
+    return { data, shape };
   };
-  const args = validateAttentionShapes(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
-  checkOutputsApart(op, outputsOf(args), [{ name: "the cache's keys", data: keys }, { name: "the cache's values", data: values }, ...optionInputsOf(args)]);
+  const args = validateAttentionWithKv(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
+  const cacheBuffers = [{ name: "the cache's keys", data: keys.data }, { name: "the cache's values", data: values.data }];
+  if (keys.scales) cacheBuffers.push({ name: "the cache's key scales", data: keys.scales });
+  if (values.scales) cacheBuffers.push({ name: "the cache's value scales", data: values.scales });
+  checkOutputsApart(op, outputsOf(args), [...cacheBuffers, ...optionInputsOf(args)]);
   return gap ? { ...args, gap } : args;
 }
 

@@ -4,11 +4,12 @@
 // buffer that cover different bytes are as good as two buffers.
 
 import type { TensorData } from '../tensor.js';
+import type { StoredArray } from '../../workers/dtypes.js';
 import { byteRange } from './typed-array.js';
 
 export interface NamedData {
   readonly name: string;
-  readonly data: TensorData | Int32Array;
+  readonly data: TensorData | Int32Array | StoredArray;
 }
 
 /** A RangeError naming both arguments for the first output that overlaps an input or an earlier output. */

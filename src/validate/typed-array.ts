@@ -55,7 +55,7 @@ export interface ByteRange {
   readonly end: number;
 }
 
-export function byteRange(view: TensorData | Int32Array): ByteRange {
+export function byteRange(view: ArrayBufferView): ByteRange {
   return { buffer: view.buffer, start: view.byteOffset, end: view.byteOffset + view.byteLength };
 }
 

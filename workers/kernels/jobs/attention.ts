@@ -4,6 +4,7 @@
 import type { FloatArray } from '../../../src/tensor.js';
 import type { PositionGap } from '../key-range.js';
 import type { KvRing } from '../kv-ring.js';
+import type { StoredArray } from '../../dtypes.js';
 import { tileLayout, type RecordOf } from './tile-record.js';
 import type { Broadcast4, View4 } from './views.js';
 
@@ -34,6 +35,14 @@ export interface KvSource {
   readonly epoch: number;
 }
 
+/** K and V as a KvCache stores them in reduced precision (workers/storage/): k.data and v.data hold the
+ *  stored elements — binary16 bits, or int8 values — at the positions a float32 cache's would, and for
+ *  int8 kScales and vScales each row's block scales ([B, Hkv, Sk, ⌈cols / 32⌉], unit column stride).
+ *  The kernels decode them to the float32 values they stand for as they read them. */
+export type KvStorage =
+  | { readonly dtype: 'float16' }
+  | { readonly dtype: 'int8'; readonly kScales: View4<Float32Array>; readonly vScales: View4<Float32Array> };
+
 /** Query rows [rowStart, rowEnd) of head h of batch b, over the keys of split `split` (0 when the job
  *  has no `split`). */
 export const ATTENTION_TILE = tileLayout(['b', 'h', 'rowStart', 'rowEnd', 'split']);
@@ -59,8 +68,9 @@ export interface AttentionJob extends AttentionDims {
   /** Sliding window (with causal): row i sees keys j with i' − window < j ≤ i', i' = i + Sk − Sq. */
   readonly window?: number;
   readonly q: View4;
-  readonly k: View4;
-  readonly v: View4;
+  /** Float (q's type) unless kvStorage says how they are stored. */
+  readonly k: View4<FloatArray | StoredArray>;
+  readonly v: View4<FloatArray | StoredArray>;
   readonly out: View4;
   /** [B, H, Sq] log-sum-exp per row; strideRow is the element stride between rows. */
   readonly lse?: View4;
@@ -71,6 +81,8 @@ export interface AttentionJob extends AttentionDims {
   readonly weights?: View4;
   /** When present, tiles write partial results here instead of `out`, `lse` (never with `weights`). */
   readonly split?: SplitKv;
+  /** Set only when k and v are stored in reduced precision (a float16 or int8 KvCache). */
+  readonly kvStorage?: KvStorage;
   /** Set only when k and v are views over a KvCache's buffers; see KvSource. */
   readonly kvSource?: KvSource;
   /** A window cache that has dropped positions: where its keys sit in the sequence (key-range.ts). */

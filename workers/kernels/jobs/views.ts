@@ -5,10 +5,11 @@
 
 import type { FloatArray } from '../../../src/tensor.js';
 
-/** A [B, H, rows, cols] float tensor with unit column stride. Element (b, h, r, c) is at
+/** A [B, H, rows, cols] tensor with unit column stride (float unless stated: K/V may be stored in
+ *  reduced precision, jobs/attention.ts). Element (b, h, r, c) is at
  *  `offset + b*strideB + h*strideH + r*strideRow + c`. */
-export interface View4 {
-  readonly data: FloatArray;
+export interface View4<A = FloatArray> {
+  readonly data: A;
   readonly offset: number;
   readonly strideB: number;
   readonly strideH: number;

@@ -20,9 +20,9 @@
 
 import { ATTENTION_TILE, type AttentionJob } from '../jobs.js';
 import { keyEnd, keyStart } from '../key-range.js';
-import { ringRow } from '../kv-ring.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
+import { kvReader } from './kv-readers.js';
 
 /** Keys per online-softmax step. A fixed constant, never derived from the tile: the block boundaries
  *  decide where rescaling happens, so they must be the same for every plan. 64 keys × 64 dims of K
@@ -45,7 +45,7 @@ function ensureScratch(rows: number, dv: number): void {
 }
 
 export function attentionTileJs(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
-  const { Sk, D, Dv, scale, q, k, v, mask, bias, split, kvRing } = job;
+  const { Sk, D, Dv, scale, q, mask, bias, split } = job;
   const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
   const rows = i1 - i0;
   const kvHead = Math.floor(h / (job.H / job.Hkv));
@@ -53,14 +53,12 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
   // Locals, not module variables or object fields, inside the hot loops: V8 then keeps them in
   // registers instead of reloading (and re-checking the type of) each one per element.
   const scores = scoreScratch, acc = accScratch, rowMax = rowMaxScratch, rowSum = rowSumScratch;
-  const qData = q.data, kData = k.data, vData = v.data;
-  const qStride = q.strideRow, kStride = k.strideRow, vStride = v.strideRow;
+  const qData = q.data, qStride = q.strideRow;
+  const kv = kvReader(job, b, kvHead);
   rowMax.fill(-Infinity, 0, rows);
   rowSum.fill(0, 0, rows);
   acc.fill(0, 0, rows * Dv);
   const qBase = q.offset + b * q.strideB + h * q.strideH;
-  const kBase = k.offset + b * k.strideB + kvHead * k.strideH;
-  const vBase = v.offset + b * v.strideB + kvHead * v.strideH;
   const maskBase = mask ? mask.offset + b * mask.strideB + h * mask.strideH : 0;
   const biasBase = bias ? bias.offset + b * bias.strideB + h * bias.strideH : 0;
 
@@ -100,7 +98,7 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
         if (mask && mask.data[maskRow + j * mask.strideCol] === 0) {
           score = -Infinity;
         } else {
-          score = dot(qData, qRow, kData, kBase + (kvRing ? ringRow(kvRing, j) : j) * kStride, D) * scale;
+          score = kv.dotKey(qData, qRow, j) * scale;
           if (bias) score += bias.data[biasRow + j * bias.strideCol];
           if (!(score <= blockMax)) blockMax = score; // NaN wins, so a NaN row propagates instead of looking fully masked
         }
@@ -121,8 +119,7 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
         const p = Math.exp(scores[s + j] - mNew);
         if (p === 0) continue; // masked (or underflowed) key: contributes nothing, even if v is not finite
         sum += p;
-        const vRow = vBase + (kvRing ? ringRow(kvRing, j) : j) * vStride;
-        for (let d = 0; d < Dv; d++) acc[a + d] += p * vData[vRow + d];
+        kv.addValue(acc, a, p, j);
       }
       rowSum[r] = sum;
     }
@@ -166,10 +163,10 @@ function writeRows(job: AttentionJob, b: number, h: number, i0: number, rows: nu
 
 /** Second pass over the keys when the caller asked for the probabilities: p = exp(s - m) / l. */
 function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows: number, kvHead: number): void {
-  const { Sk, D, scale, q, k, mask, bias } = job;
+  const { Sk, scale, q, mask, bias } = job;
   const weights = job.weights!;
   const qBase = q.offset + b * q.strideB + h * q.strideH;
-  const kBase = k.offset + b * k.strideB + kvHead * k.strideH;
+  const kv = kvReader(job, b, kvHead);
   for (let r = 0; r < rows; r++) {
     const i = i0 + r;
     const w = weights.offset + b * weights.strideB + h * weights.strideH + i * weights.strideRow;
@@ -182,24 +179,9 @@ function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows:
     const qRow = qBase + i * q.strideRow;
     for (let j = keyStart(job, i); j < end; j++) {
       if (mask && mask.data[mask.offset + b * mask.strideB + h * mask.strideH + i * mask.strideRow + j * mask.strideCol] === 0) continue;
-      let score = dot(q.data, qRow, k.data, kBase + (job.kvRing ? ringRow(job.kvRing, j) : j) * k.strideRow, D) * scale;
+      let score = kv.dotKey(q.data, qRow, j) * scale;
       if (bias) score += bias.data[bias.offset + b * bias.strideB + h * bias.strideH + i * bias.strideRow + j * bias.strideCol];
       weights.data[w + j] = Math.exp(score - m) * inv;
     }
   }
-}
-
-/** q·k with four independent partial sums: a single chain of float64 adds is bound by the adder's
- *  latency, four chains keep it busy. The order is fixed, so results stay reproducible. */
-function dot(a: ArrayLike<number>, aOffset: number, b: ArrayLike<number>, bOffset: number, n: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    s0 += a[aOffset + d] * b[bOffset + d];
-    s1 += a[aOffset + d + 1] * b[bOffset + d + 1];
-    s2 += a[aOffset + d + 2] * b[bOffset + d + 2];
-    s3 += a[aOffset + d + 3] * b[bOffset + d + 3];
-  }
-  for (; d < n; d++) s0 += a[aOffset + d] * b[bOffset + d];
-  return (s0 + s1) + (s2 + s3);
 }

@@ -13,6 +13,9 @@ export class WasmArena {
   f32!: Float32Array;
   i32!: Int32Array;
   u8!: Uint8Array;
+  /** Views for K/V stored in reduced precision (binary16 bits, int8 values), copied in as they are. */
+  u16!: Uint16Array;
+  i8!: Int8Array;
   readonly base: number;
   private epoch = 0;
 
@@ -48,6 +51,8 @@ export class WasmArena {
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
+    this.u16 = new Uint16Array(buffer);
+    this.i8 = new Int8Array(buffer);
   }
 }
 

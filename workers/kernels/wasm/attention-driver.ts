@@ -19,17 +19,18 @@
 // this driver turns back into natural units (× shift × ln 2, in float64) for lse and for the split
 // partials the merge reads.
 
-import { ATTENTION_TILE, type AttentionJob } from '../jobs.js';
+import { ATTENTION_TILE, type AttentionJob, type FloatArray } from '../jobs.js';
 import { finishChunk, writePartials, type ChunkRows, type ChunkState } from './chunk-output.js';
 import { keyEnd, keyStart } from '../key-range.js';
 import type { WasmArena } from './arena.js';
 import { PACKED_KV_BYTES, attentionLayout, maxSpanKeys, paddedDv, type AttentionLayout, type KernelGeometry } from './attention-layout.js';
 import { KeptPieceSpans } from './kept-piece-spans.js';
 import type { KernelExports } from './kernel-exports.js';
+import { kvFormatOf, type KvFormat } from './kv-format.js';
 import { KvPieces } from './kv-pieces.js';
-import type { KvSpanSource } from './kv-span-source.js';
+import type { KvRun, KvSpanSource } from './kv-span-source.js';
 import { PerCallSpans } from './per-call-spans.js';
-import { requireFloat32 } from './require-float32.js';
+import { requireFloat32, requireStored } from './require-float32.js';
 import { ScoreInputs } from './score-inputs.js';
 import { scoreScaling } from './score-scaling.js';
 import { writeSpanArgs } from './span-args.js';
@@ -44,6 +45,8 @@ interface PreparedJob {
   /** A power of two, 1 but for huge scales (score-scaling.ts); row maxima are in units of 1 / shift. */
   readonly shift: number;
   readonly layout: AttentionLayout;
+  /** How the span sources hold K/V: packed float32, or as stored (float16, int8). */
+  readonly format: KvFormat;
   readonly kv: KvSpanSource;
   readonly scoreInputs: ScoreInputs;
   readonly output: ChunkState;
@@ -60,10 +63,10 @@ interface Chunk extends ChunkRows {
 /** Keys [from, from + keys) of a span: their K panels and V rows at these byte offsets in the instance's
  *  memory; vFinite as in KvSpan (whether the span's V holds no Inf/NaN). */
 interface KernelStep {
+  /** Keys [from, from + keys), inside `run`. */
   readonly from: number;
   readonly keys: number;
-  readonly kPanels: number;
-  readonly vRows: number;
+  readonly run: KvRun;
   readonly vFinite: boolean;
 }
 
@@ -138,10 +141,7 @@ export class WasmAttention {
         const end = Math.min(run.end, chunkEnd);
         for (let from = Math.max(run.start, firstKey); from < end;) {
           const keys = Math.min(stepKeys, end - from);
-          const skipped = from - run.start; // a multiple of the block, hence of the panel width
-          this.runKernel(job, prepared, chunk, {
-            from, keys, kPanels: run.kPanels + skipped * D * 4, vRows: run.vRows + skipped * dvPad * 4, vFinite: span.vFinite,
-          });
+          this.runKernel(job, prepared, chunk, { from, keys, run, vFinite: span.vFinite });
           from += keys;
           if (from >= chunkEnd) break; // nothing left to give back for
           const verdict = control?.check() ?? 'go';
@@ -162,12 +162,18 @@ export class WasmAttention {
   }
 
   /** One step's keys through the kernel for the chunk's rows, with the chunk's score inputs for them. */
-  private runKernel(job: AttentionJob, prepared: PreparedJob, chunk: Chunk, { from, keys, kPanels, vRows, vFinite }: KernelStep): void {
+  private runKernel(job: AttentionJob, prepared: PreparedJob, chunk: Chunk, { from, keys, run, vFinite }: KernelStep): void {
     const { at, dvPad, scoresStride } = prepared.layout;
+    const { format } = prepared;
+    const skipped = from - run.start; // a multiple of the block, hence of the panel width
+    const scaled = format.kScaleBytes > 0;
     const slices = prepared.scoreInputs.prepare(job, { b: chunk.b, h: chunk.h, r0: chunk.r0, rows: chunk.rows, from, keys });
     writeSpanArgs(this.arena, at.spanArgs, {
       rows: chunk.groupRows, depth: job.D, dvPad, scale: prepared.scoreScale, shift: prepared.shift, spanStart: from, spanKeys: keys,
-      q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, kPanels, vRows, vFinite, ...slices,
+      q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, vFinite, ...slices,
+      kPanels: run.kPanels + skipped * format.kKeyBytes, vRows: run.vRows + skipped * format.vKeyBytes,
+      kvFormat: format.code, dv: job.Dv, kvStaging: at.kvBlock,
+      kScales: scaled ? run.kScales + skipped * format.kScaleBytes : 0, vScales: scaled ? run.vScales + skipped * format.vScaleBytes : 0,
       rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0, scoresStride,
     });
     this.kernels.attentionSpan(at.spanArgs);
@@ -176,30 +182,36 @@ export class WasmAttention {
   private prepareFor(job: AttentionJob): PreparedJob {
     if (this.prepared && this.arena.isCurrent(this.prepared.epoch) && this.lastJob?.deref() === job) return this.prepared;
     requireFloat32(job.q.data, 'job.q.data');
-    requireFloat32(job.k.data, 'job.k.data');
-    requireFloat32(job.v.data, 'job.v.data');
+    if (job.kvStorage) {
+      requireStored(job.k.data, job.kvStorage.dtype, 'job.k.data');
+      requireStored(job.v.data, job.kvStorage.dtype, 'job.v.data');
+    } else {
+      requireFloat32(job.k.data as FloatArray, 'job.k.data');
+      requireFloat32(job.v.data as FloatArray, 'job.v.data');
+    }
     requireFloat32(job.out.data, 'job.out.data');
     if (job.lse) requireFloat32(job.lse.data, 'job.lse.data');
     if (job.bias) requireFloat32(job.bias.data, 'job.bias.data');
     if (job.weights) requireFloat32(job.weights.data, 'job.weights.data');
 
     const source = job.kvSource;
-    const pieces = source ? this.keptPieces(job.D, paddedDv(job.Dv)) : undefined;
+    const format = kvFormatOf(job, paddedDv(job.Dv));
+    const pieces = source ? this.keptPieces(job.D, paddedDv(job.Dv), format) : undefined;
     // Grown before the layout, which puts the pieces' slots first.
     if (source && pieces) pieces.reserve(source, job.B * job.Hkv * Math.ceil(job.Sk / pieces.pieceKeys));
     const layout = attentionLayout(this.arena.base, job, this.geometry,
-      pieces ? { kept: true, bytes: pieces.bytes, pieceKeys: pieces.pieceKeys } : { kept: false });
+      pieces ? { kept: true, bytes: pieces.bytes, pieceKeys: pieces.pieceKeys } : { kept: false }, format);
     const epoch = this.arena.newEpoch();
     if (pieces) this.pieces = { pieces, epoch };
     this.arena.ensure(layout.end);
     const { at, dvPad } = layout;
     const kv: KvSpanSource = source && pieces
-      ? new KeptPieceSpans(pieces, source, at.staging, dvPad, this.geometry.keyBlock)
-      : new PerCallSpans(this.kernels, this.arena, layout.spanSlots!, at.staging, dvPad);
+      ? new KeptPieceSpans(pieces, source, at.staging, this.geometry.keyBlock)
+      : new PerCallSpans(this.kernels, this.arena, layout.spanSlots!, at.staging, dvPad, format);
     this.lastJob = new WeakRef(job);
     const { scoreScale, shift } = scoreScaling(job.scale);
     this.prepared = {
-      epoch, scoreScale, shift, layout, kv,
+      epoch, scoreScale, shift, layout, format, kv,
       scoreInputs: new ScoreInputs(this.arena, at.mask, at.bias, layout.spanStride),
       // shift × ln 2 turns a row maximum of the kernel's into natural units (exact in float64 but for ln 2).
       output: { kernels: this.kernels, arena: this.arena, layout, shift, maxToNatural: shift * Math.LN2 },
@@ -209,9 +221,10 @@ export class WasmAttention {
 
   /** The pieces of earlier jobs when nothing can have overwritten them — no other layout since theirs
    *  (a GEMM job, a job without kvSource) and the same slot shape — else new, empty ones. */
-  private keptPieces(D: number, dvPad: number): KvPieces {
+  private keptPieces(D: number, dvPad: number, format: KvFormat): KvPieces {
     const kept = this.pieces;
-    if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad) return kept.pieces;
-    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, maxSpanKeys(D, dvPad, this.geometry.keyBlock), PACKED_KV_BYTES);
+    if (kept && this.arena.isCurrent(kept.epoch) && kept.pieces.D === D && kept.pieces.dvPad === dvPad &&
+      kept.pieces.format.code === format.code) return kept.pieces;
+    return new KvPieces(this.kernels, this.arena, this.arena.base, D, dvPad, format, maxSpanKeys(D, dvPad, this.geometry.keyBlock), PACKED_KV_BYTES);
   }
 }

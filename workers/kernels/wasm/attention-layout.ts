@@ -23,7 +23,8 @@
 //   region    size                               holds
 //   kv        ≤ PACKED_KV_BYTES                   packed K/V: per-call span slots (PackedSlots, sized here)
 //                                                or pieces kept across calls (KvPieces, sized by them)
-//   staging   max(spanKeys, pieceKeys)·D·4       raw K rows of one span or piece, before packing
+//   staging   max(spanKeys, pieceKeys)·D·4       raw K rows of one span or piece, before packing (float32 K/V)
+//   kvBlock   64·(2·D + dvPad)·4  (stored K/V)   one 64-key block of float16/int8 K/V decoded (kv-format.ts)
 //   q         rows·D·4                           the chunk's Q rows
 //   keyLimit  rows·4                             per row, the end of the keys it sees (causal)
 //   keyFloor  rows·4                             per row, the start of the keys it sees (window)
@@ -47,7 +48,8 @@
 // kv = 16 MiB, staging 1 MiB, q and acc 32 KiB each — 17.07 MiB above the base in all.
 
 import type { AttentionJob } from '../jobs.js';
-import { RegionLayout, alignUp } from './arena.js';
+import { RegionLayout } from './arena.js';
+import { blockStagingBytes, regionParts, type KvFormat, type KvRegionParts } from './kv-format.js';
 import { ARGS_BYTES as SPAN_ARGS_BYTES } from './span-args-layout.js';
 
 const MiB = 1 << 20;
@@ -73,7 +75,7 @@ export interface KernelGeometry {
 }
 
 /** The fields of a job its layout depends on. */
-export type LayoutShape = Pick<AttentionJob, 'B' | 'Hkv' | 'D' | 'Dv' | 'Sk' | 'split' | 'mask' | 'bias' | 'weights'>;
+export type LayoutShape = Pick<AttentionJob, 'B' | 'Hkv' | 'D' | 'Dv' | 'Sk' | 'split' | 'mask' | 'bias' | 'weights' | 'kvStorage'>;
 
 /** What holds the packed K/V at the arena's base: per-call span slots the layout sizes, or pieces kept
  *  across calls, whose owner knows their bytes. */
@@ -84,6 +86,7 @@ export type KvRegion =
 /** Byte offsets of the regions above the kv region (see the table above). */
 export interface Regions {
   readonly staging: number;
+  readonly kvBlock: number;
   readonly q: number;
   readonly keyLimit: number;
   readonly keyFloor: number;
@@ -97,12 +100,13 @@ export interface Regions {
   readonly spanArgs: number;
 }
 
-/** Per-call span slots: `count` slots of `slotBytes` from `base`, V at `vOffset` within a slot. */
+/** Per-call span slots: `count` slots of `slotBytes` from `base`, K at the start of a slot and the
+ *  other parts (V, scales) at `parts`. */
 export interface SpanSlots {
   readonly base: number;
   readonly slotBytes: number;
   readonly count: number;
-  readonly vOffset: number;
+  readonly parts: KvRegionParts;
 }
 
 export interface AttentionLayout {
@@ -131,7 +135,7 @@ export function maxSpanKeys(D: number, dvPad: number, keyBlock: number): number 
 }
 
 /** The layout of a job of `shape` on an arena whose regions start at `base`. */
-export function attentionLayout(base: number, shape: LayoutShape, kernel: KernelGeometry, kv: KvRegion): AttentionLayout {
+export function attentionLayout(base: number, shape: LayoutShape, kernel: KernelGeometry, kv: KvRegion, format: KvFormat): AttentionLayout {
   const { D, Dv, Sk } = shape;
   const width = kernel.panelWidth;
   const dvPad = paddedDv(Dv);
@@ -149,13 +153,15 @@ export function attentionLayout(base: number, shape: LayoutShape, kernel: Kernel
     // First in the layout, at the arena's base: where the pieces' slots have always been.
     layout.take(kv.bytes);
   } else {
-    const vOffset = alignUp(spanStride * D * 4);
-    const slotBytes = alignUp(vOffset + spanStride * dvPad * 4);
+    const parts = regionParts(format, spanStride);
+    const slotBytes = parts.bytes;
     const count = Math.max(1, Math.min(Math.floor(PACKED_KV_BYTES / slotBytes), shape.B * shape.Hkv * Math.ceil(Sk / spanKeys)));
-    spanSlots = { base: layout.take(slotBytes * count), slotBytes, count, vOffset };
+    spanSlots = { base: layout.take(slotBytes * count), slotBytes, count, parts };
   }
+  const packsFloat32 = blockStagingBytes(format, D, dvPad, kernel.keyBlock) === 0;
   const at: Regions = {
-    staging: layout.take(Math.max(spanKeys, kv.kept ? kv.pieceKeys : 0) * D * 4),
+    staging: layout.take(packsFloat32 ? Math.max(spanKeys, kv.kept ? kv.pieceKeys : 0) * D * 4 : 0),
+    kvBlock: layout.take(blockStagingBytes(format, D, dvPad, kernel.keyBlock)),
     q: layout.take(chunkRows * D * 4),
     keyLimit: layout.take(chunkRows * 4),
     keyFloor: layout.take(chunkRows * 4),

@@ -11,7 +11,7 @@ import type { KvRun, KvSpan, KvSpanSource } from './kv-span-source.js';
 export class KeptPieceSpans implements KvSpanSource {
   /** `staging`: scratch for a piece's raw K rows. */
   constructor(private readonly pieces: KvPieces, private readonly source: KvSource, private readonly staging: number,
-    private readonly dvPad: number, private readonly keyBlock: number) {}
+    private readonly keyBlock: number) {}
 
   span(job: AttentionJob, b: number, kvHead: number, spanStart: number, spanKeys: number): KvSpan {
     const { pieces } = this;
@@ -28,7 +28,15 @@ export class KeptPieceSpans implements KvSpanSource {
       const start = Math.max(spanStart, p0), end = Math.min(spanEnd, p0 + P);
       vFinite &&= piecePartFinite(piece, start - p0, end - p0, this.keyBlock);
       const skipped = start - p0; // a multiple of the block, hence of the panel width
-      runs.push({ start, end, kPanels: piece.offset + skipped * job.D * 4, vRows: piece.offset + pieces.vOffset + skipped * this.dvPad * 4 });
+      const { format, parts } = pieces;
+      const scales = format.kScaleBytes > 0;
+      runs.push({
+        start, end,
+        kPanels: piece.offset + skipped * format.kKeyBytes,
+        vRows: piece.offset + parts.v + skipped * format.vKeyBytes,
+        kScales: scales ? piece.offset + parts.kScales + skipped * format.kScaleBytes : 0,
+        vScales: scales ? piece.offset + parts.vScales + skipped * format.vScaleBytes : 0,
+      });
     }
     return { runs, vFinite };
   }

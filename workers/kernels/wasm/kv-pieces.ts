@@ -17,8 +17,8 @@
 
 import type { AttentionJob, KvSource } from '../jobs.js';
 import type { WasmArena } from './arena.js';
-import { alignUp } from './arena.js';
 import type { KernelExports } from './kernel-exports.js';
+import { copyStoredKeys, regionParts, storedVFinite, type KvFormat, type KvRegionParts } from './kv-format.js';
 import { copyKeyRows } from './strided-copy.js';
 
 /** Keys per piece when the span budget allows: 512 KiB of K + V at D = Dv = 64, so the 64 MiB budget
@@ -26,7 +26,8 @@ import { copyKeyRows } from './strided-copy.js';
 const PIECE_KEYS = 1024;
 
 export interface KvPiece {
-  /** Byte offset of the K panels ([panel][D][8]); V rows ([key][dvPad]) are at offset + vOffset. */
+  /** Byte offset of the K panels ([panel][D][8]); V rows ([key][dvPad]) are at offset + parts.v (or
+   *  K/V rows as stored and their scales, kv-format.ts). */
   readonly offset: number;
   /** Keys [0, packed) of the piece are packed; pad rows up to the next panel hold zeros. */
   packed: number;
@@ -36,7 +37,7 @@ export interface KvPiece {
 
 export class KvPieces {
   readonly pieceKeys: number;
-  readonly vOffset: number;
+  readonly parts: KvRegionParts;
   readonly slotBytes: number;
   private readonly maxSlots: number;
   private slots = 0;
@@ -44,10 +45,10 @@ export class KvPieces {
   private readonly free: number[] = [];
 
   constructor(private readonly kernels: KernelExports, private readonly arena: WasmArena, readonly base: number,
-    readonly D: number, readonly dvPad: number, maxSpanKeys: number, budgetBytes: number) {
+    readonly D: number, readonly dvPad: number, readonly format: KvFormat, maxSpanKeys: number, budgetBytes: number) {
     this.pieceKeys = Math.min(PIECE_KEYS, maxSpanKeys);
-    this.vOffset = alignUp(this.pieceKeys * D * 4);
-    this.slotBytes = alignUp(this.vOffset + this.pieceKeys * dvPad * 4);
+    this.parts = regionParts(format, this.pieceKeys);
+    this.slotBytes = this.parts.bytes;
     this.maxSlots = Math.max(1, Math.floor(budgetBytes / this.slotBytes));
   }
 
@@ -115,6 +116,17 @@ export class KvPieces {
     }
     const from = piece.packed;
     if (from === keys) return;
+    const block = this.kernels.keyBlock();
+    if (job.kvStorage) {
+      // Stored K/V: copied as stored, no packing; the kernel decodes and pads each block itself.
+      copyStoredKeys(this.arena, job, this.parts, piece.offset, b, kvHead, start, from, keys);
+      for (let k0 = Math.floor(from / block) * block; k0 < keys; k0 += block) {
+        const finite = storedVFinite(this.arena, job, this.parts, piece.offset, k0, Math.min(keys, k0 + block));
+        piece.nonFinite = setBlockFlag(piece.nonFinite, k0 / block, !finite);
+      }
+      piece.packed = keys;
+      return;
+    }
     const { D, dvPad } = this;
     const { f32 } = this.arena;
     const width = this.kernels.panelWidth();
@@ -122,19 +134,21 @@ export class KvPieces {
     copyKeyRows(f32, staging / 4, D, job.k, job.kvRing, b, kvHead, start + panelFrom, keys - panelFrom, D);
     this.kernels.packPanels(staging, D, keys - panelFrom, D, piece.offset + panelFrom * D * 4);
     // As the per-job path: pad rows (and pad columns, when Dv < dvPad) of V must be finite zeros.
-    const vRows = piece.offset + this.vOffset;
+    const vRows = piece.offset + this.parts.v;
     const paddedKeys = Math.ceil(keys / width) * width;
     f32.fill(0, vRows / 4 + (dvPad === job.Dv ? keys : from) * dvPad, vRows / 4 + paddedKeys * dvPad);
     copyKeyRows(f32, vRows / 4 + from * dvPad, dvPad, job.v, job.kvRing, b, kvHead, start + from, keys - from, job.Dv);
-    const block = this.kernels.keyBlock();
     for (let k0 = Math.floor(from / block) * block; k0 < keys; k0 += block) {
       const rows = Math.min(block, keys - k0);
-      const bit = 1 << (k0 / block);
       const finite = this.kernels.allFinite(vRows + k0 * dvPad * 4, rows * dvPad) === 1;
-      piece.nonFinite = finite ? piece.nonFinite & ~bit : piece.nonFinite | bit;
+      piece.nonFinite = setBlockFlag(piece.nonFinite, k0 / block, !finite);
     }
     piece.packed = keys;
   }
+}
+
+function setBlockFlag(flags: number, block: number, nonFinite: boolean): number {
+  return nonFinite ? flags | (1 << block) : flags & ~(1 << block);
 }
 
 /** Whether the V rows of keys [from, to) of a piece (local indices, `from` block-aligned) are all finite. */

@@ -6,12 +6,15 @@
 import type { AttentionJob } from '../jobs.js';
 
 /** Packed keys [start, end), contiguous in memory: K panels ([panel][D][8]) and V rows ([key][dvPad])
- *  at these byte offsets hold key `start`. */
+ *  at these byte offsets hold key `start` — or, for stored K/V (kv-format.ts), K and V rows as stored
+ *  and, for int8, their scales at kScales and vScales (0 otherwise). */
 export interface KvRun {
   readonly start: number;
   readonly end: number;
   readonly kPanels: number;
   readonly vRows: number;
+  readonly kScales: number;
+  readonly vScales: number;
 }
 
 /** One span of keys as runs, in key order: one run for a per-call span, one per piece for kept ones. */

@@ -6,6 +6,7 @@ import type { AttentionJob } from '../jobs.js';
 import type { WasmArena } from './arena.js';
 import type { SpanSlots } from './attention-layout.js';
 import type { KernelExports } from './kernel-exports.js';
+import { copyStoredKeys, storedVFinite, type KvFormat } from './kv-format.js';
 import type { KvSpan, KvSpanSource } from './kv-span-source.js';
 import { PackedSlots } from './packed-slots.js';
 import { copyKeyRows } from './strided-copy.js';
@@ -17,7 +18,7 @@ export class PerCallSpans implements KvSpanSource {
 
   /** `staging`: scratch for a span's raw K rows. */
   constructor(private readonly kernels: KernelExports, private readonly arena: WasmArena, private readonly slots: SpanSlots,
-    private readonly staging: number, private readonly dvPad: number) {
+    private readonly staging: number, private readonly dvPad: number, private readonly format: KvFormat) {
     this.packed = new PackedSlots(slots.base, slots.slotBytes, slots.count);
     this.panelWidth = kernels.panelWidth();
   }
@@ -26,8 +27,16 @@ export class PerCallSpans implements KvSpanSource {
     const { dvPad } = this;
     const key = `${b}:${kvHead}:${spanStart}`;
     const { offset, hit } = this.packed.acquire(key);
-    const kPanels = offset, vRows = offset + this.slots.vOffset;
-    if (!hit) {
+    const { parts } = this.slots;
+    const kPanels = offset, vRows = offset + parts.v;
+    const scales = this.format.kScaleBytes > 0;
+    const run = { start: spanStart, end: spanStart + spanKeys, kPanels, vRows,
+      kScales: scales ? offset + parts.kScales : 0, vScales: scales ? offset + parts.vScales : 0 };
+    if (!hit && job.kvStorage) {
+      // Stored K/V: copied as stored; the kernel decodes (and pads) each block itself.
+      copyStoredKeys(this.arena, job, parts, offset, b, kvHead, spanStart, 0, spanKeys);
+      this.vFinite.set(key, storedVFinite(this.arena, job, parts, offset, 0, spanKeys));
+    } else if (!hit) {
       const { f32 } = this.arena;
       const { k, v, D, Dv } = job;
       copyKeyRows(f32, this.staging / 4, D, k, job.kvRing, b, kvHead, spanStart, spanKeys, D);
@@ -41,6 +50,6 @@ export class PerCallSpans implements KvSpanSource {
       copyKeyRows(f32, vRows / 4, dvPad, v, job.kvRing, b, kvHead, spanStart, spanKeys, Dv);
       this.vFinite.set(key, this.kernels.allFinite(vRows, paddedKeys * dvPad) === 1);
     }
-    return { runs: [{ start: spanStart, end: spanStart + spanKeys, kPanels, vRows }], vFinite: this.vFinite.get(key)! };
+    return { runs: [run], vFinite: this.vFinite.get(key)! };
   }
 }

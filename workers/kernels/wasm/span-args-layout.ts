@@ -32,4 +32,17 @@ export const ACC = 76;
 export const SCRATCH = 80;
 export const SCORES = 84;
 export const SCORES_STRIDE = 88;
-export const ARGS_BYTES = 92;
+/** How K_PANELS and V_ROWS hold the keys: KV_FLOAT32 packed float32 panels and rows, or stored rows
+ *  decoded a block at a time (asm/kv-decode.ts): KV_FLOAT16 binary16, KV_INT8 int8 with K_SCALES and
+ *  V_SCALES (one f32 per 32 values of a row). */
+export const KV_FORMAT = 92;
+export const DV = 96;
+export const K_SCALES = 100;
+export const V_SCALES = 104;
+/** Scratch for one decoded block: KEY_BLOCK·depth f32 rows, as many in panels, KEY_BLOCK·dvPad f32 of V. */
+export const KV_STAGING = 108;
+export const ARGS_BYTES = 112;
+
+export const KV_FLOAT32 = 0;
+export const KV_FLOAT16 = 1;
+export const KV_INT8 = 2;

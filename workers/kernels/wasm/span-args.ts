@@ -31,6 +31,14 @@ export interface SpanArgs {
   readonly scratch: number;
   readonly scores: number;
   readonly scoresStride: number;
+  /** SpanArg.KV_FLOAT32, KV_FLOAT16 or KV_INT8: how kPanels and vRows hold the keys. */
+  readonly kvFormat: number;
+  readonly dv: number;
+  /** int8 block scales of the K and V rows (0 otherwise). */
+  readonly kScales: number;
+  readonly vScales: number;
+  /** The staging one decoded block of stored K/V goes to (0 for float32). */
+  readonly kvStaging: number;
 }
 
 /** Every field of the block: its name in SpanArgs, its offset, and the view it is stored through. One
@@ -45,6 +53,8 @@ const SPAN_FIELDS: readonly (readonly [name: keyof SpanArgs, offset: number, vie
   ['bias', SpanArg.BIAS, 'i32'], ['biasStride', SpanArg.BIAS_STRIDE, 'i32'],
   ['rowMax', SpanArg.ROW_MAX, 'i32'], ['rowSum', SpanArg.ROW_SUM, 'i32'], ['acc', SpanArg.ACC, 'i32'],
   ['scratch', SpanArg.SCRATCH, 'i32'], ['scores', SpanArg.SCORES, 'i32'], ['scoresStride', SpanArg.SCORES_STRIDE, 'i32'],
+  ['kvFormat', SpanArg.KV_FORMAT, 'i32'], ['dv', SpanArg.DV, 'i32'], ['kScales', SpanArg.K_SCALES, 'i32'],
+  ['vScales', SpanArg.V_SCALES, 'i32'], ['kvStaging', SpanArg.KV_STAGING, 'i32'],
 ];
 
 const FINISH_NAMES = ['rows', 'dvPad', 'shift', 'rowMax', 'rowSum', 'acc', 'scores', 'scoresStride'] as const;

@@ -6,16 +6,16 @@
 import type { View4 } from '../jobs.js';
 import { forEachRowRun, type KvRing } from '../kv-ring.js';
 
-type Elements = Float32Array | Uint8Array;
+type Elements = Float32Array | Uint8Array | Uint16Array | Int8Array;
 
 /** Element index of row `row` of head (b, h) in a view. */
-export function rowStart(view: View4, b: number, h: number, row: number): number {
+export function rowStart(view: View4<unknown>, b: number, h: number, row: number): number {
   return view.offset + b * view.strideB + h * view.strideH + row * view.strideRow;
 }
 
 /** rows × cols elements: row r from src[srcAt + r·srcStride] to dst[dstAt + r·dstStride]. */
-export function copyRows(dst: Elements, dstAt: number, dstStride: number,
-  src: Elements, srcAt: number, srcStride: number, rows: number, cols: number): void {
+export function copyRows<E extends Elements>(dst: E, dstAt: number, dstStride: number,
+  src: E, srcAt: number, srcStride: number, rows: number, cols: number): void {
   if (srcStride === cols && dstStride === cols) {
     dst.set(src.subarray(srcAt, srcAt + rows * cols), dstAt);
     return;
@@ -26,12 +26,12 @@ export function copyRows(dst: Elements, dstAt: number, dstStride: number,
   }
 }
 
-/** Keys [from, from + count) of head (b, h) of a job's k or v, cols elements each, to dst[dstAt …]
+/** Keys [from, from + count) of head (b, h) of a job's k or v (or int8 scales), cols elements each, to dst[dstAt …]
  *  (row stride dstStride) in key order, wherever a window cache's ring keeps them (kv-ring.ts). */
-export function copyKeyRows(dst: Float32Array, dstAt: number, dstStride: number, view: View4, ring: KvRing | undefined,
+export function copyKeyRows<E extends Elements>(dst: E, dstAt: number, dstStride: number, view: View4<unknown>, ring: KvRing | undefined,
   b: number, h: number, from: number, count: number, cols: number): void {
   forEachRowRun(ring, from, count, (key, row, keys) => {
-    copyRows(dst, dstAt + (key - from) * dstStride, dstStride, view.data as Float32Array, rowStart(view, b, h, row), view.strideRow, keys, cols);
+    copyRows(dst, dstAt + (key - from) * dstStride, dstStride, view.data as E, rowStart(view, b, h, row), view.strideRow, keys, cols);
   });
 }
 

@@ -1,0 +1,108 @@
+// K/V stored in reduced precision (a float16 or int8 KvCache, workers/storage/): the span's keys sit in
+// the instance's memory as they are stored — K rows [key][depth] and V rows [key][dv] of binary16 bits
+// or int8 values, plus, for int8, one float32 scale per 32 values of a row — and the span loop
+// (attention.ts) decodes one 64-key block at a time into float32 staging that the unchanged inner
+// loops (scores.ts, pv.ts) read: K rows decoded, then packed into panels as packPanels does for float32
+// K; V rows decoded into [key][dvPad] with zero pad rows and columns.
+//
+// Why a block's staging and not decoding inside dot4x8 / pv4: wasm SIMD has no f16 loads, so a
+// binary16 lane costs about ten integer and float operations to decode; decoded inside the dot, every
+// row group of a chunk would pay them again (32 groups for a 128-row chunk), while the staging is
+// decoded once per block per chunk and stays in L1 (64 keys × 64 floats × 3 = 48 KiB at D = 64, the
+// size of L1d on the CPU these kernels were tuned on). Only blocks some row group sees are decoded.
+// Since the inner loops read exactly the float32 values the storage decodes to, a stored cache gives
+// the bits of a float32 cache holding the decoded values.
+
+import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
+import { KEY_BLOCK, PANEL_WIDTH } from './layout';
+import { packPanels } from './pack';
+
+const INT8_BLOCK: i32 = 32;
+
+/** Where the staging of one block keeps its decoded K panels and V rows ([KEY_BLOCK][dvPad]). */
+// @ts-ignore: decorator
+@inline
+export function stagedPanels(args: usize): usize {
+  return load<usize>(args, SpanArg.KV_STAGING) + <usize>KEY_BLOCK * (<usize>load<i32>(args, SpanArg.DEPTH) << 2);
+}
+
+// @ts-ignore: decorator
+@inline
+export function stagedV(args: usize): usize {
+  return stagedPanels(args) + <usize>KEY_BLOCK * (<usize>load<i32>(args, SpanArg.DEPTH) << 2);
+}
+
+/** Decodes keys [local, local + keys) of the span (keys ≤ KEY_BLOCK) into the block staging. */
+export function decodeKvBlock(args: usize, local: i32, keys: i32): void {
+  const format = load<i32>(args, SpanArg.KV_FORMAT);
+  const depth = load<i32>(args, SpanArg.DEPTH), dv = load<i32>(args, SpanArg.DV), dvPad = load<i32>(args, SpanArg.DV_PAD);
+  const rowsF32 = load<usize>(args, SpanArg.KV_STAGING);
+  const bytes: usize = format == SpanArg.KV_FLOAT16 ? 2 : 1;
+  const kRows = load<usize>(args, SpanArg.K_PANELS) + <usize>local * <usize>depth * bytes;
+  const vRows = load<usize>(args, SpanArg.V_ROWS) + <usize>local * <usize>dv * bytes;
+  const kScaleRow = <usize>((depth + INT8_BLOCK - 1) / INT8_BLOCK) << 2, vScaleRow = <usize>((dv + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
+  const kScales = load<usize>(args, SpanArg.K_SCALES) + <usize>local * kScaleRow;
+  const vScales = load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow;
+  const vOut = stagedV(args);
+  for (let r = 0; r < keys; r++) {
+    const kDst = rowsF32 + (<usize>(r * depth) << 2), vDst = vOut + (<usize>(r * dvPad) << 2);
+    if (format == SpanArg.KV_FLOAT16) {
+      decodeFloat16Row(kRows + (<usize>(r * depth) << 1), depth, kDst);
+      decodeFloat16Row(vRows + (<usize>(r * dv) << 1), dv, vDst);
+    } else {
+      decodeInt8Row(kRows + <usize>(r * depth), kScales + <usize>r * kScaleRow, depth, kDst);
+      decodeInt8Row(vRows + <usize>(r * dv), vScales + <usize>r * vScaleRow, dv, vDst);
+    }
+    for (let c = dv; c < dvPad; c++) store<f32>(vDst + (<usize>c << 2), 0);
+  }
+  // Pad rows up to the panel: finite zeros (their p is 0, and 0·NaN would poison the row).
+  const padded = (keys + PANEL_WIDTH - 1) / PANEL_WIDTH * PANEL_WIDTH;
+  memory.fill(vOut + (<usize>(keys * dvPad) << 2), 0, <usize>((padded - keys) * dvPad) << 2);
+  packPanels(rowsF32, depth, keys, depth, stagedPanels(args));
+}
+
+/** count binary16 values → float32, exactly: the bits below the sign shifted into a float32's
+ *  exponent and mantissa and scaled by 2^112 (which also makes binary16 subnormals normal float32
+ *  values, exactly), Infinity and NaN given the all-ones exponent, then the sign. */
+function decodeFloat16Row(src: usize, count: i32, dst: usize): void {
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    v128.store(dst + (<usize>i << 2), float16x4(i32x4.extend_low_i16x8_u(h)));
+    v128.store(dst + (<usize>i << 2), float16x4(i32x4.extend_high_i16x8_u(h)), 16);
+  }
+  for (; i < count; i++) {
+    const h = <u32>load<u16>(src + (<usize>i << 1));
+    const magnitude = (h & 0x7fff) << 13;
+    let bits = reinterpret<u32>(reinterpret<f32>(magnitude) * reinterpret<f32>(0x77800000));
+    if (magnitude >= 0x0f800000) bits |= 0x7f800000;
+    store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits | (h & 0x8000) << 16));
+  }
+}
+
+/** Four binary16 values, one in the low half of each i32 lane, as float32 (see decodeFloat16Row). */
+// @ts-ignore: decorator
+@inline
+function float16x4(h: v128): v128 {
+  const magnitude = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const scaled = f32x4.mul(magnitude, i32x4.splat(0x77800000));
+  const special = v128.and(i32x4.ge_s(magnitude, i32x4.splat(0x0f800000)), i32x4.splat(0x7f800000));
+  const sign = v128.and(i32x4.shl(h, 16), i32x4.splat(0x80000000));
+  return v128.or(v128.or(scaled, special), sign);
+}
+
+/** count int8 values → float32(q·scale), the scale one float32 per INT8_BLOCK values. */
+function decodeInt8Row(src: usize, scales: usize, count: i32, dst: usize): void {
+  for (let b0 = 0; b0 < count; b0 += INT8_BLOCK) {
+    const scale = load<f32>(scales + (<usize>(b0 / INT8_BLOCK) << 2));
+    const scaleV = f32x4.splat(scale);
+    const end = min(count, b0 + INT8_BLOCK);
+    let i = b0;
+    for (; i + 8 <= end; i += 8) {
+      const q = i16x8.extend_low_i8x16_s(v128.load64_zero(src + <usize>i));
+      v128.store(dst + (<usize>i << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q)), scaleV));
+      v128.store(dst + (<usize>i << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q)), scaleV), 16);
+    }
+    for (; i < end; i++) store<f32>(dst + (<usize>i << 2), <f32>load<i8>(src + <usize>i) * scale);
+  }
+}
