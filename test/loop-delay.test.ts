@@ -14,8 +14,8 @@ function blockFor(ms: number): void {
 
 describe('stress event-loop delay', () => {
   // On a busy machine (CI runs these next to other test files) even an idle loop is late now and then,
-  // so the idle reading is checked against a raw histogram sampled over the same time: the timer's own
-  // interval is there (its fastest tick is ≥ 10 ms) and the monitor reads what exceeds it.
+  // so the idle reading is checked against a raw histogram sampled over the same time: the monitor reads
+  // what exceeds the timer's own 10 ms interval (without the subtraction it reads ≈ the raw p99).
   it('an idle loop: the sampling timer\'s 10 ms interval is not counted as delay', async () => {
     const raw = monitorEventLoopDelay({ resolution: 10 });
     raw.enable();
@@ -23,7 +23,6 @@ describe('stress event-loop delay', () => {
     await sleep(400);
     const p99 = await monitor.stopP99Ms();
     raw.disable();
-    expect(raw.min / 1e6).toBeGreaterThanOrEqual(9.5);
     expect(p99).toBeGreaterThanOrEqual(0);
     expect(p99).toBeLessThan(Math.max(1, raw.percentile(99) / 1e6 - 5));
   });
