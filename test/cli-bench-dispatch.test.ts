@@ -101,17 +101,17 @@ describe('attnpool bench --mode dispatch', () => {
     expect(out).toMatch(/^shape +path +threads +main CPU µs per call +wall µs median +wall µs p90 +wall \/ kernel$/m);
     const cpu = HAS_THREAD_CPU ? '[\\d.]+' : '—';
     // A kernel time at or below 0 (a busy machine, see the --json test) prints "—" as the ratio, and a note.
-    const kernelUs = (shape: string) => {
+    const kernelTimeOf = (shape: string) => {
       const line = out.match(new RegExp(`^kernel time of ${shape} \\([\\d.]+ MFLOP\\), 1 thread: (-?[\\d.]+) µs = [\\d.]+ µs \\(2 copies in one call\\) − [\\d.]+ µs \\(1\\);`, 'm'));
       expect(line, `kernel time line of ${shape}`).not.toBeNull();
       return Number(line![1]);
     };
-    const shapes = ['self S=64 B1 H8 D64', 'decode Sk=1024 B1 H8 D64'];
-    for (const shape of shapes) {
-      const ratio = kernelUs(shape) > 0 ? '[\\d.]+×' : '—';
+    const shapes = ['self S=64 B1 H8 D64', 'decode Sk=1024 B1 H8 D64'].map((shape) => ({ shape, kernelUs: kernelTimeOf(shape) }));
+    for (const { shape, kernelUs } of shapes) {
+      const ratio = kernelUs > 0 ? '[\\d.]+×' : '—';
       expect(out.match(new RegExp(`^${shape} +workers +[12] +${cpu} +[\\d.]+ +[\\d.]+ +${ratio}$`, 'gm')), shape).toHaveLength(2);
     }
-    expect(out.includes('note: a kernel time at or below 0 µs')).toBe(shapes.some((shape) => kernelUs(shape) <= 0));
+    expect(out.includes('note: a kernel time at or below 0 µs')).toBe(shapes.some((s) => s.kernelUs <= 0));
     expect(out).toMatch(/^calls per second: 4 concurrent callers, each issuing self S=64 B1 H8 D64 \/ decode Sk=1024 B1 H8 D64 in turn, for 0\.3 s$/m);
     expect(out).toMatch(/^threads +calls +calls\/s +main CPU µs per call +main thread busy$/m);
     expect(out.match(new RegExp(`^[12] +\\d+ +\\d+ +${cpu} +${HAS_THREAD_CPU ? '\\d+%' : '—'}$`, 'gm'))).toHaveLength(2);
