@@ -4,6 +4,8 @@ export { AttentionPool } from './pool/attention-pool.js';
 export { INLINE_MAX_FLOPS } from './pool/call-admission.js';
 export type { AttentionPoolOptions, KernelChoice } from './pool/pool-options.js';
 export type { AttentionOptions } from './validate/attention-args.js';
+export type { CausalOption } from './validate/variant-args.js';
+export { alibiSlopes } from './alibi-slopes.js';
 export type { RotaryOptions, RotarySettings } from './validate/rotary-args.js';
 export { mergeAttention, type AttentionPart } from './merge-attention.js';
 export type { KvCache } from './kv-cache.js';

@@ -8,6 +8,7 @@ import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs } from '../validate/attention-args.js';
 import { broadcastTo4 } from '../validate/broadcast.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
+import { jobVariants } from './job-variants.js';
 import { contiguous4, outputBuffer } from './views.js';
 
 /** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. Causal halves it;
@@ -37,7 +38,7 @@ export async function runAttention(
   const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv);
   const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq) : undefined;
   const job: AttentionJobBody = {
-    kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, causal: args.causal, window: args.window,
+    kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, ...jobVariants(args), window: args.window,
     q: contiguous4(args.q.data, H, Sq, D),
     k: kv.k,
     v: kv.v,

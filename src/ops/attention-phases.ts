@@ -37,8 +37,8 @@ export function splitKvShape(range: SplitRange, rows: number, Dv: number): reado
 
 export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
-  const { B, H, Sq, Sk, Dv, causal, window, gap } = body;
-  const shape: AttentionShape = { B, H, Sq, Sk, causal, window, gap };
+  const { B, H, Sq, Sk, Dv, causal, topLeft, window, gap } = body;
+  const shape: AttentionShape = { B, H, Sq, Sk, causal, topLeft, window, gap };
   const range = splitOf(shape, body.weights !== undefined, run.splitKv);
   if (!range) {
     await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);
@@ -48,7 +48,7 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
   const split = allocSplitKv(range, rows, Dv);
   await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, range) }, kernel);
   const merge: AttentionMergeJob = {
-    kind: 'attention-merge', B, H, Sq, Dv, split, out: body.out, lse: body.lse, tiles: planMergeTiles(rows, threads),
+    kind: 'attention-merge', B, H, Sq, Dv, split, out: body.out, lse: body.lse, sinks: body.sinks, tiles: planMergeTiles(rows, threads),
   };
   const small = range.count * rows * (Dv + 2) <= MERGE_INLINE_MAX_FLOATS;
   await dispatcher.runPhase(ctx, merge, kernel, small || ctx.inline);

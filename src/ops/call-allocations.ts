@@ -30,9 +30,9 @@ function resultBuffer(name: string, given: Tensor<FloatArray> | undefined, shape
 }
 
 export function attentionAllocations(args: AttentionArgs, splitKv: SplitKvSetting, cached: boolean): Allocation[] {
-  const { B, H, Sq, Sk, Dv, causal, window, gap } = args;
+  const { B, H, Sq, Sk, Dv, causal, topLeft, window, gap } = args;
   const dtype = dtypeOf(args.q.data);
-  const split = splitOf({ B, H, Sq, Sk, causal, window, gap }, false, splitKv);
+  const split = splitOf({ B, H, Sq, Sk, causal, topLeft, window, gap }, false, splitKv);
   return [
     // A KvCache call's k and v stand for the cache's own shared buffers: nothing to copy.
     ...inputCopies([['q', args.q], ...(cached ? [] : [['k', args.k], ['v', args.v]] as const), ['options.mask', args.mask], ['options.bias', args.bias]]),
@@ -49,7 +49,7 @@ export function mhaAllocations(args: MhaArgs, splitKv: SplitKvSetting): Allocati
   const weight = (name: string, data: FloatArray | undefined): [string, Tensor<TensorData> | undefined] =>
     [`weights.${name}`, data && { data, shape: [data.length] }];
   const mask = args.keyPaddingMask && { data: args.keyPaddingMask, shape: [B, Sk] };
-  const split = needWeights ? undefined : splitOf({ B, H, Sq, Sk, causal: args.causal }, false, splitKv);
+  const split = needWeights ? undefined : splitOf({ B, H, Sq, Sk, causal: args.causal, topLeft: args.topLeft }, false, splitKv);
   return [
     ...inputCopies([['query', args.query], ['key', args.key], ['value', args.value],
       weight('inProjWeight', args.inProjWeight), weight('inProjBias', args.inProjBias),

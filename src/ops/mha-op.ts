@@ -20,6 +20,7 @@ import { allocLike, type FloatArray, type Tensor } from '../tensor.js';
 import type { MhaArgs } from '../validate/mha-args.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { rotaryJob, rotaryPositions } from './rotary-op.js';
+import { jobVariants } from './job-variants.js';
 import { contiguous4 } from './views.js';
 import { sameMemory } from '../validate/typed-array.js';
 
@@ -112,7 +113,7 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   const concat = allocLike(query, B * Sq * E);
   const weights = args.needWeights ? allocLike(query, B * H * Sq * Sk) : undefined;
   const attention: AttentionJobBody = {
-    kind: 'attention', B, H, Hkv, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), causal: args.causal,
+    kind: 'attention', B, H, Hkv, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), ...jobVariants(args),
     q: qView, k: kView, v: vView,
     out: heads(args, concat, 0, Sq, E, headDim),
     mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },

@@ -20,6 +20,7 @@ import { resolvePoolOptions, type AttentionPoolOptions } from '../pool/pool-opti
 import { forgetDropped, releaseWhenDropped } from '../pool/release-when-dropped.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs, AttentionOptions } from '../validate/attention-args.js';
+import { variantOptions } from '../validate/variant-args.js';
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
 import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import { HostLink } from './host-link.js';
@@ -112,7 +113,7 @@ export class RemoteEngine {
     const outBuffer = args.out && resultBuffer(args.out);
     const lseBuffer = args.lse && resultBuffer(args.lse);
     const wireOptions: WireAttentionOptions = {
-      causal: args.causal, window: args.window, scale: args.scale, mask: args.mask, bias: args.bias,
+      ...variantOptions(args), window: args.window, scale: args.scale, mask: args.mask, bias: args.bias,
       out: outBuffer && args.out && { data: outBuffer.data, shape: args.out.shape },
       lse: lseBuffer && args.lse && { data: lseBuffer.data, shape: args.lse.shape },
     };
@@ -134,7 +135,7 @@ export class RemoteEngine {
       outProjWeight: { data: args.outProjWeight, shape: [E, E] }, outProjBias: vector(args.outProjBias),
     };
     const wireOptions = {
-      numHeads: args.numHeads, numKvHeads: args.numKvHeads, causal: args.causal, needWeights: args.needWeights, batchFirst: args.batchFirst,
+      numHeads: args.numHeads, numKvHeads: args.numKvHeads, ...variantOptions(args), needWeights: args.needWeights, batchFirst: args.batchFirst,
       keyPaddingMask: args.keyPaddingMask && { data: args.keyPaddingMask, shape: [B, Sk] },
     };
     const result = await this.#call('multiHeadAttention', args.signal, (host, id) =>

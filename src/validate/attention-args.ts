@@ -3,23 +3,25 @@
 import { rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import {
-  BROADCASTABLE, checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
+  BROADCASTABLE, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
 } from './tensor-arg.js';
 import { broadcastTo4 } from './broadcast.js';
 import { checkKeyCount } from './index-limits.js';
 import { checkOutputsApart, type NamedData } from './overlap.js';
 import type { PositionGap } from '../../workers/kernels/key-range.js';
+import { readScoreVariants, type CausalOption, type ScoreVariants } from './variant-args.js';
 
 const OP = 'attention';
 /** The largest finite float32, (2 − 2^-23)·2^127. */
 const FLOAT32_MAX = 3.4028234663852886e38;
-const OPTION_NAMES = ['causal', 'window', 'mask', 'bias', 'scale', 'out', 'lse', 'signal'] as const;
+const OPTION_NAMES = ['causal', 'window', 'mask', 'bias', 'scale', 'softcap', 'alibiSlopes', 'sinks', 'out', 'lse', 'signal'] as const;
 
 export interface AttentionOptions<A extends FloatArray = Float32Array> {
-  /** Query i may see key j iff j <= i + (Sk - Sq) (bottom-right aligned, as with a KV cache). */
-  causal?: boolean;
-  /** Sliding-window (local) attention, with causal: true: query i sees keys j with i' − window < j ≤ i',
-   *  i' = i + (Sk − Sq), i.e. its own position and the window − 1 keys before it. A positive integer. */
+  /** true or 'bottom-right': query i may see key j iff j <= i' = i + (Sk - Sq) (as with a KV cache);
+   *  'top-left': iff j <= i' = i (torch's is_causal). */
+  causal?: CausalOption;
+  /** Sliding-window (local) attention, with causal: query i sees keys j with i' − window < j ≤ i',
+   *  i.e. its own position and the window − 1 keys before it. A positive integer. */
   window?: number;
   /** Broadcastable to [B, H, Sq, Sk]; 1 = may attend (PyTorch SDPA's bool convention). */
   mask?: Tensor<Uint8Array>;
@@ -27,6 +29,16 @@ export interface AttentionOptions<A extends FloatArray = Float32Array> {
   bias?: Tensor<A>;
   /** Default 1 / sqrt(D). */
   scale?: number;
+  /** Logit soft-capping (Gemma 2): s = softcap · tanh(s / softcap) on the scaled scores, before the
+   *  bias, ALiBi and the mask. A finite number > 0. */
+  softcap?: number;
+  /** [H] (an array, a Float32Array or Float64Array, or a float tensor [H]): ALiBi adds
+   *  slope_h · (j − i') to the scores, i' the row's position as `causal` aligns it (bottom-right
+   *  without causal). See alibiSlopes(H) for the paper's slopes. */
+  alibiSlopes?: ArrayLike<number> | Tensor<Float32Array | Float64Array>;
+  /** Float [H] (float32 or float64 whatever q's type): one logit per query head that joins each row's
+   *  softmax denominator and carries no value, so a row's weights sum to less than 1. */
+  sinks?: Tensor<Float32Array | Float64Array>;
   /** [B, H, Sq, Dv]: written in place and returned. */
   out?: Tensor<A>;
   /** [B, H, Sq]: receives the log-sum-exp of each row's scaled, masked scores. */
@@ -34,14 +46,13 @@ export interface AttentionOptions<A extends FloatArray = Float32Array> {
   signal?: AbortSignal;
 }
 
-export interface AttentionArgs {
+export interface AttentionArgs extends ScoreVariants {
   readonly q: Tensor<FloatArray>;
   readonly k: Tensor<FloatArray>;
   readonly v: Tensor<FloatArray>;
   readonly B: number; readonly H: number; readonly Hkv: number;
   readonly Sq: number; readonly Sk: number; readonly D: number; readonly Dv: number;
   readonly scale: number;
-  readonly causal: boolean;
   readonly window?: number;
   /** Over a window cache that dropped positions: where its keys sit in the sequence (key-range.ts). */
   readonly gap?: PositionGap;
@@ -104,8 +115,8 @@ export function validateAttentionWithKv(q: Tensor<FloatArray>, k: Tensor<FloatAr
   checkKeyCount(OP, 'k.shape[2] (Sk)', Sk);
 
   const options = readOptions(OP, optionsIn, OPTION_NAMES);
-  const causal = checkBoolean(OP, 'options.causal', options.causal);
-  const window = checkWindow(options.window, causal);
+  const variants = readScoreVariants(OP, options, H);
+  const window = checkWindow(options.window, variants.causal);
   const scale = options.scale === undefined ? 1 / Math.sqrt(D) : options.scale;
   if (typeof scale !== 'number') throw typeError(OP, 'options.scale', 'a number', scale);
   if (!Number.isFinite(scale)) throw rangeError(OP, 'options.scale', 'a finite number', scale);
@@ -138,17 +149,18 @@ export function validateAttentionWithKv(q: Tensor<FloatArray>, k: Tensor<FloatAr
   }
   const signal = checkSignal(OP, options.signal);
   const outGiven = out && (options.out as Tensor<FloatArray>);
-  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, causal, window, mask, bias, out, outGiven, lse, signal };
+  return { q, k, v, B, H, Hkv, Sq, Sk, D, Dv, scale, ...variants, window, mask, bias, out, outGiven, lse, signal };
 }
 
 /** The window is measured back from each query's aligned position i', which only causal attention
- *  defines (without it a query sees keys on both sides and "the last w keys" has no meaning). */
+ *  defines (without it a query sees keys on both sides and "the last w keys" has no meaning); either
+ *  alignment will do. */
 function checkWindow(window: unknown, causal: boolean): number | undefined {
   if (window === undefined) return undefined;
   if (typeof window !== 'number') throw typeError(OP, 'options.window', 'a number', window);
   if (!Number.isInteger(window) || window < 1) throw rangeError(OP, 'options.window', 'a positive integer', window);
   if (!causal) {
-    throw new RangeError(`${OP}: options.window requires options.causal: true (the window is the ${window} keys ending at each query's causal position i + Sk - Sq), got causal: false`);
+    throw new RangeError(`${OP}: options.window requires options.causal (true, 'bottom-right' or 'top-left': the window is the ${window} keys ending at each query's causal position), got causal: false`);
   }
   return window;
 }

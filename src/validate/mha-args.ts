@@ -11,9 +11,10 @@ import {
   checkBoolean, checkDim, checkFloatTensor, checkSameDtype, checkSignal, checkUint8Tensor, readOptions,
 } from './tensor-arg.js';
 import { readRotarySettings, type RotaryRule, type RotarySettings } from './rotary-args.js';
+import { readScoreVariants, type CausalOption, type ScoreVariants } from './variant-args.js';
 
 const OP = 'multiHeadAttention';
-const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'keyPaddingMask', 'needWeights', 'batchFirst', 'rotary', 'signal'] as const;
+const OPTION_NAMES = ['numHeads', 'numKvHeads', 'causal', 'softcap', 'alibiSlopes', 'sinks', 'keyPaddingMask', 'needWeights', 'batchFirst', 'rotary', 'signal'] as const;
 const WEIGHT_NAMES = ['inProjWeight', 'inProjBias', 'outProjWeight', 'outProjBias'] as const;
 
 export type NeedWeights = false | 'average' | 'per-head';
@@ -37,7 +38,12 @@ export interface MultiHeadAttentionOptions {
    *  key/value head floor(h / (numHeads / numKvHeads)); 1 is multi-query attention. Default numHeads
    *  (ordinary multi-head attention, PyTorch's layout). Sets the first dimension of inProjWeight. */
   numKvHeads?: number;
-  causal?: boolean;
+  /** As pool.attention's: true or 'bottom-right' (aligned to the end of the keys), or 'top-left'. */
+  causal?: CausalOption;
+  /** As pool.attention's options of these names, per query head (numHeads). */
+  softcap?: number;
+  alibiSlopes?: ArrayLike<number> | Tensor<Float32Array | Float64Array>;
+  sinks?: Tensor<Float32Array | Float64Array>;
   /** [B, Sk]; 1 = padding, ignored (PyTorch's key_padding_mask convention). */
   keyPaddingMask?: Tensor<Uint8Array>;
   /** Attention probabilities: [B, Sq, Sk] (mean over heads) or [B, H, Sq, Sk], whatever batchFirst says
@@ -55,7 +61,7 @@ export interface MultiHeadAttentionOptions {
   signal?: AbortSignal;
 }
 
-export interface MhaArgs {
+export interface MhaArgs extends ScoreVariants {
   readonly query: Tensor<FloatArray>;
   readonly key: Tensor<FloatArray>;
   readonly value: Tensor<FloatArray>;
@@ -67,7 +73,6 @@ export interface MhaArgs {
   readonly batchFirst: boolean;
   readonly numHeads: number;
   readonly numKvHeads: number;
-  readonly causal: boolean;
   readonly keyPaddingMask?: Uint8Array;
   readonly needWeights: NeedWeights;
   readonly rotary?: RotaryRule;
@@ -130,7 +135,7 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   const outProjWeight = weight('outProjWeight', ['E', 'E'], [E, E]);
   const outProjBias = optionalWeight('outProjBias', ['E'], [E]);
 
-  const causal = checkBoolean(OP, 'options.causal', options.causal);
+  const variants = readScoreVariants(OP, options, numHeads);
   let keyPaddingMask: Uint8Array | undefined;
   if (options.keyPaddingMask !== undefined) {
     const m = checkUint8Tensor(OP, 'options.keyPaddingMask', options.keyPaddingMask, ['B', 'Sk']);
@@ -153,7 +158,7 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   const signal = checkSignal(OP, options.signal);
   return {
     query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias,
-    B, Sq, Sk, E, batchFirst, numHeads, numKvHeads, causal, keyPaddingMask, needWeights, rotary, signal,
+    B, Sq, Sk, E, batchFirst, numHeads, numKvHeads, ...variants, keyPaddingMask, needWeights, rotary, signal,
   };
 }
 

@@ -3,6 +3,9 @@
 //
 // For splits with partial state (m_s, l_s, acc_s) — acc_s = Σ exp(s − m_s)·v over the split's keys:
 //   M = max_s m_s,  L = Σ_s exp(m_s − M)·l_s,  out = Σ_s exp(m_s − M)·acc_s / L,  lse = M + log L.
+// A job with sinks: the head's sink logit σ joins once, here, as one more term with no value — M also
+// takes σ and L starts at exp(σ − M) — since the splits' partials leave it out (a row with no key
+// seen then gives out = 0 and lse = σ).
 // The sums run over the splits in index order, in float64 whatever the storage type, so a row's result
 // depends only on its partials — which depend only on the shape — and never on how tiles were scheduled.
 //
@@ -29,7 +32,8 @@ export function mergeSplitTile(job: AttentionMergeJob, tile: number): TileOutcom
   for (let row = rowStart; row < rowEnd; row++) {
     const i = row % Sq, bh = (row - i) / Sq, h = bh % H, b = (bh - h) / H;
     const o = out.offset + b * out.strideB + h * out.strideH + i * out.strideRow;
-    let M = -Infinity;
+    const sink = job.sinks ? job.sinks[h] : -Infinity; // sinks are finite (validated)
+    let M = sink;
     for (let s = 0; s < count; s++) {
       const m = max[s * rows + row];
       if (!(m <= M)) M = m; // NaN wins
@@ -39,6 +43,7 @@ export function mergeSplitTile(job: AttentionMergeJob, tile: number): TileOutcom
       out.data.fill(0, o, o + Dv);
     } else {
       merged.fill(0, 0, Dv);
+      if (job.sinks) L = Math.exp(sink - M);
       for (let s = 0; s < count; s++) {
         const at = s * rows + row;
         if (max[at] === -Infinity) continue; // empty split

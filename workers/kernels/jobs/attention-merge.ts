@@ -19,6 +19,8 @@ export interface AttentionMergeJob {
   readonly split: SplitKv;
   readonly out: View4;
   readonly lse?: View4;
+  /** The attention job's sinks ([H]), which its split partials leave out. */
+  readonly sinks?: Float64Array;
   /** MERGE_TILE records. */
   readonly tiles: Int32Array;
 }

@@ -65,8 +65,18 @@ export interface AttentionJob extends AttentionDims {
   readonly kind: 'attention';
   readonly scale: number;
   readonly causal: boolean;
-  /** Sliding window (with causal): row i sees keys j with i' − window < j ≤ i', i' = i + Sk − Sq. */
+  /** Causal 'top-left': row i at position i' = i, not i + Sk − Sq (key-range.ts). Absent: false. */
+  readonly topLeft?: boolean;
+  /** Sliding window (with causal): row i sees keys j with i' − window < j ≤ i'. */
   readonly window?: number;
+  /** Score terms, in this order (golden-variants README): s = scale·q·k, then s = softcap·tanh(s /
+   *  softcap), then + bias, then + alibiSlopes[h]·(position of j − i'); then the mask. */
+  readonly softcap?: number;
+  /** [H] per query head. */
+  readonly alibiSlopes?: Float64Array;
+  /** [H] one logit per query head in each row's softmax denominator, with no value. A split job's
+   *  tiles leave it out: the merge adds it, once. */
+  readonly sinks?: Float64Array;
   readonly q: View4;
   /** Float (q's type) unless kvStorage says how they are stored. */
   readonly k: View4<FloatArray | StoredArray>;

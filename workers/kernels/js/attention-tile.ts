@@ -11,6 +11,11 @@
 // what makes the output identical for every thread count. The same holds for the lower bound of a
 // sliding window: a block wholly before a row's first visible key is skipped for that row.
 //
+// The variants (golden-variants README): softcap, bias and ALiBi are terms of each score (scoreWithTerms);
+// a sink is the row's initial state — m = σ, l = exp(σ − σ) = 1, acc = 0, as if it were one more key
+// with score σ and a zero value — so every later block rescales it like any other key. A split job's
+// tiles start empty instead: the merge adds the sink once. Neither changes which blocks are skipped.
+//
 // A tile of a split job (split-KV) covers only the keys of its split and writes the rows' partial
 // state (m, l, acc) to job.split for the merge phase (split-merge.ts) instead of out and lse.
 //
@@ -19,7 +24,7 @@
 // wanted elsewhere, and resumes from there — the same blocks in the same order either way.
 
 import { ATTENTION_TILE, type AttentionJob } from '../jobs.js';
-import { keyEnd, keyStart } from '../key-range.js';
+import { keyEnd, keyPosition, keyStart, queryPosition } from '../key-range.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 import { kvReader } from './kv-readers.js';
@@ -55,12 +60,14 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
   const scores = scoreScratch, acc = accScratch, rowMax = rowMaxScratch, rowSum = rowSumScratch;
   const qData = q.data, qStride = q.strideRow;
   const kv = kvReader(job, b, kvHead);
-  rowMax.fill(-Infinity, 0, rows);
-  rowSum.fill(0, 0, rows);
+  const sink = job.sinks && !split ? job.sinks[h] : undefined;
+  rowMax.fill(sink ?? -Infinity, 0, rows);
+  rowSum.fill(sink === undefined ? 0 : 1, 0, rows);
   acc.fill(0, 0, rows * Dv);
   const qBase = q.offset + b * q.strideB + h * q.strideH;
   const maskBase = mask ? mask.offset + b * mask.strideB + h * mask.strideH : 0;
   const biasBase = bias ? bias.offset + b * bias.strideB + h * bias.strideH : 0;
+  const softcap = job.softcap ?? 0, slope = job.alibiSlopes?.[h] ?? 0;
 
   // Key blocks past the causal limit of the tile's last row, or before the window of its first row, or
   // outside the tile's split, are skipped whole. Blocks start at multiples of JS_KEY_BLOCK (splits too).
@@ -92,14 +99,15 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
       const qRow = qBase + i * qStride;
       const maskRow = mask ? maskBase + i * mask.strideRow : 0;
       const biasRow = bias ? biasBase + i * bias.strideRow : 0;
+      const position = queryPosition(job, i);
       let blockMax = -Infinity;
       for (let j = jStart; j < j1; j++) {
         let score: number;
         if (mask && mask.data[maskRow + j * mask.strideCol] === 0) {
           score = -Infinity;
         } else {
-          score = kv.dotKey(qData, qRow, j) * scale;
-          if (bias) score += bias.data[biasRow + j * bias.strideCol];
+          score = scoreWithTerms(kv.dotKey(qData, qRow, j) * scale, softcap,
+            bias ? bias.data[biasRow + j * bias.strideCol] : 0, slope === 0 ? 0 : slope * (keyPosition(job, j) - position));
           if (!(score <= blockMax)) blockMax = score; // NaN wins, so a NaN row propagates instead of looking fully masked
         }
         scores[s + j] = score;
@@ -133,6 +141,13 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
   return 'done';
 }
 
+/** A scaled score s = scale·q·k with the terms the job adds after it, in the README's order: the softcap
+ *  (0: none), then the bias and the ALiBi term (0 when absent). */
+function scoreWithTerms(s: number, softcap: number, biasTerm: number, alibiTerm: number): number {
+  const capped = softcap === 0 ? s : softcap * Math.tanh(s / softcap);
+  return capped + biasTerm + alibiTerm;
+}
+
 /** The rows' state after their split's keys, unnormalised, for the merge phase. */
 function writePartials(job: AttentionJob, b: number, h: number, i0: number, rows: number, s: number): void {
   const { H, Sq, Dv } = job;
@@ -161,14 +176,17 @@ function writeRows(job: AttentionJob, b: number, h: number, i0: number, rows: nu
   }
 }
 
-/** Second pass over the keys when the caller asked for the probabilities: p = exp(s - m) / l. */
+/** Second pass over the keys when the caller asked for the probabilities: p = exp(s - m) / l (with a
+ *  sink in l, a row's weights sum to less than 1). */
 function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows: number, kvHead: number): void {
   const { Sk, scale, q, mask, bias } = job;
   const weights = job.weights!;
   const qBase = q.offset + b * q.strideB + h * q.strideH;
   const kv = kvReader(job, b, kvHead);
+  const softcap = job.softcap ?? 0, slope = job.alibiSlopes?.[h] ?? 0;
   for (let r = 0; r < rows; r++) {
     const i = i0 + r;
+    const position = queryPosition(job, i);
     const w = weights.offset + b * weights.strideB + h * weights.strideH + i * weights.strideRow;
     const l = rowSumScratch[r];
     weights.data.fill(0, w, w + Sk);
@@ -179,8 +197,8 @@ function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows:
     const qRow = qBase + i * q.strideRow;
     for (let j = keyStart(job, i); j < end; j++) {
       if (mask && mask.data[mask.offset + b * mask.strideB + h * mask.strideH + i * mask.strideRow + j * mask.strideCol] === 0) continue;
-      let score = kv.dotKey(q.data, qRow, j) * scale;
-      if (bias) score += bias.data[bias.offset + b * bias.strideB + h * bias.strideH + i * bias.strideRow + j * bias.strideCol];
+      const biasTerm = bias ? bias.data[bias.offset + b * bias.strideB + h * bias.strideH + i * bias.strideRow + j * bias.strideCol] : 0;
+      const score = scoreWithTerms(kv.dotKey(q.data, qRow, j) * scale, softcap, biasTerm, slope === 0 ? 0 : slope * (keyPosition(job, j) - position));
       weights.data[w + j] = Math.exp(score - m) * inv;
     }
   }
