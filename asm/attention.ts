@@ -1,7 +1,7 @@
 // Attention for a chunk of query rows over one span of keys, FlashAttention-2 style: the span loop.
 // Per key block (KEY_BLOCK keys at fixed positions 0, 64, 128, …) and row group (4 rows), three
 // stages, each in its own file with the reasons for its blocking:
-//   1. scores.ts   s = scale · q·kᵀ (+ bias), masked, in base 2;
+//   1. scores.ts   s = scale · q·kᵀ (softcapped, + bias, + ALiBi), masked, in base 2;
 //   2. softmax.ts  the online softmax: block maximum, α = 2^(m - m'), p = 2^(s - m'), l = α·l + Σp;
 //   3. pv.ts       acc = α·acc + p·V.
 // The driver divides acc by l once at the end (finish.ts, stage 4).
@@ -46,6 +46,7 @@ import { softmax4, softmaxStep } from './softmax';
  *   not KV_FLOAT32, both as stored rows that kv-decode.ts decodes a block at a time.
  * mask: u8 per key (0 = masked), rows maskStride bytes apart (0: one row for all), 0 = none.
  * bias: f32 per key in natural units, rows biasStride floats apart (0: one row for all), 0 = none.
+ * softcap, ALiBi: the SOFTCAP_* and ALIBI_SLOPE fields with the positions QUERY_POSITION, GAP_* (0: none).
  * mask and bias rows start at the span's first key and cover its keys rounded up to 8.
  * rowMax, rowSum: f32 per row; acc: [rows][dvPad]; all carried from span to span.
  * scores: 0, or [rows][scoresStride] floats receiving the masked scores at their global key index
@@ -64,6 +65,9 @@ export function attentionSpan(args: usize): void {
   const rowMax = load<usize>(args, SpanArg.ROW_MAX), rowSum = load<usize>(args, SpanArg.ROW_SUM), acc = load<usize>(args, SpanArg.ACC);
   const scratch = load<usize>(args, SpanArg.SCRATCH);
   const scores = load<usize>(args, SpanArg.SCORES), scoresStride = load<i32>(args, SpanArg.SCORES_STRIDE);
+  // Softcap and ALiBi are terms of every score: rows take softmaxStep, which adds them (scores.ts).
+  const termed = load<f32>(args, SpanArg.SOFTCAP_IN) != 0 || load<f32>(args, SpanArg.ALIBI_SLOPE) != 0;
+  const queryPos = load<i32>(args, SpanArg.QUERY_POSITION);
   const spanEnd = spanStart + spanKeys;
   const qRowBytes = <usize>depth << 2;
   const accRowBytes = <usize>dvPad << 2;
@@ -89,7 +93,7 @@ export function attentionSpan(args: usize): void {
 
       groupScores(q + <usize>g * qRowBytes, depth, kBlock, panels, (visible & 0xf) == 1, scratch);
       let active = 0;
-      if (mask == 0 && bias == 0 && scores == 0 && visible >> 4 == 0xf) {
+      if (mask == 0 && bias == 0 && scores == 0 && !termed && visible >> 4 == 0xf) {
         active = softmax4(scratch, panels * (PANEL_WIDTH / 4), scale, shift, rowMax + (<usize>g << 2), rowSum + (<usize>g << 2),
           scratch + ALPHA_OFFSET);
       } else {
@@ -99,7 +103,7 @@ export function attentionSpan(args: usize): void {
           const rowBias = bias == 0 ? <usize>0 : bias + (<usize>(row * biasStride + local) << 2);
           const rowScores = scores == 0 ? <usize>0 : scores + (<usize>(row * scoresStride + j0) << 2);
           const isActive = softmaxStep(scratch + <usize>r * SCORE_ROW_BYTES, panels, scale, shift, j0,
-            load<i32>(limits + (<usize>r << 2)), load<i32>(floors + (<usize>r << 2)), rowMask, rowBias, rowScores,
+            load<i32>(limits + (<usize>r << 2)), load<i32>(floors + (<usize>r << 2)), rowMask, rowBias, args, queryPos + row, rowScores,
             rowMax + (<usize>row << 2), rowSum + (<usize>row << 2), scratch + ALPHA_OFFSET + (<usize>r << 2));
           active |= i32(isActive) << r;
         }

@@ -38,6 +38,7 @@ const CONSTANTS = memory.data<f32>([
   1.44269504088896341, // LOG2E: the bias's factor into base-2 units
 ], 16);
 const CLAMP = 0, HALF = 4, ROUND_MAGIC = 8, C1 = 12, C2 = 16, C3 = 20, C4 = 24, C5 = 28, C6 = 32, ONE = 36;
+export const ONE_CONSTANT = ONE;
 export const LOG2E_CONSTANT = 40;
 /** The bits of ROUND_MAGIC, less the float32 exponent bias: t's bits minus this are n + 127. */
 const EXPONENT_FROM_ROUNDED = memory.data<i32>([0x4b400000 - 127], 16);

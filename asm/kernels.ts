@@ -5,6 +5,7 @@ import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { ATTENTION_SCRATCH_BYTES } from './scratch';
 
 export { exp2Array } from './exp';
+export { tanhArray } from './tanh';
 export { allFinite, packPanels } from './pack';
 export { attentionSpan } from './attention';
 export { finishRows, finishWeights } from './finish';

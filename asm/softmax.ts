@@ -110,10 +110,10 @@ function allNaNRows(blockMax: v128, s: usize, vectors: i32): v128 {
  * into p = exp(s - m') and updates the row's running max and sum. Returns whether the row is active.
  */
 export function softmaxStep(s: usize, panels: i32, scale: f32, shift: f32, j0: i32, limit: i32, floor: i32, mask: usize,
-  bias: usize, scoresOut: usize, rowMax: usize, rowSum: usize, alphaOut: usize): bool {
+  bias: usize, terms: usize, rowPos: i32, scoresOut: usize, rowMax: usize, rowSum: usize, alphaOut: usize): bool {
   if (j0 >= limit || j0 + panels * PANEL_WIDTH <= floor) return false;
   const vectors = panels * (PANEL_WIDTH / 4);
-  const blockMax = maskScores(s, vectors, scale, shift, j0, limit, floor, mask, bias);
+  const blockMax = maskScores(s, vectors, scale, shift, j0, limit, floor, mask, bias, terms, rowPos);
   if (blockMax == -Infinity) return false; // every key masked: the row keeps its state as it is
 
   if (scoresOut != 0) memory.copy(scoresOut, s, <usize>vectors << 4);

@@ -31,7 +31,7 @@ import { KvPieces } from './kv-pieces.js';
 import type { KvRun, KvSpanSource } from './kv-span-source.js';
 import { PerCallSpans } from './per-call-spans.js';
 import { requireFloat32, requireStored } from './require-float32.js';
-import { ScoreInputs } from './score-inputs.js';
+import { ScoreInputs, scoreTerms, sinkState } from './score-inputs.js';
 import { scoreScaling } from './score-scaling.js';
 import { writeSpanArgs } from './span-args.js';
 import type { RowState } from '../suspended-tile.js';
@@ -118,8 +118,11 @@ export class WasmAttention {
     for (let r = 0; r < groupRows; r++) i32[at.keyLimit / 4 + r] = r < rows ? keyEnd(job, r0 + r) : 0;
     // Padding rows get the largest floor, so they never hold back the kernel's skip of a row group.
     for (let r = 0; r < groupRows; r++) i32[at.keyFloor / 4 + r] = r < rows ? keyStart(job, r0 + r) : 0x7fffffff;
-    f32.fill(-Infinity, at.rowMax / 4, at.rowMax / 4 + groupRows);
-    f32.fill(0, at.rowSum / 4, at.rowSum / 4 + groupRows);
+    const initial = sinkState(job, prepared.shift, h);
+    f32.fill(initial.max, at.rowMax / 4, at.rowMax / 4 + rows);
+    f32.fill(-Infinity, at.rowMax / 4 + rows, at.rowMax / 4 + groupRows);
+    f32.fill(initial.sum, at.rowSum / 4, at.rowSum / 4 + rows);
+    f32.fill(0, at.rowSum / 4 + rows, at.rowSum / 4 + groupRows);
     f32.fill(0, at.acc / 4, at.acc / 4 + groupRows * dvPad);
     if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * scoresStride);
     const state: RowState = {
@@ -175,6 +178,7 @@ export class WasmAttention {
       kvFormat: format.code, dv: job.Dv, kvStaging: at.kvBlock,
       kScales: scaled ? run.kScales + skipped * format.kScaleBytes : 0, vScales: scaled ? run.vScales + skipped * format.vScaleBytes : 0,
       rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0, scoresStride,
+      ...scoreTerms(job, prepared.shift, chunk.h, chunk.r0),
     });
     this.kernels.attentionSpan(at.spanArgs);
   }

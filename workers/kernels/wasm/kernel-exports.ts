@@ -9,6 +9,7 @@ export interface KernelExports {
   panelWidth(): number;
   attentionScratchBytes(): number;
   exp2Array(src: number, dst: number, count: number): void;
+  tanhArray(src: number, dst: number, count: number): void;
   allFinite(ptr: number, count: number): number;
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
   /** args: the address of an argument block (span-args.ts). */

@@ -1,9 +1,15 @@
 // What the kernel adds to a step's scores besides q·k: the chunk's mask and bias rows for the step's
-// keys, copied into their regions of the instance's memory (attention-layout.ts). The place for
-// further score terms (ALiBi slopes, softcap, sinks) as they come.
+// keys, copied into their regions of the instance's memory (attention-layout.ts); the softcap and
+// ALiBi factors in the kernel's units (scoreTerms); and a sink's initial row state (sinkState).
+//
+// The kernel's scores are base 2 over `shift` (score-scaling.ts): y = s·log2 e / shift for the natural
+// score s. So softcap c, s' = c·tanh(s / c), is y' = tanh(y · shift·ln 2 / c) · c·log2 e / shift, and
+// ALiBi's slope·(distance) is (slope·log2 e / shift)·(distance). A sink σ is the row state m = σ·log2 e
+// / shift, l = 1: one key with that score and a zero value, rescaled like any other.
 
 import type { FloatArray } from '../../../src/tensor.js';
 import type { AttentionJob, Broadcast4 } from '../jobs.js';
+import { queryPosition } from '../key-range.js';
 import type { WasmArena } from './arena.js';
 import { copyStridedRow } from './strided-copy.js';
 
@@ -24,6 +30,36 @@ export interface StepKeys {
   readonly rows: number;
   readonly from: number;
   readonly keys: number;
+}
+
+/** The SpanArg fields of the variants (span-args-layout.ts), 0 where the job has none. */
+export interface ScoreTerms {
+  readonly softcapIn: number;
+  readonly softcapOut: number;
+  readonly alibiSlope: number;
+  readonly queryPosition: number;
+  readonly gapAfter: number;
+  readonly gapSize: number;
+}
+
+/** The terms for head h's chunk starting at row r0. */
+export function scoreTerms(job: AttentionJob, shift: number, h: number, r0: number): ScoreTerms {
+  const c = job.softcap, slope = job.alibiSlopes?.[h] ?? 0;
+  return {
+    softcapIn: c === undefined ? 0 : Math.fround(shift * Math.LN2 / c),
+    softcapOut: c === undefined ? 0 : Math.fround(c * Math.LOG2E / shift),
+    alibiSlope: Math.fround(slope * Math.LOG2E / shift),
+    queryPosition: queryPosition(job, r0),
+    gapAfter: job.gap?.after ?? 0,
+    gapSize: job.gap?.size ?? 0,
+  };
+}
+
+/** The initial m (in the kernel's units) and l of head h's rows: the sink's, or an empty row's. A split
+ *  job's tiles start empty: the merge adds the sink (split-merge.ts). */
+export function sinkState(job: AttentionJob, shift: number, h: number): { readonly max: number; readonly sum: number } {
+  if (!job.sinks || job.split) return { max: -Infinity, sum: 0 };
+  return { max: Math.fround(job.sinks[h] * Math.LOG2E / shift), sum: 1 };
 }
 
 export class ScoreInputs {

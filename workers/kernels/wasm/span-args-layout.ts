@@ -41,7 +41,18 @@ export const K_SCALES = 100;
 export const V_SCALES = 104;
 /** Scratch for one decoded block: KEY_BLOCK·depth f32 rows, as many in panels, KEY_BLOCK·dvPad f32 of V. */
 export const KV_STAGING = 108;
-export const ARGS_BYTES = 112;
+/** Score terms of the variants (score-inputs.ts), each 0 when the job has none. The softcap in the
+ *  kernel's units: s' = tanh(s·SOFTCAP_IN)·SOFTCAP_OUT, s the base-2 score over shift. */
+export const SOFTCAP_IN = 112; // f32
+export const SOFTCAP_OUT = 116; // f32
+/** ALiBi: the head's slope · log2 e / shift; each key adds it × (key position − row position). */
+export const ALIBI_SLOPE = 120; // f32
+/** The position of the chunk's row 0 (row r is at QUERY_POSITION + r), and the keys' position gap: keys
+ *  j ≥ GAP_AFTER sit at position j + GAP_SIZE (key-range.ts; GAP_SIZE 0 without one). */
+export const QUERY_POSITION = 124;
+export const GAP_AFTER = 128;
+export const GAP_SIZE = 132;
+export const ARGS_BYTES = 136;
 
 export const KV_FLOAT32 = 0;
 export const KV_FLOAT16 = 1;

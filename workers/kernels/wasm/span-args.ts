@@ -39,6 +39,13 @@ export interface SpanArgs {
   readonly vScales: number;
   /** The staging one decoded block of stored K/V goes to (0 for float32). */
   readonly kvStaging: number;
+  /** The variants' score terms (score-inputs.ts), 0 where absent. */
+  readonly softcapIn: number;
+  readonly softcapOut: number;
+  readonly alibiSlope: number;
+  readonly queryPosition: number;
+  readonly gapAfter: number;
+  readonly gapSize: number;
 }
 
 /** Every field of the block: its name in SpanArgs, its offset, and the view it is stored through. One
@@ -55,6 +62,8 @@ const SPAN_FIELDS: readonly (readonly [name: keyof SpanArgs, offset: number, vie
   ['scratch', SpanArg.SCRATCH, 'i32'], ['scores', SpanArg.SCORES, 'i32'], ['scoresStride', SpanArg.SCORES_STRIDE, 'i32'],
   ['kvFormat', SpanArg.KV_FORMAT, 'i32'], ['dv', SpanArg.DV, 'i32'], ['kScales', SpanArg.K_SCALES, 'i32'],
   ['vScales', SpanArg.V_SCALES, 'i32'], ['kvStaging', SpanArg.KV_STAGING, 'i32'],
+  ['softcapIn', SpanArg.SOFTCAP_IN, 'f32'], ['softcapOut', SpanArg.SOFTCAP_OUT, 'f32'], ['alibiSlope', SpanArg.ALIBI_SLOPE, 'f32'],
+  ['queryPosition', SpanArg.QUERY_POSITION, 'i32'], ['gapAfter', SpanArg.GAP_AFTER, 'i32'], ['gapSize', SpanArg.GAP_SIZE, 'i32'],
 ];
 
 const FINISH_NAMES = ['rows', 'dvPad', 'shift', 'rowMax', 'rowSum', 'acc', 'scores', 'scoresStride'] as const;
