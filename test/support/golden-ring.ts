@@ -16,6 +16,8 @@ export interface VariantCase {
   readonly fields: Readonly<Record<string, unknown>>;
   readonly f32: (file: string) => TensorLike<Float32Array>;
   readonly f64: (file: string) => TensorLike<Float64Array>;
+  /** A bool file, as 0/1 bytes. */
+  readonly u8: (file: string) => TensorLike<Uint8Array>;
 }
 
 export function loadVariantCase(name: string): VariantCase {
@@ -42,6 +44,11 @@ export function loadVariantCase(name: string): VariantCase {
       const t = file(f);
       if (!(t.data instanceof Float64Array)) throw new Error(`golden-variants ${name}/${f}: expected float64`);
       return t as TensorLike<Float64Array>;
+    },
+    u8: (f) => {
+      const t = file(f);
+      if (!(t.data instanceof Uint8Array)) throw new Error(`golden-variants ${name}/${f}: expected bool`);
+      return t as TensorLike<Uint8Array>;
     },
   };
 }
