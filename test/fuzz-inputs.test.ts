@@ -124,7 +124,9 @@ const attentionMutations: readonly Mutation<AttentionArgs>[] = [
   { name: 'k of another float type', expected: TypeError, apply: (a) => { const s = shapeOf(a.k); const q = (a.q as { data: unknown }).data; a.k = { data: q instanceof Float64Array ? new Float32Array(product(s)) : new Float64Array(product(s)), shape: s }; } },
   { name: 'options a number', expected: TypeError, apply: (a) => { a.options = 5; } },
   { name: 'unknown option (typo)', expected: RangeError, apply: (a) => { a.options = { ...optionsOf(a), casual: true }; } },
-  { name: 'causal a string', expected: TypeError, apply: (a) => { a.options = { ...optionsOf(a), causal: 'yes' }; } },
+  // A string is a kind causal takes ('top-left', 'bottom-right'): another one is a wrong value.
+  { name: 'causal an unknown string', expected: RangeError, apply: (a) => { a.options = { ...optionsOf(a), causal: 'yes' }; } },
+  { name: 'causal a number', expected: TypeError, apply: (a) => { a.options = { ...optionsOf(a), causal: 1 }; } },
   { name: 'scale NaN', expected: RangeError, apply: (a) => { a.options = { ...optionsOf(a), scale: NaN }; } },
   { name: 'scale Infinity', expected: RangeError, apply: (a) => { a.options = { ...optionsOf(a), scale: Infinity }; } },
   { name: 'scale a string', expected: TypeError, apply: (a) => { a.options = { ...optionsOf(a), scale: '0.5' }; } },

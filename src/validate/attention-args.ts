@@ -115,7 +115,7 @@ export function validateAttentionWithKv(q: Tensor<FloatArray>, k: Tensor<FloatAr
   checkKeyCount(OP, 'k.shape[2] (Sk)', Sk);
 
   const options = readOptions(OP, optionsIn, OPTION_NAMES);
-  const variants = readScoreVariants(OP, options, H);
+  const variants = readScoreVariants(OP, options, H, 'H (q.shape[1])');
   const window = checkWindow(options.window, variants.causal);
   const scale = options.scale === undefined ? 1 / Math.sqrt(D) : options.scale;
   if (typeof scale !== 'number') throw typeError(OP, 'options.scale', 'a number', scale);
@@ -160,7 +160,7 @@ function checkWindow(window: unknown, causal: boolean): number | undefined {
   if (typeof window !== 'number') throw typeError(OP, 'options.window', 'a number', window);
   if (!Number.isInteger(window) || window < 1) throw rangeError(OP, 'options.window', 'a positive integer', window);
   if (!causal) {
-    throw new RangeError(`${OP}: options.window requires options.causal (true, 'bottom-right' or 'top-left': the window is the ${window} keys ending at each query's causal position), got causal: false`);
+    throw new RangeError(`${OP}: options.window requires options.causal: true, 'bottom-right' or 'top-left' (the window is the ${window} keys ending at each query's causal position), got causal: false`);
   }
   return window;
 }

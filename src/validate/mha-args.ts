@@ -135,7 +135,7 @@ export function validateMhaArgs(queryIn: unknown, keyIn: unknown, valueIn: unkno
   const outProjWeight = weight('outProjWeight', ['E', 'E'], [E, E]);
   const outProjBias = optionalWeight('outProjBias', ['E'], [E]);
 
-  const variants = readScoreVariants(OP, options, numHeads);
+  const variants = readScoreVariants(OP, options, numHeads, 'options.numHeads');
   let keyPaddingMask: Uint8Array | undefined;
   if (options.keyPaddingMask !== undefined) {
     const m = checkUint8Tensor(OP, 'options.keyPaddingMask', options.keyPaddingMask, ['B', 'Sk']);

@@ -33,12 +33,12 @@ interface VariantOptions {
   readonly sinks?: unknown;
 }
 
-/** `H`: the query heads, which the slopes and sinks are per. */
-export function readScoreVariants(op: string, options: VariantOptions, H: number): ScoreVariants {
+/** `H`: the query heads, which the slopes and sinks are per, named `hName` in messages. */
+export function readScoreVariants(op: string, options: VariantOptions, H: number, hName: string): ScoreVariants {
   const { causal, topLeft } = checkCausal(op, 'options.causal', options.causal);
   const softcap = checkSoftcap(op, options.softcap);
-  const alibiSlopes = options.alibiSlopes === undefined ? undefined : checkSlopes(op, options.alibiSlopes, H);
-  const sinks = options.sinks === undefined ? undefined : checkSinks(op, options.sinks, H);
+  const alibiSlopes = options.alibiSlopes === undefined ? undefined : checkSlopes(op, options.alibiSlopes, H, hName);
+  const sinks = options.sinks === undefined ? undefined : checkSinks(op, options.sinks, H, hName);
   return { causal, topLeft, ...(softcap !== undefined && { softcap }), ...(alibiSlopes && { alibiSlopes }), ...(sinks && { sinks }) };
 }
 
@@ -69,14 +69,14 @@ function checkSoftcap(op: string, value: unknown): number | undefined {
 }
 
 /** An array of numbers, a typed array, or a float tensor of shape [H]. */
-function checkSlopes(op: string, value: unknown, H: number): Float64Array {
+function checkSlopes(op: string, value: unknown, H: number, hName: string): Float64Array {
   const name = 'options.alibiSlopes';
   let values: ArrayLike<unknown>;
   if (Array.isArray(value)) {
     values = value.slice(); // read once
   } else if (value !== null && typeof value === 'object' && 'shape' in value) {
     const t = checkFloatTensor(op, name, value, ['H']);
-    checkDim(op, `${name}.shape[0]`, t.shape[0], H, 'H (q.shape[1])');
+    checkDim(op, `${name}.shape[0]`, t.shape[0], H, hName);
     values = t.data;
   } else {
     const view = ownView(value);
@@ -85,13 +85,13 @@ function checkSlopes(op: string, value: unknown, H: number): Float64Array {
     }
     values = view;
   }
-  if (values.length !== H) throw rangeError(op, `${name}.length`, `H = ${H} (one slope per query head)`, values.length);
+  if (values.length !== H) throw rangeError(op, `${name}.length`, `${hName} = ${H} (one slope per query head)`, values.length);
   return finiteCopy(op, name, values);
 }
 
-function checkSinks(op: string, value: unknown, H: number): Float64Array {
+function checkSinks(op: string, value: unknown, H: number, hName: string): Float64Array {
   const t = checkFloatTensor(op, 'options.sinks', value, ['H']);
-  checkDim(op, 'options.sinks.shape[0]', t.shape[0], H, 'H (q.shape[1])');
+  checkDim(op, 'options.sinks.shape[0]', t.shape[0], H, hName);
   return finiteCopy(op, 'options.sinks', t.data);
 }
 
