@@ -7,7 +7,7 @@
 
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AttentionPool, alibiSlopes, zeros, type AttentionOptions, type KernelName, type KvCache, type Tensor } from '../dist/src/index.js';
+import { AttentionPool, alibiSlopes, createRemoteEngine, zeros, type AttentionOptions, type KernelName, type KvCache, type Tensor } from '../dist/src/index.js';
 import { splitKvOption } from '../dist/testkit/hooks-option.js';
 import { expectAttentionClose, expectRelativeToMax, expectSameBits, WEIGHTS_ATOL, expectMaxAbsDiff } from './support/compare.js';
 import { kernelOptions, KERNELS } from './support/kernels.js';
@@ -169,6 +169,20 @@ describe.each(KERNELS)('%s kernel', (kernel) => {
       });
       expectAttentionClose(result.out, result.lse, ref, label);
     }), { numRuns: 30, seed: 16_002 });
+  }, TIMEOUT_MS);
+
+  it('the remote engine passes every variant through: the same bits as the pool', async () => {
+    const c = LARGE[1];
+    const b = build(c);
+    const engine = await createRemoteEngine({ threads: 2, ...kernelOptions(kernel) });
+    try {
+      const options = { ...b.options, causal: 'top-left' } as AttentionOptions;
+      const remote = await engine.attention(b.q as Tensor, b.k as Tensor, b.v as Tensor, options);
+      const local = await whole[1].attention(b.q as Tensor, b.k as Tensor, b.v as Tensor, options);
+      expectSameBits(remote.data, local.data, 'remote vs pool');
+    } finally {
+      await engine.close();
+    }
   }, TIMEOUT_MS);
 
   it('the layer takes the variants; with sinks its per-head weights match the reference and sum to less than 1', async () => {
