@@ -27,6 +27,17 @@ export function nonNegativeInt(option: string): (value: unknown) => number {
   };
 }
 
+/** --causal's value: the bare flag, true or bottom-right → 'bottom-right'; top-left; false. */
+export function causalValue(option: string): (value: unknown) => false | 'bottom-right' | 'top-left' {
+  return (value) => {
+    const text = String(value).trim();
+    if (text === '' || text === 'true' || text === 'bottom-right') return 'bottom-right';
+    if (text === 'top-left') return 'top-left';
+    if (text === 'false') return false;
+    throw new UsageError(`--${option} must be top-left, bottom-right, true or false (or the bare flag), got ${show(value)}`);
+  };
+}
+
 export function finiteNumber(option: string): (value: unknown) => number {
   return (value) => {
     const n = typeof value === 'number' ? value : Number(String(value).trim());
