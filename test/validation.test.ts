@@ -73,7 +73,9 @@ const attentionCases: BadCase[] = [
   { label: 'mask data length ≠ product(shape)', call: () => pool.attention(q, k, v, { mask: { data: new Uint8Array(53), shape: [6, 9] } }), error: RangeError, message: /mask/ },
   { label: 'bias a Uint8Array', call: () => pool.attention(q, k, v, { bias: u8([6, 9]) as never }), error: TypeError, message: /bias/ },
   { label: 'bias not broadcastable', call: () => pool.attention(q, k, v, { bias: f32([4, 6, 8]) }), error: RangeError, message: /bias/ },
-  { label: 'causal not a boolean', call: () => pool.attention(q, k, v, { causal: 'yes' as never }), error: TypeError, message: /causal/ },
+  // causal takes 'top-left' and 'bottom-right' too: an unknown string is a wrong value, another kind a wrong kind.
+  { label: 'causal an unknown string', call: () => pool.attention(q, k, v, { causal: 'yes' as never }), error: RangeError, message: /options\.causal must be true, false, 'bottom-right' or 'top-left', got "yes"/ },
+  { label: 'causal a number', call: () => pool.attention(q, k, v, { causal: 1 as never }), error: TypeError, message: /options\.causal/ },
   { label: 'scale a string', call: () => pool.attention(q, k, v, { scale: '0.5' as never }), error: TypeError, message: /scale/ },
   { label: 'scale NaN', call: () => pool.attention(q, k, v, { scale: NaN }), error: RangeError, message: /scale/ },
   { label: 'out of the wrong shape', call: () => pool.attention(q, k, v, { out: zeros([2, 4, 6, 8]) }), error: RangeError, message: /out/ },

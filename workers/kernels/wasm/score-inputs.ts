@@ -32,6 +32,9 @@ export interface StepKeys {
   readonly keys: number;
 }
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** The SpanArg fields of the variants (span-args-layout.ts), 0 where the job has none. */
 export interface ScoreTerms {
   readonly softcapIn: number;
@@ -46,7 +49,9 @@ export interface ScoreTerms {
 export function scoreTerms(job: AttentionJob, shift: number, h: number, r0: number): ScoreTerms {
   const c = job.softcap, slope = job.alibiSlopes?.[h] ?? 0;
   return {
-    softcapIn: c === undefined ? 0 : Math.fround(shift * Math.LN2 / c),
+    // Capped at the largest float32: past it (a huge scale's shift over a small cap) a zero score must stay
+    // tanh(0) = 0 rather than 0·Infinity = NaN, and every other one is ±1 either way.
+    softcapIn: c === undefined ? 0 : Math.fround(Math.min(FLOAT32_MAX, shift * Math.LN2 / c)),
     softcapOut: c === undefined ? 0 : Math.fround(c * Math.LOG2E / shift),
     alibiSlope: Math.fround(slope * Math.LOG2E / shift),
     queryPosition: queryPosition(job, r0),
