@@ -4,10 +4,12 @@
 // the chunk's state alone (FinishArgs).
 
 import type { WasmArena } from './arena.js';
+import type { ScoreTerms } from './score-inputs.js';
 import * as SpanArg from './span-args-layout.js';
 
 /** Pointers are byte offsets into the instance's memory, 0 for an absent mask, bias or scores. */
-export interface SpanArgs {
+/** With the variants' score terms (score-inputs.ts), 0 where absent. */
+export interface SpanArgs extends ScoreTerms {
   readonly rows: number;
   readonly depth: number;
   readonly dvPad: number;
@@ -39,13 +41,6 @@ export interface SpanArgs {
   readonly vScales: number;
   /** The staging one decoded block of stored K/V goes to (0 for float32). */
   readonly kvStaging: number;
-  /** The variants' score terms (score-inputs.ts), 0 where absent. */
-  readonly softcapIn: number;
-  readonly softcapOut: number;
-  readonly alibiSlope: number;
-  readonly queryPosition: number;
-  readonly gapAfter: number;
-  readonly gapSize: number;
 }
 
 /** Every field of the block: its name in SpanArgs, its offset, and the view it is stored through. One
