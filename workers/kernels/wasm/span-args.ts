@@ -7,8 +7,8 @@ import type { WasmArena } from './arena.js';
 import type { ScoreTerms } from './score-inputs.js';
 import * as SpanArg from './span-args-layout.js';
 
-/** Pointers are byte offsets into the instance's memory, 0 for an absent mask, bias or scores. */
-/** With the variants' score terms (score-inputs.ts), 0 where absent. */
+/** Pointers are byte offsets into the instance's memory, 0 for an absent mask, bias or scores; with the
+ *  variants' score terms (score-inputs.ts), 0 where absent. */
 export interface SpanArgs extends ScoreTerms {
   readonly rows: number;
   readonly depth: number;
