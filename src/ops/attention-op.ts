@@ -34,8 +34,9 @@ export async function runAttention(
 ): Promise<Tensor<FloatArray>> {
   const { B, H, Hkv, Sq, Sk, D, Dv } = args;
   const scores = [B, H, Sq, Sk] as const; // what a mask or bias broadcasts to (checked by validation)
-  const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv);
-  const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq) : undefined;
+  const { scratch } = run.ctx;
+  const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv, scratch);
+  const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq, scratch) : undefined;
   const job: AttentionJobBody = {
     kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, causal: args.causal, window: args.window,
     q: contiguous4(args.q.data, H, Sq, D),

@@ -9,9 +9,8 @@ import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import { kernelsFrom } from '../../workers/kernels/select.js';
 import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
-import type { TilesOutcome } from '../../workers/run-tiles.js';
-import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
-import type { Packed } from '../../workers/packed-views.js';
+import type { ServeTask } from '../../workers/board/phase.js';
+import type { WorkerSetup } from '../../workers/task.js';
 import { DTYPES, dtypeOf } from '../../workers/dtypes.js';
 import { runAttention } from '../ops/attention-op.js';
 import { runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
@@ -22,6 +21,8 @@ import type { AttentionArgs, AttentionOptions } from '../validate/attention-args
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
 import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import type { RotaryOptions } from '../validate/rotary-args.js';
+import { Board } from './board.js';
+import { BufferRegistry } from './buffer-registry.js';
 import { CallAdmission } from './call-admission.js';
 import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
@@ -30,6 +31,8 @@ import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js
 import { poolHooksOf } from './pool-hooks.js';
 import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import { poolWasmKernels } from './wasm-build.js';
+import { CallScratch, ScratchPool } from './scratch-pool.js';
+import { closeBoard, ServeTasks } from './serve-tasks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import { resolveSplitKvSetting } from '../plan/split-kv-setting.js';
 
@@ -48,8 +51,11 @@ function eagerThreads(threads: number): number {
 }
 
 /** What ends a dropped pool's threads; module-level so that it cannot capture the pool. */
-function destroyer(piscina: Piscina<Packed<PhaseTask>, TilesOutcome>): () => void {
-  return () => void piscina.destroy().catch(() => {});
+function destroyer(piscina: Piscina<ServeTask, void>, board: Int32Array): () => void {
+  return () => {
+    closeBoard(board);
+    void piscina.destroy().catch(() => {});
+  };
 }
 
 export class AttentionPool {
@@ -60,9 +66,11 @@ export class AttentionPool {
   /** Which build of the wasm kernel runs, in every thread of the pool ('relaxed-simd': fused
    *  multiply-add; see options.wasmBuild); null when the pool runs the js kernel. */
   readonly wasmVariant: WasmVariant | null;
-  readonly #piscina: Piscina<Packed<PhaseTask>, TilesOutcome>;
+  readonly #piscina: Piscina<ServeTask, void>;
   readonly #gate: CallGate;
+  readonly #serveTasks: ServeTasks;
   readonly #dispatcher: Dispatcher;
+  readonly #scratch = new ScratchPool();
   readonly #running = new Set<CallContext>();
   readonly #admission: CallAdmission;
   #closing: Promise<void> | undefined;
@@ -79,7 +87,7 @@ export class AttentionPool {
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
     // Before any thread starts: an unknown ATTNPOOL_SPLIT_KV throws here, like a bad option.
     this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv));
-    this.#piscina = new Piscina<Packed<PhaseTask>, TilesOutcome>({
+    this.#piscina = new Piscina<ServeTask, void>({
       filename: WORKER_URL, minThreads: eagerThreads(threads), maxThreads: threads, idleTimeout: Infinity, workerData,
       // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
       // blocks in Atomics.wait instead and, under steady load, never ends its current job, so V8 never
@@ -99,9 +107,15 @@ export class AttentionPool {
     hooks?.attach?.(this.#piscina);
     // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
     this.#piscina.on('error', () => {});
-    this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
-    this.#dispatcher = new Dispatcher(this.#piscina, threads, kernelsFrom(wasmModule));
-    releaseWhenDropped(this, destroyer(this.#piscina));
+    const running = Math.max(2, RUNNING_CALLS_PER_THREAD * threads);
+    this.#gate = new CallGate(running, maxQueue);
+    const registry = new BufferRegistry();
+    // A call's phases run one after another, so `running` slots are open at most; as many again let
+    // new phases open while threads leave the last ones.
+    const board = new Board({ threads, slots: 2 * running }, registry);
+    this.#serveTasks = new ServeTasks(this.#piscina, board, registry);
+    this.#dispatcher = new Dispatcher(board, this.#serveTasks, registry, kernelsFrom(wasmModule));
+    releaseWhenDropped(this, destroyer(this.#piscina, board.ints));
   }
 
   /** Scaled dot-product attention over pre-split heads: q [B, H, Sq, D], k [B, Hkv, Sk, D],
@@ -167,6 +181,7 @@ export class AttentionPool {
       forgetDropped(this);
       this.#gate.close();
       for (const ctx of this.#running) ctx.stop(new PoolClosedError(ctx.op));
+      this.#serveTasks.close();
       await this.#piscina.destroy();
       // destroy() resolves on the threads' 'exit' events, while their message ports are still being
       // closed (libuv closes handles at the end of the loop turn): a caller checking for leftover
@@ -199,7 +214,7 @@ export class AttentionPool {
       done();
       throw new PoolClosedError(op);
     }
-    const ctx = new CallContext(op, inline);
+    const ctx = new CallContext(op, inline, inline ? undefined : new CallScratch(this.#scratch));
     const onAbort = () => ctx.stop(new AbortError(op));
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#running.add(ctx);
@@ -216,6 +231,8 @@ export class AttentionPool {
     })().finally(() => {
       signal?.removeEventListener('abort', onAbort);
       this.#running.delete(ctx);
+      if (this.#running.size === 0) this.#serveTasks.idle();
+      ctx.scratch?.release(); // no thread works for the call any more (board.ts)
       this.#gate.release();
       done();
     });

@@ -1,37 +1,31 @@
-// Runs one phase of a call: on the calling thread for small problems, else on the worker pool.
-//
-// piscina.run costs ~40–55 µs per message here — more than a small tile's compute — so a phase posts
-// one task per thread ("lane"), not one per tile; each task pulls tile indices from a shared counter.
-// While more lanes (of all calls) are open than there are threads, a task returns after
-// TASK_TIME_SLICE_MS and its lane re-posts it at the back of the pool's queue: that is how concurrent
-// calls share the threads fairly. A call alone on the pool is never sliced: each re-post costs about
-// 0.5 ms here (a round trip through this thread and piscina's queue) and the wasm kernel packs K/V
-// again for the new message; at 20 ms slices that made a lone S=4096 call ~15 % slower on 1 thread and
-// up to 35 % on 2 (measured with the slice forced on and off).
+// Runs one phase of a call: on the calling thread for small problems, else on the pool's threads
+// through the board (board.ts, workers/board/). A phase on the threads costs the calling thread an
+// encoding of its descriptor and one Atomics.notify, whatever the number of threads: no message per
+// thread or per phase, no buffer per phase (buffers a phase refers to are registered with the threads
+// once, buffer-registry.ts).
 
-import type { Piscina } from 'piscina';
-import { WorkerFailedError } from '../errors.js';
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import type { KernelSet } from '../../workers/kernels/select.js';
-import { packViews, withPackedField, type Packed } from '../../workers/packed-views.js';
-import { runTiles, type TilesOutcome } from '../../workers/run-tiles.js';
-import type { PhaseTask } from '../../workers/task.js';
-import { suspensionSlot } from '../../workers/kernels/suspended-tile.js';
+import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
+import { encodeDescriptor } from '../../workers/board/descriptor.js';
+import type { PauseSlots, PhaseDescriptor } from '../../workers/board/phase.js';
+import { runTiles } from '../../workers/run-tiles.js';
+import type { Board } from './board.js';
+import type { BufferRegistry } from './buffer-registry.js';
 import type { CallContext } from './call-context.js';
+import { scratchArray } from './scratch-pool.js';
+import type { ServeTasks } from './serve-tasks.js';
 
-/** A slice long enough that the ~50 µs re-post costs < 0.5 %, short enough that a call waiting
- *  behind a long one starts within tens of milliseconds. */
-export const TASK_TIME_SLICE_MS = 20;
+/** Tile lists up to this many int32 travel inside the descriptor (a call's fresh list then needs no
+ *  registering); longer ones, of calls long enough not to notice, are registered like any buffer. */
+const INLINE_TILE_INTS = 4096;
 
 export class Dispatcher {
-  /** Raised while #openLanes > threads; every task reads it at the end of its slice. */
-  readonly #contended = new Int32Array(new SharedArrayBuffer(4));
-  #openLanes = 0;
-
   constructor(
-    private readonly piscina: Piscina<Packed<PhaseTask>, TilesOutcome>,
-    private readonly threads: number,
+    private readonly board: Board,
+    private readonly serveTasks: ServeTasks,
+    private readonly registry: BufferRegistry,
     private readonly callingThreadKernels: KernelSet,
   ) {}
 
@@ -40,45 +34,27 @@ export class Dispatcher {
     ctx.throwIfStopped();
     const tiles = tileCount(job);
     if (tiles === 0) return;
-    const counter = new Int32Array(new SharedArrayBuffer(4));
-    const task: PhaseTask = { job, kernel, counter, abort: ctx.abortFlag, contended: this.#contended, budgetMs: TASK_TIME_SLICE_MS };
     if (inline) {
-      runTiles(this.callingThreadKernels[kernel](), { ...task, budgetMs: Infinity });
+      runTiles(this.callingThreadKernels[kernel](), { job, kernel, abort: ctx.abortFlag });
     } else {
-      // Packed once for all of the phase's posts (workers/packed-views.ts: views past 4 GiB).
-      const message = packViews(task);
-      const lanes = Math.min(this.threads, tiles);
-      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, job, message)));
+      const threads = Math.min(this.board.shape.threads, tiles);
+      this.serveTasks.ensure(threads);
+      const phase: PhaseDescriptor = { job, kernel, ...(job.kind === 'attention' ? { pauses: pauseSlots(ctx, job, threads) } : {}) };
+      const descriptor = encodeDescriptor(phase, {
+        idOf: (buffer) => this.registry.idOf(buffer),
+        inline: (view) => view === job.tiles && job.tiles.length <= INLINE_TILE_INTS,
+      });
+      await this.board.runPhase(ctx, descriptor, tiles);
     }
     ctx.throwIfStopped();
   }
+}
 
-  async #lane(ctx: CallContext, job: Job, task: Packed<PhaseTask>): Promise<void> {
-    this.#setOpenLanes(this.#openLanes + 1);
-    try {
-      // Each lane its own slot for an attention tile its task pauses mid-way (workers/run-tiles.ts).
-      await this.#runLane(ctx, job.kind === 'attention' ? withPackedField(task, 'suspended', suspensionSlot(job)) : task);
-    } finally {
-      this.#setOpenLanes(this.#openLanes - 1);
-    }
-  }
-
-  #setOpenLanes(lanes: number): void {
-    this.#openLanes = lanes;
-    Atomics.store(this.#contended, 0, lanes > this.threads ? 1 : 0);
-  }
-
-  async #runLane(ctx: CallContext, task: Packed<PhaseTask>): Promise<void> {
-    for (;;) {
-      let outcome: TilesOutcome;
-      try {
-        outcome = await this.piscina.run(task);
-      } catch (err) {
-        ctx.stop(new WorkerFailedError(ctx.op, err)); // the other lanes see the flag and return
-        return;
-      }
-      // A stopped call posts nothing more: after close() a new task would start a fresh thread.
-      if (outcome !== 'more' || ctx.stopped) return;
-    }
-  }
+/** One pause slot per thread that may work on the phase (workers/board/phase.ts). */
+function pauseSlots(ctx: CallContext, job: Job & { kind: 'attention' }, threads: number): PauseSlots {
+  const slotLength = suspensionSlotLength(job);
+  // Only a slot's header is read before the slot is written: tile + 1, 0 for empty.
+  const slots = scratchArray(ctx.scratch, Float64Array, threads * slotLength, false);
+  for (let i = 0; i < threads; i++) slots[i * slotLength] = 0;
+  return { states: scratchArray(ctx.scratch, Int32Array, threads), slots, slotLength };
 }

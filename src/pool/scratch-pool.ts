@@ -1,0 +1,64 @@
+// Shared buffers the pool reuses from call to call for what a call's threads write and the caller never
+// keeps: the staging of a small result (copied out when the call ends), split-KV's partial states, the
+// slots of paused tiles. A fresh SharedArrayBuffer would cost a registration with every thread
+// (buffer-registry.ts: one message per thread) plus its page faults; a reused one is registered once.
+//
+// Buffers come in power-of-two classes from 4 KiB to MAX_POOLED_BYTES; at most MAX_FREE_PER_CLASS
+// of each wait for reuse, so the pool keeps at most a few MiB idle. Larger requests get a fresh buffer.
+
+/** The largest class kept for reuse. */
+const MAX_POOLED_BYTES = 4 << 20;
+const MIN_CLASS_BYTES = 4096;
+const MAX_FREE_PER_CLASS = 8;
+
+export type ArrayType<A> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): A; readonly BYTES_PER_ELEMENT: number };
+
+export class ScratchPool {
+  readonly #free = new Map<number, SharedArrayBuffer[]>();
+
+  take(bytes: number): SharedArrayBuffer {
+    const size = classOf(bytes);
+    if (size === undefined) return new SharedArrayBuffer(bytes);
+    return this.#free.get(size)?.pop() ?? new SharedArrayBuffer(size);
+  }
+
+  give(buffer: SharedArrayBuffer): void {
+    const size = buffer.byteLength;
+    if (classOf(size) !== size) return;
+    let free = this.#free.get(size);
+    if (!free) this.#free.set(size, (free = []));
+    if (free.length < MAX_FREE_PER_CLASS) free.push(buffer);
+  }
+}
+
+function classOf(bytes: number): number | undefined {
+  if (bytes > MAX_POOLED_BYTES) return undefined;
+  return Math.max(MIN_CLASS_BYTES, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
+}
+
+/** One call's scratch: zeroed arrays from the pool, all given back by release() once no thread of the
+ *  call touches them. */
+export class CallScratch {
+  readonly #taken: SharedArrayBuffer[] = [];
+
+  constructor(private readonly pool: ScratchPool) {}
+
+  /** `zeroed` false: the caller clears what it reads before writing (an earlier call's values are in
+   *  a reused buffer, and a call must never see another's). */
+  array<A extends ArrayBufferView>(Type: ArrayType<A>, length: number, zeroed = true): A {
+    const bytes = length * Type.BYTES_PER_ELEMENT;
+    const buffer = this.pool.take(bytes);
+    this.#taken.push(buffer);
+    if (zeroed) new Uint8Array(buffer, 0, bytes).fill(0);
+    return new Type(buffer, 0, length);
+  }
+
+  release(): void {
+    for (const buffer of this.#taken.splice(0)) this.pool.give(buffer);
+  }
+}
+
+/** A zeroed shared array: from the call's scratch when it has one, else on a new buffer. */
+export function scratchArray<A extends ArrayBufferView>(scratch: CallScratch | undefined, Type: ArrayType<A>, length: number, zeroed = true): A {
+  return scratch ? scratch.array(Type, length, zeroed) : new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT), 0, length);
+}

@@ -1,0 +1,63 @@
+// The board: the Int32Array in shared memory through which the pool hands phases to its threads with
+// no message per phase (src/pool/board.ts writes it, ./serve.ts reads it). ggml's CPU threadpool works
+// the same way: threads wait on one shared word and pull chunks from an atomic counter.
+//
+//   [DOORBELL]   bumped (and notified) each time a phase opens or the pool closes; idle threads
+//                Atomics.wait on it
+//   [CLOSING]    1 once the pool closes: threads return from their serve task
+//   [OPEN]       phases open now (a thread with nothing to do skips the scan when 0)
+//   [PARK]       1 while the pool has been idle a while: a thread with nothing to do returns from its
+//                serve task, so that an idle pool does not keep the process alive (piscina holds a
+//                running task's port referenced); the next phase clears it and restarts the tasks
+//   cells        one per thread (worker index): 1 + the phase slot it is inside, or 0. The slot a
+//                thread dies in is the call that fails; a slot is reused only once no cell names it.
+//   slots        one per phase that can be open at once (the pool's running calls), SLOT_INTS each:
+//     GEN        bumped each time the slot opens: a thread decodes a slot's descriptor once per GEN
+//     STATE      OPEN while threads may enter, else FREE
+//     NEXT       the next tile index to take (Atomics.add)
+//     TILES      the phase's tile count
+//     REMAINING  tiles not finished; the thread that takes it to 0 notifies it (the caller waits on it)
+//     INSIDE     threads inside (a hint for the fairness rule of serve.ts, not for correctness)
+//     ABORT      non-zero: the call stopped; threads leave between steps
+//     DESC_*     where the phase's descriptor (./descriptor.ts, UTF-8 JSON) lies: a registered
+//                buffer's id, a byte offset and a length
+
+export const DOORBELL = 0;
+export const CLOSING = 1;
+export const OPEN = 2;
+export const PARK = 3;
+const HEADER_INTS = 4;
+
+export const SLOT_GEN = 0;
+export const SLOT_STATE = 1;
+export const SLOT_NEXT = 2;
+export const SLOT_TILES = 3;
+export const SLOT_REMAINING = 4;
+export const SLOT_INSIDE = 5;
+export const SLOT_ABORT = 6;
+export const SLOT_DESC_ID = 7;
+export const SLOT_DESC_OFFSET = 8;
+export const SLOT_DESC_BYTES = 9;
+export const SLOT_INTS = 16;
+
+export const STATE_FREE = 0;
+export const STATE_OPEN = 1;
+
+export interface BoardShape {
+  readonly threads: number;
+  readonly slots: number;
+}
+
+/** Index of thread `worker`'s cell. */
+export function cellAt(worker: number): number {
+  return HEADER_INTS + worker;
+}
+
+/** Index of field `field` of slot `slot`. */
+export function slotAt(shape: BoardShape, slot: number, field: number): number {
+  return HEADER_INTS + shape.threads + slot * SLOT_INTS + field;
+}
+
+export function boardInts(shape: BoardShape): number {
+  return HEADER_INTS + shape.threads + shape.slots * SLOT_INTS;
+}
