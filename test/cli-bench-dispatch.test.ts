@@ -13,7 +13,7 @@ const HAS_THREAD_CPU = typeof (process as { threadCpuUsage?: unknown }).threadCp
 const TINY = ['bench', '--mode', 'dispatch', '--threads', '1,2', '--repeat', '30', '--warmup', '2', '--kv-length', '1024',
   '--concurrency', '4', '--mix-duration', '300ms'];
 
-interface LatencyRun { threads: number; cpuPerCallUs: number | null; wallMedianUs: number; wallP90Us: number; wallOverKernel: number }
+interface LatencyRun { threads: number; cpuPerCallUs: number | null; wallMedianUs: number; wallP90Us: number; wallOverKernel: number | null }
 interface ShapeResult {
   shape: { kind: string; batch: number; heads: number; kvHeads: number; headDim: number; queries: number; keys: number; causal: boolean };
   flops: number; onWorkers: boolean;
@@ -57,14 +57,17 @@ describe('attnpool bench --mode dispatch', () => {
       const k = s.kernelTime;
       expect(k.copies).toEqual([1, 2]);
       for (const wall of k.wallMedianUs) expectPositive(wall, `${what} kernel-run wall`);
-      expectPositive(k.kernelUs, `${what} kernel time`);
+      // The kernel time is a difference of two medians: on a busy machine (these CLI runs share it with the
+      // other test files) it can come out at or below 0, which the document reports with a null ratio.
+      expect(Number.isFinite(k.kernelUs), `${what} kernel time = ${k.kernelUs}`).toBe(true);
       expect(k.kernelUs).toBeCloseTo(k.wallMedianUs[1]! - k.wallMedianUs[0]!, 6);
       expect(k.fixedUs).toBeCloseTo(k.wallMedianUs[0]! - k.kernelUs, 6);
       expect(s.runs.map((r) => r.threads)).toEqual([1, 2]);
       for (const r of s.runs) {
         expectPositive(r.wallMedianUs, `${what} wall median`);
         expect(r.wallP90Us).toBeGreaterThanOrEqual(r.wallMedianUs);
-        expect(r.wallOverKernel).toBeCloseTo(r.wallMedianUs / k.kernelUs, 6); // kernelUs > 0, checked above
+        if (k.kernelUs > 0) expect(r.wallOverKernel).toBeCloseTo(r.wallMedianUs / k.kernelUs, 6);
+        else expect(r.wallOverKernel).toBeNull();
         if (HAS_THREAD_CPU) expectPositive(r.cpuPerCallUs, `${what} CPU per call`);
         else expect(r.cpuPerCallUs).toBeNull();
       }
@@ -97,10 +100,18 @@ describe('attnpool bench --mode dispatch', () => {
       `kernel (js|wasm \\((simd|relaxed-simd) build\\)); main-thread CPU: ${cpuSource}$`, 'm'));
     expect(out).toMatch(/^shape +path +threads +main CPU µs per call +wall µs median +wall µs p90 +wall \/ kernel$/m);
     const cpu = HAS_THREAD_CPU ? '[\\d.]+' : '—';
-    const row = (shape: string) => new RegExp(`^${shape} +workers +[12] +${cpu} +[\\d.]+ +[\\d.]+ +[\\d.]+×$`, 'gm');
-    expect(out.match(row('self S=64 B1 H8 D64'))).toHaveLength(2);
-    expect(out.match(row('decode Sk=1024 B1 H8 D64'))).toHaveLength(2);
-    expect(out.match(/^kernel time of (self S=64|decode Sk=1024) B1 H8 D64 \([\d.]+ MFLOP\), 1 thread: [\d.]+ µs = [\d.]+ µs \(2 copies in one call\) − [\d.]+ µs \(1\);/gm)).toHaveLength(2);
+    // A kernel time at or below 0 (a busy machine, see the --json test) prints "—" as the ratio, and a note.
+    const kernelUs = (shape: string) => {
+      const line = out.match(new RegExp(`^kernel time of ${shape} \\([\\d.]+ MFLOP\\), 1 thread: (-?[\\d.]+) µs = [\\d.]+ µs \\(2 copies in one call\\) − [\\d.]+ µs \\(1\\);`, 'm'));
+      expect(line, `kernel time line of ${shape}`).not.toBeNull();
+      return Number(line![1]);
+    };
+    const shapes = ['self S=64 B1 H8 D64', 'decode Sk=1024 B1 H8 D64'];
+    for (const shape of shapes) {
+      const ratio = kernelUs(shape) > 0 ? '[\\d.]+×' : '—';
+      expect(out.match(new RegExp(`^${shape} +workers +[12] +${cpu} +[\\d.]+ +[\\d.]+ +${ratio}$`, 'gm')), shape).toHaveLength(2);
+    }
+    expect(out.includes('note: a kernel time at or below 0 µs')).toBe(shapes.some((shape) => kernelUs(shape) <= 0));
     expect(out).toMatch(/^calls per second: 4 concurrent callers, each issuing self S=64 B1 H8 D64 \/ decode Sk=1024 B1 H8 D64 in turn, for 0\.3 s$/m);
     expect(out).toMatch(/^threads +calls +calls\/s +main CPU µs per call +main thread busy$/m);
     expect(out.match(new RegExp(`^[12] +\\d+ +\\d+ +${cpu} +${HAS_THREAD_CPU ? '\\d+%' : '—'}$`, 'gm'))).toHaveLength(2);

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttentionPool, createRemoteEngine, INLINE_MAX_FLOPS } from '../dist/src/index.js';
 import { caught, expectMaxAbsDiff, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, FLOAT64_RTOL, WEIGHTS_ATOL } from './support/compare.js';
-import { mhaInputs, randomTensor, Rng, toFloat64, type MhaInputs, type MhaSpec, type TensorLike } from './support/random.js';
+import { mhaInputs, mhaInputsAsFloat64, randomTensor, Rng, type MhaInputs, type MhaSpec, type TensorLike } from './support/random.js';
 import { swapLeadingAxes } from './support/layout.js';
 import { referenceMultiHeadAttention } from './support/reference.js';
 
@@ -55,17 +55,7 @@ function layerFlops(c: LayoutCase): number {
 
 function inputsFor(c: LayoutCase): MhaInputs {
   const inputs = mhaInputs(c);
-  if (!c.float64) return inputs;
-  // The same values in float64, keeping which of query, key and value are one tensor.
-  const query = toFloat64(inputs.query);
-  const key = inputs.key === inputs.query ? query : toFloat64(inputs.key);
-  const value = inputs.value === inputs.query ? query : inputs.value === inputs.key ? key : toFloat64(inputs.value);
-  const w = inputs.weights;
-  const weights = {
-    inProjWeight: toFloat64(w.inProjWeight), outProjWeight: toFloat64(w.outProjWeight),
-    ...(w.inProjBias && { inProjBias: toFloat64(w.inProjBias) }), ...(w.outProjBias && { outProjBias: toFloat64(w.outProjBias) }),
-  };
-  return { query, key, value, weights, keyPaddingMask: inputs.keyPaddingMask } as unknown as MhaInputs;
+  return c.float64 ? mhaInputsAsFloat64(inputs) : inputs;
 }
 
 it('the cases cover both the worker and the calling-thread path', () => {

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { caught, expectRelativeToMax, expectSameBits, FLOAT32_RTOL, FLOAT64_RTOL } from './support/compare.js';
 import { swapLeadingAxes } from './support/layout.js';
-import { mhaInputs, toFloat64, type MhaInputs, type TensorLike } from './support/random.js';
+import { mhaInputs, mhaInputsAsFloat64, type MhaInputs, type TensorLike } from './support/random.js';
 import { attendMaskFromPadding, linear, mergeHeads, referenceAttention, splitHeads } from './support/reference.js';
 import { referenceRotary, type RotaryReferenceOptions } from './support/reference-rotary.js';
 import { suitePool } from './support/suite-pools.js';
@@ -74,21 +74,9 @@ const cases: readonly Case[] = [
   { label: 'float64, self, causal, positions', inputs: mhaInputs({ seed: 1808, B: 2, Sq: 30, Sk: 30, E: 32, selfAttention: true }), numHeads: 4, causal: true, rotary: { positions: int32([2, 30], (n) => 30 - (n % 30)) }, float64: true },
 ];
 
-function asFloat64(inputs: MhaInputs): MhaInputs {
-  const query = toFloat64(inputs.query);
-  const key = inputs.key === inputs.query ? query : toFloat64(inputs.key);
-  const value = inputs.value === inputs.query ? query : inputs.value === inputs.key ? key : toFloat64(inputs.value);
-  const w = inputs.weights;
-  const weights = {
-    inProjWeight: toFloat64(w.inProjWeight), outProjWeight: toFloat64(w.outProjWeight),
-    ...(w.inProjBias && { inProjBias: toFloat64(w.inProjBias) }), ...(w.outProjBias && { outProjBias: toFloat64(w.outProjBias) }),
-  };
-  return { ...inputs, query, key, value, weights } as unknown as MhaInputs;
-}
-
 describe('multiHeadAttention with options.rotary', () => {
   it.each(cases)('$label', async (c) => {
-    const inputs = c.float64 ? asFloat64(c.inputs) : c.inputs;
+    const inputs = c.float64 ? mhaInputsAsFloat64(c.inputs) : c.inputs;
     const expected = referenceLayer(inputs, c.numHeads, c.numKvHeads ?? c.numHeads, c.causal, c.rotary);
     // The seq-first call gets the same tensors transposed, and its output transposed back.
     const seqFirst = c.batchFirst === false;

@@ -193,3 +193,17 @@ export function mhaInputs(spec: MhaSpec): MhaInputs {
   }
   return { query, key, value, weights, keyPaddingMask };
 }
+
+/** The same inputs in float64 (typed as MhaInputs: the layer takes either element type), keeping which
+ *  of query, key and value are one tensor. */
+export function mhaInputsAsFloat64(inputs: MhaInputs): MhaInputs {
+  const query = toFloat64(inputs.query);
+  const key = inputs.key === inputs.query ? query : toFloat64(inputs.key);
+  const value = inputs.value === inputs.query ? query : inputs.value === inputs.key ? key : toFloat64(inputs.value);
+  const w = inputs.weights;
+  const weights = {
+    inProjWeight: toFloat64(w.inProjWeight), outProjWeight: toFloat64(w.outProjWeight),
+    ...(w.inProjBias && { inProjBias: toFloat64(w.inProjBias) }), ...(w.outProjBias && { outProjBias: toFloat64(w.outProjBias) }),
+  };
+  return { ...inputs, query, key, value, weights } as unknown as MhaInputs;
+}
