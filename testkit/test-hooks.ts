@@ -26,6 +26,13 @@ export class TestHooks implements PoolHooks {
     Atomics.store(this.#faultState, FAULT_SLOTS.armed, FAULT_KINDS.indexOf(kind) + 1);
   }
 
+  /** The number of calls' jobs in each phase opened on the threads, in order (PoolHooks.onPhase). */
+  readonly phases: number[] = [];
+
+  onPhase(parts: number): void {
+    this.phases.push(parts);
+  }
+
   get faultsFired(): number {
     return Atomics.load(this.#faultState, FAULT_SLOTS.fired);
   }

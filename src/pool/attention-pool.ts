@@ -21,9 +21,10 @@ import type { AttentionArgs, AttentionOptions } from '../validate/attention-args
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
 import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import type { RotaryOptions } from '../validate/rotary-args.js';
+import { readBatchRequests, type AttentionRequest, type BatchOptions } from '../validate/batch-args.js';
 import { Board } from './board.js';
 import { BufferRegistry } from './buffer-registry.js';
-import { CallAdmission } from './call-admission.js';
+import { CallAdmission, type Admitted, type Placement } from './call-admission.js';
 import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
@@ -56,6 +57,15 @@ function destroyer(piscina: Piscina<ServeTask, void>, board: Int32Array): () => 
     closeBoard(board);
     void piscina.destroy().catch(() => {});
   };
+}
+
+/** Every promise's value; once all have settled, the first failure. Not Promise.all: a batch's call
+ *  must not end — and give back its scratch — while some of its requests still have tiles running. */
+async function everyOne<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 export class AttentionPool {
@@ -112,9 +122,9 @@ export class AttentionPool {
     const registry = new BufferRegistry();
     // A call's phases run one after another, so `running` slots are open at most; as many again let
     // new phases open while threads leave the last ones.
-    const board = new Board({ threads, slots: 2 * running }, registry);
-    this.#serveTasks = new ServeTasks(this.#piscina, board, registry);
-    this.#dispatcher = new Dispatcher(board, this.#serveTasks, registry, kernelsFrom(wasmModule));
+    const board = new Board({ threads, slots: 2 * running }, registry, this.#scratch);
+    this.#serveTasks = new ServeTasks(this.#piscina, board, registry, () => this.#scratch.trim());
+    this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule), hooks?.onPhase?.bind(hooks));
     releaseWhenDropped(this, destroyer(this.#piscina, board.ints));
   }
 
@@ -129,8 +139,29 @@ export class AttentionPool {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
     // Everything up to #call's first await runs synchronously with the call: the arguments are read
     // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
-    const { args, inline } = this.#admission.attention(q, kOrCache, vOrOptions, options);
-    return this.#call('attention', args.signal, inline, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
+    const admitted = this.#admission.attention(q, kOrCache, vOrOptions, options);
+    const { args } = admitted;
+    return this.#call('attention', args.signal, admitted, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
+  }
+
+  /** Many independent attention calls as one: each request over its own q, k and v, or over a KvCache,
+   *  with its own options (attention's, but for signal: the batch has one). Their tiles run as one
+   *  phase, pulled from one counter, and outs[i] has exactly the bits of attention() for request i.
+   *  Errors name the request; the batch is admitted, bounded (maxCallBytes) and aborted as one call. */
+  async attentionBatch<A extends FloatArray = Float32Array>(requests: readonly AttentionRequest<A>[], options?: BatchOptions): Promise<Tensor<A>[]> {
+    const { requests: read, signal } = readBatchRequests(requests, options, (value): value is KvCache<FloatArray> => value instanceof KvCache);
+    const snapshots = read.map((request) => request.kv && snapshotKvCache(request.kv)); // as of the call, like attention()
+    const release = () => { for (const snapshot of snapshots) snapshot?.release(); };
+    let admitted: Admitted<readonly AttentionArgs[]>;
+    try {
+      admitted = this.#admission.attentionBatch(read, snapshots);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const outs = await this.#call('attentionBatch', signal, admitted, (ctx) =>
+      everyOne(admitted.args.map((args, i) => runAttention(args, this.#run(ctx, args.q.data), snapshots[i]))), release);
+    return outs as Tensor<A>[];
   }
 
   /** A KV cache for incremental decoding: keys [B, Hkv, capacity, D] and values [B, Hkv, capacity, Dv]
@@ -141,14 +172,15 @@ export class AttentionPool {
 
   #attentionOverCache(q: unknown, cache: KvCache<FloatArray>, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
     const snapshot = snapshotKvCache(cache); // synchronous with the call: later appends are not read
-    let args: AttentionArgs, inline: boolean;
+    let admitted: Admitted<AttentionArgs>;
     try {
-      ({ args, inline } = this.#admission.cachedAttention(cache, snapshot, q, options, extra));
+      admitted = this.#admission.cachedAttention(cache, snapshot, q, options, extra);
     } catch (err) {
       snapshot.release();
       throw err;
     }
-    return this.#call('attention', args.signal, inline, (ctx) =>
+    const { args } = admitted;
+    return this.#call('attention', args.signal, admitted, (ctx) =>
       runAttention(args, this.#run(ctx, args.q.data), snapshot), snapshot.release);
   }
 
@@ -160,8 +192,9 @@ export class AttentionPool {
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
-    const { args, inline } = this.#admission.multiHeadAttention(query, key, value, weights, options);
-    const result = await this.#call('multiHeadAttention', args.signal, inline, (ctx) =>
+    const admitted = this.#admission.multiHeadAttention(query, key, value, weights, options);
+    const { args } = admitted;
+    const result = await this.#call('multiHeadAttention', args.signal, admitted, (ctx) =>
       runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
   }
@@ -170,8 +203,9 @@ export class AttentionPool {
    *  each pair of the first rotaryDim dimensions turned by position · base^(-2d / rotaryDim)
    *  (validate/rotary-args.ts). The same bits whatever the thread count and kernel. */
   async rotary<A extends FloatArray = Float32Array>(x: Tensor<A>, options?: RotaryOptions<A>): Promise<Tensor<A>> {
-    const { args, inline } = this.#admission.rotary(x, options);
-    const result = await this.#call('rotary', args.signal, inline, (ctx) => runRotary(args, this.#run(ctx, args.x.data)));
+    const admitted = this.#admission.rotary(x, options);
+    const { args } = admitted;
+    const result = await this.#call('rotary', args.signal, admitted, (ctx) => runRotary(args, this.#run(ctx, args.x.data)));
     return result as Tensor<A>;
   }
 
@@ -200,7 +234,7 @@ export class AttentionPool {
 
   /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an
    *  aborted call, after its promise has already rejected), or when it is refused before starting. */
-  async #call<T>(op: string, signal: AbortSignal | undefined, inline: boolean, body: (ctx: CallContext) => Promise<T>,
+  async #call<T>(op: string, signal: AbortSignal | undefined, placement: Placement, body: (ctx: CallContext) => Promise<T>,
     done: () => void = () => {}): Promise<T> {
     try {
       if (this.#closing) throw new PoolClosedError(op);
@@ -214,7 +248,7 @@ export class AttentionPool {
       done();
       throw new PoolClosedError(op);
     }
-    const ctx = new CallContext(op, inline, inline ? undefined : new CallScratch(this.#scratch));
+    const ctx = new CallContext(op, placement, placement.inline ? undefined : new CallScratch(this.#scratch));
     const onAbort = () => ctx.stop(new AbortError(op));
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#running.add(ctx);

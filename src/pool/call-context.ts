@@ -3,6 +3,7 @@
 // rejects the call at once; threads working for it leave at their next step, so no thread is lost and
 // no other call is touched.
 
+import type { Placement } from './call-admission.js';
 import type { CallScratch } from './scratch-pool.js';
 
 export class CallContext {
@@ -11,8 +12,14 @@ export class CallContext {
   #failure: Error | undefined;
   readonly #listeners: ((err: Error) => void)[] = [];
 
+  readonly inline: boolean;
+  readonly coalesce: boolean;
+
   /** `scratch`: for calls that run on the workers. */
-  constructor(readonly op: string, readonly inline: boolean, readonly scratch?: CallScratch) {}
+  constructor(readonly op: string, placement: Placement, readonly scratch?: CallScratch) {
+    this.inline = placement.inline;
+    this.coalesce = placement.coalesce;
+  }
 
   /** Records the first reason to stop, raises the flag and tells the listeners (the caller's promise
    *  rejects, open phases raise their ABORT). */

@@ -3,58 +3,100 @@
 // encoding of its descriptor and one Atomics.notify, whatever the number of threads: no message per
 // thread or per phase, no buffer per phase (buffers a phase refers to are registered with the threads
 // once, buffer-registry.ts).
+//
+// Coalescing. Phases submitted together by small calls (call-admission.ts COALESCE_MAX_FLOPS), or by
+// one call (attentionBatch's requests), are opened as one phase of several parts: their tiles are
+// pulled from one counter, in the order submitted, and the calling thread pays one slot, one doorbell
+// and one waiter for all of them. A larger call's phases keep a phase of their own, so that the
+// fairness slices between phases (workers/board/serve.ts) still let a short call pass a long one.
+// "Together" means
+//   - in the same turn of the microtask queue: phases are collected until a microtask queued by the
+//     first of them runs — the calls of one `Promise.all`, the requests of `attentionBatch`, calls
+//     made in one callback;
+//   - or while no board slot is free: the phases waiting for one open together when one frees.
+// A lone phase waits for one microtask and nothing else. Bits do not change: a tile is a pure
+// function of its job and index (workers/kernels/jobs.ts), whichever phase it is pulled from.
 
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import type { KernelSet } from '../../workers/kernels/select.js';
-import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
-import { encodeDescriptor } from '../../workers/board/descriptor.js';
-import type { PauseSlots, PhaseDescriptor } from '../../workers/board/phase.js';
 import { runTiles } from '../../workers/run-tiles.js';
-import type { Board } from './board.js';
-import type { BufferRegistry } from './buffer-registry.js';
+import type { Board, BoardPart } from './board.js';
 import type { CallContext } from './call-context.js';
-import { scratchArray } from './scratch-pool.js';
 import type { ServeTasks } from './serve-tasks.js';
 
-/** Tile lists up to this many int32 travel inside the descriptor (a call's fresh list then needs no
- *  registering); longer ones, of calls long enough not to notice, are registered like any buffer. */
-const INLINE_TILE_INTS = 4096;
+interface Submitted extends BoardPart {
+  readonly kernel: KernelName;
+  readonly settle: () => void;
+}
 
 export class Dispatcher {
+  #submitted: Submitted[] = [];
+  #flushing = false;
+
   constructor(
     private readonly board: Board,
     private readonly serveTasks: ServeTasks,
-    private readonly registry: BufferRegistry,
     private readonly callingThreadKernels: KernelSet,
+    /** The test hook of pool-hooks.ts. */
+    private readonly onPhase?: (parts: number) => void,
   ) {}
 
   /** `inline`: run on the calling thread (by default when the whole call is small). */
   async runPhase(ctx: CallContext, job: Job, kernel: KernelName, inline = ctx.inline): Promise<void> {
     ctx.throwIfStopped();
-    const tiles = tileCount(job);
-    if (tiles === 0) return;
+    if (tileCount(job) === 0) return;
     if (inline) {
       runTiles(this.callingThreadKernels[kernel](), { job, kernel, abort: ctx.abortFlag });
     } else {
-      const threads = Math.min(this.board.shape.threads, tiles);
-      this.serveTasks.ensure(threads);
-      const phase: PhaseDescriptor = { job, kernel, ...(job.kind === 'attention' ? { pauses: pauseSlots(ctx, job, threads) } : {}) };
-      const descriptor = encodeDescriptor(phase, {
-        idOf: (buffer) => this.registry.idOf(buffer),
-        inline: (view) => view === job.tiles && job.tiles.length <= INLINE_TILE_INTS,
+      await new Promise<void>((settle) => {
+        this.#submitted.push({ ctx, job, kernel, settle });
+        if (this.#flushing) return;
+        this.#flushing = true;
+        queueMicrotask(() => void this.#flush());
       });
-      await this.board.runPhase(ctx, descriptor, tiles);
     }
     ctx.throwIfStopped();
   }
+
+  /** Opens what was submitted, one phase per group that may share one, taking in whatever is
+   *  submitted while a slot is awaited. */
+  async #flush(): Promise<void> {
+    while (this.#submitted.length > 0) {
+      const free = this.board.acquire();
+      const slot = typeof free === 'number' ? free : await free;
+      const first = this.#submitted[0];
+      const parts: Submitted[] = [];
+      const others: Submitted[] = [];
+      for (const submitted of this.#submitted) {
+        if (submitted.ctx.stopped) submitted.settle(); // its call has rejected already
+        else (shareAPhase(first, submitted) ? parts : others).push(submitted);
+      }
+      const { kernel } = first;
+      this.#submitted = others;
+      if (parts.length === 0) {
+        this.board.release(slot);
+        continue;
+      }
+      let settled: Promise<void>[];
+      try {
+        this.serveTasks.ensure(parts.reduce((sum, { job }) => sum + tileCount(job), 0));
+        settled = this.board.open(slot, kernel, parts);
+        this.onPhase?.(parts.length);
+      } catch (err) { // an internal error (a descriptor that cannot be encoded): those calls fail, not the pool
+        this.board.release(slot);
+        for (const { ctx, settle } of parts) {
+          ctx.stop(err instanceof Error ? err : new Error(String(err)));
+          settle();
+        }
+        continue;
+      }
+      settled.forEach((done, i) => void done.then(parts[i].settle));
+    }
+    this.#flushing = false;
+  }
 }
 
-/** One pause slot per thread that may work on the phase (workers/board/phase.ts). */
-function pauseSlots(ctx: CallContext, job: Job & { kind: 'attention' }, threads: number): PauseSlots {
-  const slotLength = suspensionSlotLength(job);
-  // Only a slot's header is read before the slot is written: tile + 1, 0 for empty.
-  const slots = scratchArray(ctx.scratch, Float64Array, threads * slotLength, false);
-  for (let i = 0; i < threads; i++) slots[i * slotLength] = 0;
-  return { states: scratchArray(ctx.scratch, Int32Array, threads), slots, slotLength };
+function shareAPhase(a: Submitted, b: Submitted): boolean {
+  return a.kernel === b.kernel && (a.ctx === b.ctx || (a.ctx.coalesce && b.ctx.coalesce));
 }

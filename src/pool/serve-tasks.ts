@@ -29,8 +29,9 @@ export class ServeTasks {
   readonly #serving: boolean[];
   #parkTimer: NodeJS.Timeout | undefined;
 
+  /** `whenParked`: what else an idle pool lets go of (its scratch). */
   constructor(private readonly piscina: Piscina<ServeTask, void>, private readonly board: Board,
-    private readonly registry: BufferRegistry) {
+    private readonly registry: BufferRegistry, private readonly whenParked: () => void) {
     this.#serving = new Array<boolean>(board.shape.threads).fill(false);
   }
 
@@ -52,6 +53,7 @@ export class ServeTasks {
       Atomics.store(ints, PARK, 1);
       Atomics.add(ints, DOORBELL, 1);
       Atomics.notify(ints, DOORBELL);
+      this.whenParked();
     }, PARK_AFTER_MS).unref();
   }
 

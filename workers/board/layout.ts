@@ -9,8 +9,11 @@
 //   [PARK]       1 while the pool has been idle a while: a thread with nothing to do returns from its
 //                serve task, so that an idle pool does not keep the process alive (piscina holds a
 //                running task's port referenced); the next phase clears it and restarts the tasks
-//   cells        one per thread (worker index): 1 + the phase slot it is inside, or 0. The slot a
-//                thread dies in is the call that fails; a slot is reused only once no cell names it.
+//   cells        one per thread (worker index): 1 + the phase slot it is inside, or 0. A slot is
+//                reused only once no cell names it.
+//   part cells   one per thread: 1 + the part of its phase (./phase.ts) whose tile it is running, or 0.
+//                The part a thread dies in is the call that fails; a stopped part's call waits until
+//                no part cell names it.
 //   slots        one per phase that can be open at once (the pool's running calls), SLOT_INTS each:
 //     GEN        bumped each time the slot opens: a thread decodes a slot's descriptor once per GEN
 //     STATE      OPEN while threads may enter, else FREE
@@ -18,7 +21,8 @@
 //     TILES      the phase's tile count
 //     REMAINING  tiles not finished; the thread that takes it to 0 notifies it (the caller waits on it)
 //     INSIDE     threads inside (a hint for the fairness rule of serve.ts, not for correctness)
-//     ABORT      non-zero: the call stopped; threads leave between steps
+//     EVENTS     bumped (and notified) when one of the phase's parts finishes or its call stops: the
+//                pool's one waiter per phase wakes on it (each part's own state is in the descriptor)
 //     DESC_*     where the phase's descriptor (./descriptor.ts, UTF-8 JSON) lies: a registered
 //                buffer's id, a byte offset and a length
 
@@ -34,7 +38,7 @@ export const SLOT_NEXT = 2;
 export const SLOT_TILES = 3;
 export const SLOT_REMAINING = 4;
 export const SLOT_INSIDE = 5;
-export const SLOT_ABORT = 6;
+export const SLOT_EVENTS = 6;
 export const SLOT_DESC_ID = 7;
 export const SLOT_DESC_OFFSET = 8;
 export const SLOT_DESC_BYTES = 9;
@@ -53,11 +57,16 @@ export function cellAt(worker: number): number {
   return HEADER_INTS + worker;
 }
 
+/** Index of thread `worker`'s part cell. */
+export function partCellAt(shape: BoardShape, worker: number): number {
+  return HEADER_INTS + shape.threads + worker;
+}
+
 /** Index of field `field` of slot `slot`. */
 export function slotAt(shape: BoardShape, slot: number, field: number): number {
-  return HEADER_INTS + shape.threads + slot * SLOT_INTS + field;
+  return HEADER_INTS + 2 * shape.threads + slot * SLOT_INTS + field;
 }
 
 export function boardInts(shape: BoardShape): number {
-  return HEADER_INTS + shape.threads + shape.slots * SLOT_INTS;
+  return HEADER_INTS + 2 * shape.threads + shape.slots * SLOT_INTS;
 }

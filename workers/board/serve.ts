@@ -11,20 +11,25 @@
 //
 // A pool idle for a while parks its threads (PARK in ./layout.ts): a task with nothing to do returns.
 //
-// A tile that throws ends the serve task with its error: the pool fails the call whose phase this
-// thread's cell names and starts a new serve task. A thread that dies is handled the same way.
+// A phase may hold several calls' jobs (its parts, ./phase.ts): a stopped call's tiles are skipped,
+// the others' run on.
+//
+// A tile that throws ends the serve task with its error: the pool fails the call whose part this
+// thread's part cell names and starts a new serve task. A thread that dies is handled the same way.
 
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Kernel, KernelName } from '../kernels/jobs.js';
 import { tileFunction } from '../kernels/jobs.js';
 import { SuspendedTile } from '../kernels/suspended-tile.js';
-import type { TileControl } from '../kernels/tile-control.js';
+import type { TileControl, TileOutcome } from '../kernels/tile-control.js';
 import { decodeDescriptor } from './descriptor.js';
 import {
-  CLOSING, DOORBELL, OPEN, PARK, SLOT_ABORT, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
-  SLOT_REMAINING, SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, slotAt, type BoardShape,
+  CLOSING, DOORBELL, OPEN, PARK, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
 } from './layout.js';
-import { PAUSE_EMPTY, PAUSE_HELD, PAUSE_PAUSED, type PhaseDescriptor, type ServeTask } from './phase.js';
+import {
+  PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, PAUSE_HELD, PAUSE_PAUSED, type PhaseDescriptor, type PhasePart, type ServeTask,
+} from './phase.js';
 import { WorkerBuffers } from './worker-buffers.js';
 
 /** A slice long enough that a pause and resume (~0.5 ms with the wasm kernel repacking K/V) costs
@@ -47,6 +52,7 @@ class Server {
   readonly #ints: Int32Array;
   readonly #shape: BoardShape;
   readonly #cell: number;
+  readonly #partCell: number;
   readonly #buffers: WorkerBuffers;
   /** The descriptor decoded per slot, for the GEN it was decoded for. */
   readonly #decoded = new Map<number, { readonly gen: number; readonly phase: PhaseDescriptor }>();
@@ -56,6 +62,7 @@ class Server {
     this.#ints = task.board;
     this.#shape = { threads: task.threads, slots: task.slots };
     this.#cell = cellAt(task.index);
+    this.#partCell = partCellAt(this.#shape, task.index);
     this.#buffers = new WorkerBuffers(task.port, task.initial);
   }
 
@@ -100,7 +107,7 @@ class Server {
 
   #hasWork(slot: number): boolean {
     const ints = this.#ints;
-    if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) !== STATE_OPEN || Atomics.load(ints, this.#at(slot, SLOT_ABORT)) !== 0) return false;
+    if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) !== STATE_OPEN) return false;
     if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) < Atomics.load(ints, this.#at(slot, SLOT_TILES))) return true;
     const pauses = this.#decoded.get(slot);
     // A phase whose tiles are all taken may still hold paused ones; a thread that never decoded it
@@ -152,38 +159,64 @@ class Server {
     return phase;
   }
 
-  /** Tiles of the phase until none are left, the call stops, or the slice is up while others starve. */
-  #runTiles(slot: number, { job, kernel, pauses }: PhaseDescriptor): void {
+  /** Tiles of the phase until none are left or the slice is up while others starve. */
+  #runTiles(slot: number, { parts, partStates, kernel, pauses }: PhaseDescriptor): void {
     const ints = this.#ints;
-    const abort = this.#at(slot, SLOT_ABORT), next = this.#at(slot, SLOT_NEXT), remaining = this.#at(slot, SLOT_REMAINING);
+    const next = this.#at(slot, SLOT_NEXT), events = this.#at(slot, SLOT_EVENTS);
     const tiles = Atomics.load(ints, this.#at(slot, SLOT_TILES));
-    const runTile = tileFunction(this.kernelOf(kernel), job.kind);
+    const runners = parts.map(({ job }) => tileFunction(this.kernelOf(kernel), job.kind));
     const start = performance.now();
     const sliceUsed = () => performance.now() - start >= TIME_SLICE_MS && this.#othersStarving(slot);
     for (;;) {
-      if (Atomics.load(ints, abort) !== 0) return;
       let pauseSlot = pauses ? claim(pauses.states, PAUSE_PAUSED) : -1;
       let tile: number;
       if (pauseSlot >= 0) {
-        tile = pauses!.slots[pauseSlot * pauses!.slotLength] - 1; // the slot's header: tile + 1
+        tile = pauses!.tiles[pauseSlot];
       } else {
         tile = Atomics.add(ints, next, 1);
         if (tile >= tiles) return;
-        pauseSlot = pauses ? claim(pauses.states, PAUSE_EMPTY) : -1;
       }
-      const suspended = pauseSlot >= 0
-        ? new SuspendedTile(pauses!.slots.subarray(pauseSlot * pauses!.slotLength, (pauseSlot + 1) * pauses!.slotLength))
-        : undefined;
-      const control: TileControl = {
-        suspended,
-        check: () => Atomics.load(ints, abort) !== 0 ? 'stop' : suspended && sliceUsed() ? 'pause' : 'go',
-      };
-      const outcome = runTile(job, tile, control);
-      if (pauseSlot >= 0) Atomics.store(pauses!.states, pauseSlot, outcome === 'paused' ? PAUSE_PAUSED : PAUSE_EMPTY);
-      if (outcome === 'done' && Atomics.sub(ints, remaining, 1) === 1) Atomics.notify(ints, remaining);
-      if (outcome !== 'done' || sliceUsed()) return;
+      const p = partOf(parts, tile);
+      const { job, firstTile } = parts[p];
+      const abort = p * PART_INTS + PART_ABORT;
+      // Set before ABORT is read: a stopped part's call waits until no part cell names it (board.ts).
+      Atomics.store(ints, this.#partCell, p + 1);
+      let outcome: TileOutcome = 'stopped';
+      if (Atomics.load(partStates, abort) === 0) {
+        if (pauseSlot < 0 && pauses && job.kind === 'attention') pauseSlot = claim(pauses.states, PAUSE_EMPTY);
+        const suspended = pauseSlot >= 0
+          ? new SuspendedTile(pauses!.slots.subarray(pauseSlot * pauses!.slotLength, (pauseSlot + 1) * pauses!.slotLength))
+          : undefined;
+        const control: TileControl = {
+          suspended,
+          check: () => Atomics.load(partStates, abort) !== 0 ? 'stop' : suspended && sliceUsed() ? 'pause' : 'go',
+        };
+        outcome = runners[p](job, tile - firstTile, control);
+      }
+      if (pauseSlot >= 0) {
+        if (outcome === 'paused') pauses!.tiles[pauseSlot] = tile;
+        Atomics.store(pauses!.states, pauseSlot, outcome === 'paused' ? PAUSE_PAUSED : PAUSE_EMPTY);
+      }
+      Atomics.store(ints, this.#partCell, 0);
+      if (Atomics.load(partStates, abort) !== 0) Atomics.notify(ints, this.#partCell);
+      if (outcome === 'done' && Atomics.sub(partStates, p * PART_INTS + PART_REMAINING, 1) === 1) {
+        Atomics.add(ints, events, 1);
+        Atomics.notify(ints, events);
+      }
+      if (outcome === 'paused' || sliceUsed()) return;
     }
   }
+}
+
+/** The part that phase tile `tile` belongs to (parts in tile order). */
+function partOf(parts: readonly PhasePart[], tile: number): number {
+  let lo = 0, hi = parts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (parts[mid].firstTile <= tile) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** Takes a slot in state `from` (HELD from then on), or -1. */
