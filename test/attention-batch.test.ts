@@ -163,6 +163,31 @@ describe.each(KERNELS)('kernel %s', (kernel) => {
   }, TIMEOUT_MS);
 });
 
+describe('coalescing while the pool is busy', () => {
+  it('small calls made in separate macrotasks while every thread works on a small phase open together when its last tile is taken', async () => {
+    const { pool, hooks } = hookedPool({ threads: 2, kernel: 'js' });
+    try {
+      // 62 MFLOP in 8 tiles (tens of ms on the js kernel): small enough to coalesce, long enough to be busy.
+      const [busy] = build(pool, [{ seed: 50, B: 1, H: 8, Hkv: 8, Sq: 16, Sk: 1900, D: 64, Dv: 64 }]);
+      const later = build(pool, [0, 1].map((i) => ({ seed: 51 + i, B: 1, H: 8, Hkv: 8, Sq: 1, Sk: 3000, D: 64, Dv: 64, cache: 'float32' as const })));
+      const expected = [];
+      for (const b of later) expected.push(await alone(pool, b));
+      hooks.phases.length = 0;
+      const first = alone(pool, busy);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = alone(pool, later[0]);
+      await new Promise((resolve) => setImmediate(resolve));
+      const third = alone(pool, later[1]);
+      const outs = await Promise.all([first, second, third]);
+      expect(hooks.phases, 'phases opened: the busy one, then the two later calls together').toEqual([1, 2]);
+      expectSameBits(outs[1].out, expected[0].out, 'second call');
+      expectSameBits(outs[2].out, expected[1].out, 'third call');
+    } finally {
+      await pool.close();
+    }
+  }, TIMEOUT_MS);
+});
+
 describe('failures around a shared phase', () => {
   it.each(['throw', 'exit'] as const)('a thread that fails (%s) in one call\'s tiles fails only that call', async (kind) => {
     const { pool, hooks } = hookedPool({ threads: 2, kernel: 'js' });

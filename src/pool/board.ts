@@ -48,6 +48,10 @@ export class Board {
   readonly #parts: (readonly BoardPart[] | undefined)[];
   readonly #descriptors: SlotArrays<Uint8Array>;
   readonly #partStates: SlotArrays<Int32Array>;
+  /** Per slot: whether its phase is one of small calls that later ones may wait to join (dispatch.ts),
+   *  and who waits for its tiles to be all taken. */
+  readonly #small: boolean[];
+  readonly #takenWaiters: (() => void)[][];
   /** Pause slots are the large ones (a tile's rows of state per thread): taken from the scratch pool
    *  per phase and given back with the slot, so that they are bounded by the phases open at once. */
   readonly #pauseBuffers: SharedArrayBuffer[][];
@@ -60,6 +64,8 @@ export class Board {
     this.#descriptors = new SlotArrays(Uint8Array, shape.slots, MIN_DESCRIPTOR_BYTES);
     this.#partStates = new SlotArrays(Int32Array, shape.slots, 64);
     this.#pauseBuffers = Array.from({ length: shape.slots }, () => []);
+    this.#small = new Array<boolean>(shape.slots).fill(false);
+    this.#takenWaiters = Array.from({ length: shape.slots }, () => []);
   }
 
   /** A free slot: at once when there is one, else a promise of the next one given back. */
@@ -71,7 +77,7 @@ export class Board {
    *  acquire()). One thread is woken here; each thread that enters a phase with tiles left wakes the
    *  next (serve.ts), so waking n threads costs this thread one futex wake, not n. Returns one promise
    *  per part, which settles as the file's header says (it never rejects: a failure stops the call). */
-  open(slot: number, kernel: KernelName, parts: readonly BoardPart[]): Promise<void>[] {
+  open(slot: number, kernel: KernelName, parts: readonly BoardPart[], small: boolean): Promise<void>[] {
     const ints = this.ints;
     const at = (field: number) => slotAt(this.shape, slot, field);
     let tiles = 0;
@@ -96,6 +102,7 @@ export class Board {
     Atomics.store(ints, at(SLOT_TILES), tiles);
     Atomics.add(ints, at(SLOT_GEN), 1);
     this.#parts[slot] = parts;
+    this.#small[slot] = small;
     this.registry.flush(); // buffers first: a thread may enter the moment the slot opens
     Atomics.store(ints, at(SLOT_STATE), STATE_OPEN);
     Atomics.add(ints, OPEN, 1);
@@ -105,6 +112,24 @@ export class Board {
     const settled = parts.map(() => new Promise<void>((resolve) => settle.push(resolve)));
     void this.#watch(slot, parts, partStates, settle);
     return settled;
+  }
+
+  /** A slot whose phase of small calls still has tiles to take while every thread is inside a
+   *  phase — the pool is busy, and a new small phase would wait for a thread anyway — or -1. */
+  busySmallPhase(): number {
+    const ints = this.ints;
+    for (let worker = 0; worker < this.shape.threads; worker++) if (Atomics.load(ints, cellAt(worker)) === 0) return -1;
+    for (let slot = 0; slot < this.shape.slots; slot++) {
+      if (this.#small[slot] && Atomics.load(ints, slotAt(this.shape, slot, SLOT_STATE)) === STATE_OPEN &&
+        Atomics.load(ints, slotAt(this.shape, slot, SLOT_NEXT)) < Atomics.load(ints, slotAt(this.shape, slot, SLOT_TILES))) return slot;
+    }
+    return -1;
+  }
+
+  /** Resolves once every tile of the phase in `slot` has been taken by a thread (the thread taking the
+   *  last one bumps EVENTS), or the phase has ended. */
+  untilTilesTaken(slot: number): Promise<void> {
+    return new Promise((resolve) => this.#takenWaiters[slot].push(resolve));
   }
 
   /** Thread `worker` failed (its tile threw, or it died): the call whose part it was running fails
@@ -138,8 +163,12 @@ export class Board {
     }));
     const pending = new Set(parts.keys());
     const drains: Promise<void>[] = [];
+    const taken = this.#takenWaiters[slot];
     for (;;) {
       const seen = Atomics.load(ints, events);
+      if (taken.length > 0 && Atomics.load(ints, slotAt(this.shape, slot, SLOT_NEXT)) >= Atomics.load(ints, slotAt(this.shape, slot, SLOT_TILES))) {
+        for (const resolve of taken.splice(0)) resolve();
+      }
       for (const i of pending) {
         if (Atomics.load(partStates, i * PART_INTS + PART_REMAINING) <= 0) {
           settle[i]();
@@ -158,6 +187,8 @@ export class Board {
     }
     Atomics.store(ints, slotAt(this.shape, slot, SLOT_STATE), STATE_FREE);
     Atomics.sub(ints, OPEN, 1);
+    this.#small[slot] = false;
+    for (const resolve of taken.splice(0)) resolve();
     await Promise.all(drains);
     await this.#drain(slot);
     this.release(slot);

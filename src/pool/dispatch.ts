@@ -13,8 +13,11 @@
 //   - in the same turn of the microtask queue: phases are collected until a microtask queued by the
 //     first of them runs — the calls of one `Promise.all`, the requests of `attentionBatch`, calls
 //     made in one callback;
-//   - or while no board slot is free: the phases waiting for one open together when one frees.
-// A lone phase waits for one microtask and nothing else. Bits do not change: a tile is a pure
+//   - or while the pool is busy: every thread is inside a phase and a phase of small calls still has
+//     tiles to take. A new small phase then waits until that phase's last tile is taken — when a
+//     thread would first be free to start it anyway — and whatever small phases arrived meanwhile
+//     open together; so do phases waiting for a free slot.
+// A lone phase on an idle pool waits for one microtask and nothing else. Bits do not change: a tile is a pure
 // function of its job and index (workers/kernels/jobs.ts), whichever phase it is pulled from.
 
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
@@ -60,9 +63,13 @@ export class Dispatcher {
   }
 
   /** Opens what was submitted, one phase per group that may share one, taking in whatever is
-   *  submitted while a slot is awaited. */
+   *  submitted while the pool is busy or a slot is awaited. */
   async #flush(): Promise<void> {
     while (this.#submitted.length > 0) {
+      if (this.#submitted[0].ctx.coalesce) {
+        const busy = this.board.busySmallPhase();
+        if (busy >= 0) await this.board.untilTilesTaken(busy);
+      }
       const free = this.board.acquire();
       const slot = typeof free === 'number' ? free : await free;
       const first = this.#submitted[0];
@@ -81,7 +88,7 @@ export class Dispatcher {
       let settled: Promise<void>[];
       try {
         this.serveTasks.ensure(parts.reduce((sum, { job }) => sum + tileCount(job), 0));
-        settled = this.board.open(slot, kernel, parts);
+        settled = this.board.open(slot, kernel, parts, first.ctx.coalesce);
         this.onPhase?.(parts.length);
       } catch (err) { // an internal error (a descriptor that cannot be encoded): those calls fail, not the pool
         this.board.release(slot);

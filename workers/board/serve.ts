@@ -175,6 +175,11 @@ class Server {
       } else {
         tile = Atomics.add(ints, next, 1);
         if (tile >= tiles) return;
+        // The last tile taken: small phases held back for this one may open now (src/pool/board.ts).
+        if (tile === tiles - 1) {
+          Atomics.add(ints, events, 1);
+          Atomics.notify(ints, events);
+        }
       }
       const p = partOf(parts, tile);
       const { job, firstTile } = parts[p];
