@@ -38,16 +38,17 @@ export function splitKvShape(range: SplitRange, rows: number, Dv: number): reado
 
 export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
-  const { B, H, Sq, Sk, Dv, causal, window, gap } = body;
+  const { B, H, Sq, Sk, D, Dv, causal, window, gap } = body;
+  const flopsPerKey = 2 * (D + Dv);
   const shape: AttentionShape = { B, H, Sq, Sk, causal, window, gap };
   const range = splitOf(shape, body.weights !== undefined, run.splitKv);
   if (!range) {
-    await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);
+    await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads, flopsPerKey) }, kernel);
     return;
   }
   const rows = B * H * Sq;
   const split = allocSplitKv(range, rows, Dv, ctx.scratch);
-  await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, range) }, kernel);
+  await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, flopsPerKey, range) }, kernel);
   const merge: AttentionMergeJob = {
     kind: 'attention-merge', B, H, Sq, Dv, split, out: body.out, lse: body.lse, tiles: planMergeTiles(rows, threads),
   };

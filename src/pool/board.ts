@@ -15,7 +15,7 @@ import { tileCount } from '../../workers/kernels/jobs.js';
 import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
 import { encodeDescriptor } from '../../workers/board/descriptor.js';
 import {
-  DOORBELL, OPEN, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  DOORBELL, DRAINING, HOLDING, OPEN, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
   SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
 } from '../../workers/board/layout.js';
 import {
@@ -107,16 +107,29 @@ export class Board {
     Atomics.store(ints, at(SLOT_STATE), STATE_OPEN);
     Atomics.add(ints, OPEN, 1);
     Atomics.add(ints, DOORBELL, 1);
-    Atomics.notify(ints, DOORBELL, 1);
+    if (Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
     const settle: (() => void)[] = [];
     const settled = parts.map(() => new Promise<void>((resolve) => settle.push(resolve)));
     void this.#watch(slot, parts, partStates, settle);
     return settled;
   }
 
-  /** A slot whose phase of small calls still has tiles to take while every thread is inside a
-   *  phase — the pool is busy, and a new small phase would wait for a thread anyway — or -1. */
-  busySmallPhase(): number {
+  /** When the pool is busy — every thread inside a phase, and a phase of small calls has tiles left to
+   *  take, so a new small phase would wait for a thread anyway — a promise that resolves once every
+   *  tile of that phase has been taken (the thread taking the last one bumps EVENTS) or it has ended;
+   *  else undefined. */
+  whenBusy(): Promise<void> | undefined {
+    const ints = this.ints;
+    Atomics.add(ints, HOLDING, 1); // before NEXT is read: see HOLDING in layout.ts
+    const slot = this.#busySmallPhase();
+    if (slot < 0) {
+      Atomics.sub(ints, HOLDING, 1);
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.#takenWaiters[slot].push(resolve)).finally(() => Atomics.sub(ints, HOLDING, 1));
+  }
+
+  #busySmallPhase(): number {
     const ints = this.ints;
     for (let worker = 0; worker < this.shape.threads; worker++) if (Atomics.load(ints, cellAt(worker)) === 0) return -1;
     for (let slot = 0; slot < this.shape.slots; slot++) {
@@ -124,12 +137,6 @@ export class Board {
         Atomics.load(ints, slotAt(this.shape, slot, SLOT_NEXT)) < Atomics.load(ints, slotAt(this.shape, slot, SLOT_TILES))) return slot;
     }
     return -1;
-  }
-
-  /** Resolves once every tile of the phase in `slot` has been taken by a thread (the thread taking the
-   *  last one bumps EVENTS), or the phase has ended. */
-  untilTilesTaken(slot: number): Promise<void> {
-    return new Promise((resolve) => this.#takenWaiters[slot].push(resolve));
   }
 
   /** Thread `worker` failed (its tile threw, or it died): the call whose part it was running fails
@@ -236,14 +243,21 @@ export class Board {
     }
   }
 
-  /** Until no thread's cell names the slot (threads set their cell before they read STATE). */
+  /** Until no thread's cell names the slot (threads set their cell before they read STATE). Threads
+   *  notify their cell only while DRAINING says someone may wait on it. */
   async #drain(slot: number): Promise<void> {
     const ints = this.ints;
     for (let worker = 0; worker < this.shape.threads; worker++) {
-      while (Atomics.load(ints, cellAt(worker)) === slot + 1) {
-        const waited = Atomics.waitAsync(ints, cellAt(worker), slot + 1);
-        if (!waited.async) break; // not-equal: the thread is elsewhere
-        await waited.value;
+      if (Atomics.load(ints, cellAt(worker)) !== slot + 1) continue;
+      Atomics.add(ints, DRAINING, 1);
+      try {
+        while (Atomics.load(ints, cellAt(worker)) === slot + 1) {
+          const waited = Atomics.waitAsync(ints, cellAt(worker), slot + 1);
+          if (!waited.async) break; // not-equal: the thread is elsewhere
+          await waited.value;
+        }
+      } finally {
+        Atomics.sub(ints, DRAINING, 1);
       }
     }
   }

@@ -66,10 +66,7 @@ export class Dispatcher {
    *  submitted while the pool is busy or a slot is awaited. */
   async #flush(): Promise<void> {
     while (this.#submitted.length > 0) {
-      if (this.#submitted[0].ctx.coalesce) {
-        const busy = this.board.busySmallPhase();
-        if (busy >= 0) await this.board.untilTilesTaken(busy);
-      }
+      if (this.#submitted[0].ctx.coalesce) await this.board.whenBusy();
       const free = this.board.acquire();
       const slot = typeof free === 'number' ? free : await free;
       const first = this.#submitted[0];

@@ -24,7 +24,7 @@ import { SuspendedTile } from '../kernels/suspended-tile.js';
 import type { TileControl, TileOutcome } from '../kernels/tile-control.js';
 import { decodeDescriptor } from './descriptor.js';
 import {
-  CLOSING, DOORBELL, OPEN, PARK, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
   SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
 } from './layout.js';
 import {
@@ -81,7 +81,11 @@ class Server {
         if (slot < 0 && Atomics.load(ints, PARK) !== 0) return;
         await nextMacrotask(); // port messages; the end of this job
         lastYield = performance.now();
-        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) Atomics.wait(ints, DOORBELL, bell, IDLE_WAIT_MS);
+        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) {
+          Atomics.add(ints, WAITING, 1);
+          Atomics.wait(ints, DOORBELL, bell, IDLE_WAIT_MS);
+          Atomics.sub(ints, WAITING, 1);
+        }
       }
     } finally {
       this.#buffers.close();
@@ -134,9 +138,8 @@ class Server {
     if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) === STATE_OPEN) {
       const phase = this.#phase(slot);
       // The chain of wake-ups (src/pool/board.ts): tiles are left for another thread.
-      if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES))) {
-        Atomics.notify(ints, DOORBELL, 1);
-      }
+      if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES)) &&
+        Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
       // A tile that throws leaves the cell naming the slot and INSIDE counting this thread: the pool
       // reads the cell to fail that call and undoes both (src/pool/board.ts failWorker), as it does
       // for a thread that died.
@@ -144,7 +147,7 @@ class Server {
     }
     Atomics.sub(ints, this.#at(slot, SLOT_INSIDE), 1);
     Atomics.store(ints, this.#cell, 0);
-    Atomics.notify(ints, this.#cell);
+    if (Atomics.load(ints, DRAINING) !== 0) Atomics.notify(ints, this.#cell);
   }
 
   #phase(slot: number): PhaseDescriptor {
@@ -176,7 +179,7 @@ class Server {
         tile = Atomics.add(ints, next, 1);
         if (tile >= tiles) return;
         // The last tile taken: small phases held back for this one may open now (src/pool/board.ts).
-        if (tile === tiles - 1) {
+        if (tile === tiles - 1 && Atomics.load(ints, HOLDING) !== 0) {
           Atomics.add(ints, events, 1);
           Atomics.notify(ints, events);
         }
