@@ -99,11 +99,12 @@ export class AttentionPool {
     this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv));
     this.#piscina = new Piscina<ServeTask, void>({
       filename: WORKER_URL, minThreads: eagerThreads(threads), maxThreads: threads, idleTimeout: Infinity, workerData,
-      // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
-      // blocks in Atomics.wait instead and, under steady load, never ends its current job, so V8 never
-      // releases WeakRef targets (the wasm kernel's last job) and every call's buffers stay alive in
-      // every worker (+128 KB per call, unbounded, measured with a 128 KB output). Dispatch speed:
-      // the same within noise (±10 %, both ways) for small and large calls here.
+      // 'async': between tasks a worker returns to its event loop. Each thread runs one long serve task
+      // (workers/board/serve.ts), which itself returns to the event loop every 50 ms so that V8 ends its
+      // job and lets go of what the last phases' WeakRefs held (the wasm kernel's last job); piscina's
+      // default 'sync' mode would then block the thread in Atomics.wait between serve tasks (after a
+      // park or a tile that threw) without ever ending its job. No per-phase cost either way: phases
+      // reach the threads through the board, not through piscina.
       atomics: 'async',
       // piscina loads the worker file with require() first and falls back to import(). On Node 20.19+
       // require() of an ES module is on by default, and under load it aborted the whole process with
@@ -123,7 +124,7 @@ export class AttentionPool {
     // A call's phases run one after another, so `running` slots are open at most; as many again let
     // new phases open while threads leave the last ones.
     const board = new Board({ threads, slots: 2 * running }, registry, this.#scratch);
-    this.#serveTasks = new ServeTasks(this.#piscina, board, registry, () => this.#scratch.trim());
+    this.#serveTasks = new ServeTasks(this.#piscina, board, registry, this.#scratch);
     this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule), hooks?.onPhase?.bind(hooks));
     releaseWhenDropped(this, destroyer(this.#piscina, board.ints));
   }

@@ -10,6 +10,7 @@ import { CLOSING, DOORBELL, PARK } from '../../workers/board/layout.js';
 import type { ServeTask } from '../../workers/board/phase.js';
 import type { Board } from './board.js';
 import type { BufferRegistry } from './buffer-registry.js';
+import type { ScratchPool } from './scratch-pool.js';
 
 /** Idle time after which the threads park. Restarting them costs one piscina message per thread on
  *  the next call (~50 µs each), so it is paid at most this often. */
@@ -29,9 +30,10 @@ export class ServeTasks {
   readonly #serving: boolean[];
   #parkTimer: NodeJS.Timeout | undefined;
 
-  /** `whenParked`: what else an idle pool lets go of (its scratch). */
+  /** `scratch`: trimmed when the threads park (an idle pool lets go of it). Not a callback into the
+   *  pool: the running serve tasks hold this object, and must not keep a dropped pool alive. */
   constructor(private readonly piscina: Piscina<ServeTask, void>, private readonly board: Board,
-    private readonly registry: BufferRegistry, private readonly whenParked: () => void) {
+    private readonly registry: BufferRegistry, private readonly scratch: ScratchPool) {
     this.#serving = new Array<boolean>(board.shape.threads).fill(false);
   }
 
@@ -53,7 +55,7 @@ export class ServeTasks {
       Atomics.store(ints, PARK, 1);
       Atomics.add(ints, DOORBELL, 1);
       Atomics.notify(ints, DOORBELL);
-      this.whenParked();
+      this.scratch.trim();
     }, PARK_AFTER_MS).unref();
   }
 
