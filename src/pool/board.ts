@@ -26,9 +26,6 @@ import type { CallContext } from './call-context.js';
 import type { ScratchPool } from './scratch-pool.js';
 import { SlotArrays } from './slot-arrays.js';
 
-/** Tile lists up to this many int32 travel inside the descriptor (a call's fresh list then needs no
- *  registering); longer ones, of calls long enough not to notice, are registered like any buffer. */
-const INLINE_TILE_INTS = 4096;
 const MIN_DESCRIPTOR_BYTES = 16 << 10;
 
 const encoder = new TextEncoder();
@@ -93,7 +90,8 @@ export class Board {
     });
     const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
-    const tileLists = new Set<ArrayBufferView>(parts.map(({ job }) => job.tiles).filter((list) => list.length <= INLINE_TILE_INTS));
+    // Tile lists travel inside the descriptor (workers/kernels/jobs/tile-record.ts).
+    const tileLists = new Set<ArrayBufferView>(parts.map(({ job }) => job.tiles));
     this.#writeDescriptor(slot, encodeDescriptor(phase, {
       idOf: (buffer) => this.registry.idOf(buffer),
       inline: (view) => tileLists.has(view),

@@ -1,8 +1,8 @@
 // A phase as it lies on the board: the job and everything its threads need, as UTF-8 JSON in a buffer
 // the threads already hold. Typed arrays become references — (buffer id, type, byteOffset, length),
 // the id from the pool's buffer registry (src/pool/buffer-registry.ts) — so a phase reaches every
-// thread without a structured clone per thread. Small read-only arrays the encoder is told about
-// (a phase's tile list) travel inline instead, so that a call's fresh tile list needs no registering.
+// thread without a structured clone per thread. Read-only arrays the encoder is told about (the
+// parts' tile lists, plain Int32Arrays) travel inline instead, as lists of numbers.
 //
 // Offsets and lengths are plain numbers in JSON (exact doubles): views past 4 GiB come back whole,
 // which structured clone does not do (workers/packed-views.ts).
