@@ -10,12 +10,22 @@ import { broadcastTo4 } from '../validate/broadcast.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { contiguous4, outputBuffer } from './views.js';
 
-/** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. Causal halves it;
- *  a sliding window caps each row at `window` keys. */
+/** Query–key pairs a call scores: Sq·Sk, or under causal (bottom-right aligned) the keys each row sees
+ *  — the last n = min(Sq, Sk) rows see Sk − n + 1 … Sk keys, rows above them none. A decode step
+ *  (Sq = 1) sees all its keys: halving, right only for Sq = Sk, sent 1–2 MFLOP decode steps to the
+ *  calling thread, where they held it 250 µs each. */
+export function scoredPairs(Sq: number, Sk: number, causal: boolean): number {
+  if (!causal) return Sq * Sk;
+  const n = Math.min(Sq, Sk);
+  return n * (Sk - n + 1) + (n * (n - 1)) / 2;
+}
+
+/** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. A sliding window
+ *  caps each row at `window` keys. */
 export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 'D' | 'Dv' | 'causal' | 'window'>): number {
-  const perKey = 2 * a.B * a.H * a.Sq * (a.D + a.Dv);
-  if (a.window !== undefined) return perKey * Math.min(a.Sk, a.window);
-  return a.causal ? (perKey * a.Sk) / 2 : perKey * a.Sk;
+  const perPair = 2 * a.B * a.H * (a.D + a.Dv);
+  if (a.window !== undefined) return perPair * a.Sq * Math.min(a.Sk, a.window);
+  return perPair * scoredPairs(a.Sq, a.Sk, a.causal);
 }
 
 /** `args`' inputs are on shared memory (shared-inputs.ts). `kv`: where the kernels read K and V — by
