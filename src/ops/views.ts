@@ -24,8 +24,10 @@ const SCRATCH_RESULT_BYTES = 256 << 10;
 
 export function outputBuffer(given: Tensor<FloatArray> | undefined, like: FloatArray, shape: readonly number[], length: number,
   scratch?: CallScratch): OutputBuffer {
-  if (given && isShared(given.data)) return { data: given.data, finish: () => given };
-  const staged = scratch && length * like.BYTES_PER_ELEMENT <= SCRATCH_RESULT_BYTES;
+  // A caller's shared buffer is written in place, unless the pool has never met it (it would then be
+  // sent to every thread: scratch-pool.ts firstSight); the staged copy below goes into it at the end.
+  if (given && isShared(given.data) && !scratch?.firstSight(given.data)) return { data: given.data, finish: () => given };
+  const staged = scratch !== undefined && (given !== undefined || length * like.BYTES_PER_ELEMENT <= SCRATCH_RESULT_BYTES);
   // Not cleared: the tiles of a call write every element of its results before finish() reads them.
   const data = staged ? scratch.array(like.constructor as ArrayType<FloatArray>, length, false) : allocLike(like, length);
   return {

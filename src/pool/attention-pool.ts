@@ -96,7 +96,7 @@ export class AttentionPool {
     const workerData: WorkerSetup = { wasmModule };
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
     // Before any thread starts: an unknown ATTNPOOL_SPLIT_KV throws here, like a bad option.
-    this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv));
+    this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv), this.#scratch);
     this.#piscina = new Piscina<ServeTask, void>({
       filename: WORKER_URL, minThreads: eagerThreads(threads), maxThreads: threads, idleTimeout: Infinity, workerData,
       // 'async': between tasks a worker returns to its event loop. Each thread runs one long serve task
@@ -233,10 +233,15 @@ export class AttentionPool {
     return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitKv: this.#admission.splitKv };
   }
 
-  /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an
+  /** `release` (and the release of the call's input copies) runs once the call no longer touches its inputs: after its last task has returned (for an
    *  aborted call, after its promise has already rejected), or when it is refused before starting. */
-  async #call<T>(op: string, signal: AbortSignal | undefined, placement: Placement, body: (ctx: CallContext) => Promise<T>,
-    done: () => void = () => {}): Promise<T> {
+  async #call<T>(op: string, signal: AbortSignal | undefined, admitted: Placement & Pick<Admitted<unknown>, 'copies'>,
+    body: (ctx: CallContext) => Promise<T>, release: () => void = () => {}): Promise<T> {
+    const placement: Placement = admitted;
+    const done = () => {
+      admitted.copies?.release();
+      release();
+    };
     try {
       if (this.#closing) throw new PoolClosedError(op);
       await this.#gate.enter(op, signal);

@@ -19,6 +19,7 @@ import { cacheBuffersOf, validateCachedAttentionArgs, type KvCacheLayout } from 
 import { validateMhaArgs, type MhaArgs } from '../validate/mha-args.js';
 import { validateRotaryArgs, type RotaryArgs } from '../validate/rotary-args.js';
 import { checkAllocationLengths } from '../validate/typed-array-limit.js';
+import { CallScratch, type ScratchPool } from './scratch-pool.js';
 
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
  *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
@@ -45,24 +46,29 @@ export interface Placement {
 export interface Admitted<A> extends Placement {
   /** The checked arguments, inputs on shared memory. */
   readonly args: A;
+  /** Where the copies of non-shared inputs lie, to release once the call no longer reads them. */
+  readonly copies: CallScratch | undefined;
 }
 
 /** What a call over a KvCache reads: its snapshot's buffers and length (kv-cache.ts). */
 type CachedKv = Pick<KvSnapshot, 'keys' | 'values' | 'length' | 'gap'>;
 
 export class CallAdmission {
-  constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting) {}
+  /** `scratch`: where copies of non-shared inputs go (the pool's, reused); without it, new buffers. */
+  constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting, private readonly scratch?: ScratchPool) {}
 
   attention(q: unknown, k: unknown, v: unknown, options: unknown): Admitted<AttentionArgs> {
     const checked = validateAttentionArgs(q, k, v, options);
     const placement = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, false));
-    return { args: shareAttentionInputs(checked), ...placement };
+    const copies = this.#copies(placement);
+    return { args: shareAttentionInputs(checked, copies), copies, ...placement };
   }
 
   cachedAttention(layout: KvCacheLayout, kv: CachedKv, q: unknown, options: unknown, extra: unknown): Admitted<AttentionArgs> {
     const checked = validateCachedAttentionArgs(layout, kv.keys, kv.values, kv.length, kv.gap, q, options, extra);
     const placement = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, true));
-    return { args: shareAttentionInputs(checked), ...placement };
+    const copies = this.#copies(placement);
+    return { args: shareAttentionInputs(checked, copies), copies, ...placement };
   }
 
   /** attentionBatch's requests, each checked as attention() checks a call (errors name the request),
@@ -92,19 +98,27 @@ export class CallAdmission {
     });
     checkAllApart('attentionBatch', outputs, inputs);
     const placement = this.#bound('attentionBatch', flops, allocations);
-    return { args: checked.map(shareAttentionInputs), ...placement };
+    const copies = this.#copies(placement);
+    return { args: checked.map((args) => shareAttentionInputs(args, copies)), copies, ...placement };
   }
 
   multiHeadAttention(query: unknown, key: unknown, value: unknown, weights: unknown, options: unknown): Admitted<MhaArgs> {
     const checked = validateMhaArgs(query, key, value, weights, options);
     const placement = this.#bound('multiHeadAttention', mhaFlops(checked), mhaAllocations(checked, this.splitKv));
-    return { args: shareMhaInputs(checked), ...placement };
+    const copies = this.#copies(placement);
+    return { args: shareMhaInputs(checked, copies), copies, ...placement };
   }
 
   rotary(x: unknown, options: unknown): Admitted<RotaryArgs> {
     const checked = validateRotaryArgs(x, options);
     const placement = this.#bound('rotary', rotaryFlops(checked), rotaryAllocations(checked));
-    return { args: shareRotaryInputs(checked), ...placement };
+    const copies = this.#copies(placement);
+    return { args: shareRotaryInputs(checked, copies), copies, ...placement };
+  }
+
+  /** Calls on the calling thread send no buffer to the threads: their copies need not be reused. */
+  #copies(placement: Placement): CallScratch | undefined {
+    return placement.inline || !this.scratch ? undefined : new CallScratch(this.scratch);
   }
 
   /** Throws when the call would allocate too much; else where it runs. */

@@ -18,6 +18,20 @@ export type ArrayType<A> = { new (buffer: SharedArrayBuffer, byteOffset: number,
 
 export class ScratchPool {
   readonly #free = new Map<number, SharedArrayBuffer[]>();
+  /** Caller buffers met before (firstSight). */
+  readonly #seen = new WeakSet<ArrayBufferLike>();
+
+  /** Whether `view` is small enough to stage and lies on a buffer no call of this pool has met before
+   *  (which it now has). A caller's shared tensor met for the first time is copied into scratch rather
+   *  than used in place: sending a buffer to the threads costs a message per thread, and a forgotten
+   *  one lingers there until their next collection (workers/board/worker-buffers.ts) — for out/lse
+   *  tensors made by zeros() for every call, a copy of a few KiB is the cheaper way. A buffer met
+   *  again is used in place, and sent once. */
+  firstSight(view: ArrayBufferView): boolean {
+    if (view.byteLength > MAX_POOLED_BYTES || this.#seen.has(view.buffer)) return false;
+    this.#seen.add(view.buffer);
+    return true;
+  }
 
   take(bytes: number): SharedArrayBuffer {
     const size = classOf(bytes);
@@ -63,6 +77,11 @@ export class CallScratch {
 
   release(): void {
     for (const buffer of this.#taken.splice(0)) this.pool.give(buffer);
+  }
+
+  /** ScratchPool.firstSight. */
+  firstSight(view: ArrayBufferView): boolean {
+    return this.pool.firstSight(view);
   }
 }
 
