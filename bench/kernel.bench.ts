@@ -69,7 +69,7 @@ function headView(data: Float32Array, H: number, S: number, D: number): View4 {
 function attentionCases(causal: boolean): Case[] {
   const B = 1, H = 8, S = 4096, D = 64;
   const [q, k, v] = [1, 2, 3].map((seed) => randomTensor([B, H, S, D], seed).data);
-  const tiles = planAttentionTiles({ B, H, Sq: S, Sk: S, causal }, 1);
+  const tiles = planAttentionTiles({ B, H, Sq: S, Sk: S, causal }, 1, 4 * D);
   const job: AttentionJob = {
     kind: 'attention', B, H, Hkv: H, Sq: S, Sk: S, D, Dv: D, scale: 1 / Math.sqrt(D), causal,
     q: headView(q, H, S, D), k: headView(k, H, S, D), v: headView(v, H, S, D),

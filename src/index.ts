@@ -1,11 +1,12 @@
 // attnpool — parallel, bit-exact multi-head attention for Node.js on worker threads.
 
 export { AttentionPool } from './pool/attention-pool.js';
-export { INLINE_MAX_FLOPS } from './pool/call-admission.js';
+export { COALESCE_MAX_FLOPS, INLINE_MAX_FLOPS } from './pool/call-admission.js';
 export type { AttentionPoolOptions, KernelChoice } from './pool/pool-options.js';
 export type { AttentionOptions } from './validate/attention-args.js';
 export type { CausalOption } from './validate/variant-args.js';
 export { alibiSlopes } from './alibi-slopes.js';
+export type { AttentionRequest, BatchOptions, BatchRequestOptions } from './validate/batch-args.js';
 export type { RotaryOptions, RotarySettings } from './validate/rotary-args.js';
 export { mergeAttention, type AttentionPart } from './merge-attention.js';
 export type { KvCache } from './kv-cache.js';

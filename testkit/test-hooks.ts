@@ -17,12 +17,20 @@ const HOOKED_HEAP_LIMIT_MB = 32;
 export class TestHooks implements PoolHooks {
   readonly #faultState = new Int32Array(new SharedArrayBuffer(FAULT_STATE_INTS * 4));
   #threadsReady = 0;
-  #threadsEnded = 0;
+  /** Threads that became ready and have not ended. */
+  readonly #live = new Set<unknown>();
 
   /** Arms one fault: the next attention tile of a job with `targetSq` query rows triggers it. */
   arm(kind: FaultKind, targetSq: number): void {
     Atomics.store(this.#faultState, FAULT_SLOTS.targetSq, targetSq);
     Atomics.store(this.#faultState, FAULT_SLOTS.armed, FAULT_KINDS.indexOf(kind) + 1);
+  }
+
+  /** The number of calls' jobs in each phase opened on the threads, in order (PoolHooks.onPhase). */
+  readonly phases: number[] = [];
+
+  onPhase(parts: number): void {
+    this.phases.push(parts);
   }
 
   get faultsFired(): number {
@@ -31,7 +39,7 @@ export class TestHooks implements PoolHooks {
 
   /** Threads that have started and not ended: the pool's working thread count. */
   get liveThreads(): number {
-    return this.#threadsReady - this.#threadsEnded;
+    return this.#live.size;
   }
 
   /** Threads started since the pool was built, replacements included. */
@@ -50,9 +58,20 @@ export class TestHooks implements PoolHooks {
   }
 
   /** piscina announces a thread when it is ready to take tasks and again when it is gone (exited,
-   *  crashed or terminated by close). */
+   *  crashed or terminated by close) — also one that close() terminated before it was ready, which
+   *  was never announced: threads are told apart by piscina's record of each. */
   attach(piscina: Piscina<unknown, unknown>): void {
-    piscina.on('workerCreate', () => this.#threadsReady++);
-    piscina.on('workerDestroy', () => this.#threadsEnded++);
+    piscina.on('workerCreate', (worker: object) => {
+      this.#threadsReady++;
+      this.#live.add(threadOf(worker));
+    });
+    piscina.on('workerDestroy', (worker: object) => this.#live.delete(threadOf(worker)));
   }
+}
+
+/** piscina hands each event a new interface object; the record behind it (its one symbol-keyed
+ *  property) is the same for a thread's whole life, unlike its threadId (-1 once it has exited). */
+function threadOf(worker: object): unknown {
+  const [record] = Object.getOwnPropertySymbols(worker);
+  return record === undefined ? worker : (worker as Record<symbol, unknown>)[record];
 }

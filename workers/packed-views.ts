@@ -17,10 +17,11 @@ import { DTYPES, ELEMENT_TYPES, type StoredArray, type TensorData } from './dtyp
 const VIEW = 'attnpool:view';
 
 /** The element types attnpool sends: every row of ./dtypes.ts (tensors, stored K/V), tile lists and flags (int32). */
-type PackableView = TensorData | StoredArray | Int32Array;
-type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => PackableView;
-const VIEW_TYPES: ReadonlyMap<string, ViewConstructor> =
-  new Map([...ELEMENT_TYPES.map((d): ViewConstructor => DTYPES[d].array), Int32Array].map((array) => [array.name, array]));
+export type PackableView = TensorData | StoredArray | Int32Array;
+export type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => PackableView;
+/** Every typed array type attnpool sends, in a fixed order (the board's descriptors refer to it by index). */
+export const VIEW_CONSTRUCTORS: readonly ViewConstructor[] = [...ELEMENT_TYPES.map((d): ViewConstructor => DTYPES[d].array), Int32Array];
+const VIEW_TYPES: ReadonlyMap<string, ViewConstructor> = new Map(VIEW_CONSTRUCTORS.map((array) => [array.name, array]));
 
 interface ViewRecord {
   /** The typed array's constructor name, a key of VIEW_TYPES. */

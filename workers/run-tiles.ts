@@ -1,41 +1,24 @@
-// The loop every thread runs for a phase: pull the next tile index from the shared counter, compute
-// it, repeat. Workers that start late or run slower simply take fewer tiles (ggml's chunk counter).
-//
-// While other work waits for a thread, a task also gives its thread back after `budgetMs`, so a long
-// call cannot hold a worker while other calls wait: the coordinator re-posts the task at the back of
-// the pool's queue (see dispatch.ts). Without contention it runs its phase to the end.
-//
-// A single attention tile can be seconds of work (all the keys of its rows), so the kernel also asks
-// between steps of a tile (kernels/tile-control.ts): on abort it abandons the tile, and when the
-// budget is used up under contention it pauses the tile into the lane's `suspended` slot, which the
-// lane's next task — on whichever thread — resumes first.
+// The loop the calling thread runs for a phase it keeps (a small call, or a small merge): take every
+// tile in order until none are left or the call is aborted. The pool's threads run the board's serve
+// loop instead (workers/board/serve.ts).
 
-import type { Kernel } from './kernels/jobs.js';
+import type { Job, Kernel, KernelName } from './kernels/jobs.js';
 import { tileCount, tileFunction } from './kernels/jobs.js';
-import { SuspendedTile } from './kernels/suspended-tile.js';
 import type { TileControl } from './kernels/tile-control.js';
-import type { PhaseTask } from './task.js';
 
-export type TilesOutcome = 'done' | 'more' | 'aborted';
+export interface InlinePhase {
+  readonly job: Job;
+  readonly kernel: KernelName;
+  /** abort[0] != 0: the call was cancelled or failed; stop between tiles and steps. */
+  readonly abort: Int32Array;
+}
 
-export function runTiles(kernel: Kernel, task: PhaseTask): TilesOutcome {
-  const { job, counter, abort, contended, budgetMs } = task;
-  const suspended = task.suspended ? new SuspendedTile(task.suspended) : undefined;
+export function runTiles(kernel: Kernel, { job, abort }: InlinePhase): 'done' | 'aborted' {
   const runTile = tileFunction(kernel, job.kind);
+  const control: TileControl = { suspended: undefined, check: () => (Atomics.load(abort, 0) !== 0 ? 'stop' : 'go') };
   const n = tileCount(job);
-  const start = performance.now();
-  const sliceUsed = () => performance.now() - start >= budgetMs && Atomics.load(contended, 0) !== 0;
-  const control: TileControl = {
-    suspended,
-    check: () => Atomics.load(abort, 0) !== 0 ? 'stop' : suspended && sliceUsed() ? 'pause' : 'go',
-  };
-  for (;;) {
-    if (Atomics.load(abort, 0) !== 0) return 'aborted';
-    const paused = suspended ? suspended.tile : -1;
-    const tile = paused >= 0 ? paused : Atomics.add(counter, 0, 1);
-    if (tile >= n) return 'done';
-    const outcome = runTile(job, tile, control);
-    if (outcome === 'stopped') return 'aborted';
-    if (outcome === 'paused' || sliceUsed()) return 'more';
+  for (let tile = 0; tile < n; tile++) {
+    if (Atomics.load(abort, 0) !== 0 || runTile(job, tile, control) === 'stopped') return 'aborted';
   }
+  return 'done';
 }

@@ -1,15 +1,11 @@
-// Piscina worker entry: one task = take tiles of one phase until none are left, the time budget is
-// used up, or the call is aborted.
+// Piscina worker entry: the thread's serve task (workers/board/serve.ts) over the kernels of this
+// thread.
 
 import { workerData } from 'piscina';
-import type { PhaseTask, WorkerSetup } from './task.js';
-import { unpackViews, type Packed } from './packed-views.js';
-import { runTiles, type TilesOutcome } from './run-tiles.js';
+import type { WorkerSetup } from './task.js';
 import { kernelsFrom } from './kernels/select.js';
+import { serveWith } from './board/serve.js';
 
 const kernels = kernelsFrom((workerData as WorkerSetup).wasmModule);
 
-export default function runPhaseTask(message: Packed<PhaseTask>): TilesOutcome {
-  const task = unpackViews(message);
-  return runTiles(kernels[task.kernel](), task);
-}
+export default serveWith((name) => kernels[name]());

@@ -40,6 +40,7 @@ interface ParsedBenchArgs {
   kvLength?: number;
   concurrency?: number;
   mixDuration?: number;
+  streams?: number;
 }
 
 interface BenchArgs extends Omit<ParsedBenchArgs, 'threads' | 'seq' | 'repeat' | 'warmup' | 'mode'> {
@@ -107,7 +108,7 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
 
 type ModeArgs = { mode: 'dispatch'; args: DispatchArgs; json: boolean } | { mode: BenchMode; args: BenchArgs };
 
-const DISPATCH_ONLY = [['kvLength', '--kv-length'], ['concurrency', '--concurrency'], ['mixDuration', '--mix-duration']] as const;
+const DISPATCH_ONLY = [['kvLength', '--kv-length'], ['concurrency', '--concurrency'], ['mixDuration', '--mix-duration'], ['streams', '--streams']] as const;
 
 /** Fills in the defaults of the chosen mode and refuses options that mode does not read. */
 function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
@@ -120,6 +121,7 @@ function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
         ...args, kvHeads: args.kvHeads ?? args.heads, threads: args.threads ?? [...d.threads], seq: args.seq ?? [...d.seq],
         repeat: args.repeat ?? d.repeat, warmup: args.warmup ?? d.warmup, kvLength: args.kvLength ?? d.kvLength,
         concurrency: args.concurrency ?? d.concurrency, mixDurationMs: args.mixDuration ?? d.mixDurationMs,
+        streams: args.streams ?? d.streams,
       },
     };
   }

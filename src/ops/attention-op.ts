@@ -11,12 +11,23 @@ import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './att
 import { jobVariants } from './job-variants.js';
 import { contiguous4, outputBuffer } from './views.js';
 
-/** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. Causal halves it;
- *  a sliding window caps each row at `window` keys. */
-export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 'D' | 'Dv' | 'causal' | 'window'>): number {
-  const perKey = 2 * a.B * a.H * a.Sq * (a.D + a.Dv);
-  if (a.window !== undefined) return perKey * Math.min(a.Sk, a.window);
-  return a.causal ? (perKey * a.Sk) / 2 : perKey * a.Sk;
+/** Query–key pairs a call scores: Sq·Sk, or under causal the keys each row sees. Bottom-right aligned,
+ *  the last n = min(Sq, Sk) rows see Sk − n + 1 … Sk keys and rows above them none; top-left, the first
+ *  n rows see 1 … n keys and rows below them all Sk. A decode step (Sq = 1, bottom-right) sees all its
+ *  keys: halving, right only for Sq = Sk, sent 1–2 MFLOP decode steps to the calling thread, where they
+ *  held it 250 µs each. */
+export function scoredPairs(Sq: number, Sk: number, causal: boolean, topLeft = false): number {
+  if (!causal) return Sq * Sk;
+  const n = Math.min(Sq, Sk);
+  return topLeft ? (n * (n + 1)) / 2 + (Sq - n) * Sk : n * (Sk - n + 1) + (n * (n - 1)) / 2;
+}
+
+/** Multiply-adds of the call ×2: what the inline threshold and the benchmarks count. A sliding window
+ *  caps each row at `window` keys. */
+export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 'D' | 'Dv' | 'causal' | 'topLeft' | 'window'>): number {
+  const perPair = 2 * a.B * a.H * (a.D + a.Dv);
+  if (a.window !== undefined) return perPair * a.Sq * Math.min(a.Sk, a.window);
+  return perPair * scoredPairs(a.Sq, a.Sk, a.causal, a.topLeft);
 }
 
 /** `args`' inputs are on shared memory (shared-inputs.ts). `kv`: where the kernels read K and V — by
@@ -35,8 +46,9 @@ export async function runAttention(
 ): Promise<Tensor<FloatArray>> {
   const { B, H, Hkv, Sq, Sk, D, Dv } = args;
   const scores = [B, H, Sq, Sk] as const; // what a mask or bias broadcasts to (checked by validation)
-  const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv);
-  const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq) : undefined;
+  const { scratch } = run.ctx;
+  const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv, scratch);
+  const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq, scratch) : undefined;
   const job: AttentionJobBody = {
     kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, ...jobVariants(args), window: args.window,
     q: contiguous4(args.q.data, H, Sq, D),

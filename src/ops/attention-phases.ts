@@ -8,6 +8,7 @@ import { planMergeTiles } from '../plan/merge-plan.js';
 import { splitKeysFor, type SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { CallContext } from '../pool/call-context.js';
 import type { Dispatcher } from '../pool/dispatch.js';
+import { scratchArray, type CallScratch } from '../pool/scratch-pool.js';
 
 /** A merge this small (floats of partial state read) runs on the calling thread: ~50 µs of work, about
  *  what one message to a worker and back costs. */
@@ -37,16 +38,17 @@ export function splitKvShape(range: SplitRange, rows: number, Dv: number): reado
 
 export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
-  const { B, H, Sq, Sk, Dv, causal, topLeft, window, gap } = body;
+  const { B, H, Sq, Sk, D, Dv, causal, topLeft, window, gap } = body;
+  const flopsPerKey = 2 * (D + Dv);
   const shape: AttentionShape = { B, H, Sq, Sk, causal, topLeft, window, gap };
   const range = splitOf(shape, body.weights !== undefined, run.splitKv);
   if (!range) {
-    await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads) }, kernel);
+    await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads, flopsPerKey) }, kernel);
     return;
   }
   const rows = B * H * Sq;
-  const split = allocSplitKv(range, rows, Dv);
-  await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, range) }, kernel);
+  const split = allocSplitKv(range, rows, Dv, ctx.scratch);
+  await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, flopsPerKey, range) }, kernel);
   const merge: AttentionMergeJob = {
     kind: 'attention-merge', B, H, Sq, Dv, split, out: body.out, lse: body.lse, sinks: body.sinks, tiles: planMergeTiles(rows, threads),
   };
@@ -55,11 +57,11 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
 }
 
 /** Partial states in the initial "empty split" state: m = −Infinity, l = 0, acc = 0. */
-function allocSplitKv(range: SplitRange, rows: number, Dv: number): SplitKv {
+function allocSplitKv(range: SplitRange, rows: number, Dv: number, scratch: CallScratch | undefined): SplitKv {
   const n = range.count * rows;
-  const max = new Float64Array(new SharedArrayBuffer(n * 8)).fill(-Infinity);
+  const max = scratchArray(scratch, Float64Array, n).fill(-Infinity);
   return {
     keysPerSplit: range.keysPerSplit, first: range.first, count: range.count,
-    max, sum: new Float64Array(new SharedArrayBuffer(n * 8)), acc: new Float64Array(new SharedArrayBuffer(n * Dv * 8)),
+    max, sum: scratchArray(scratch, Float64Array, n), acc: scratchArray(scratch, Float64Array, n * Dv),
   };
 }

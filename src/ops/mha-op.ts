@@ -18,6 +18,7 @@ import { planGemmTiles } from '../plan/gemm-plan.js';
 import { planHeadMeanTiles } from '../plan/head-mean-plan.js';
 import { allocLike, type FloatArray, type Tensor } from '../tensor.js';
 import type { MhaArgs } from '../validate/mha-args.js';
+import { scoredPairs } from './attention-op.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { rotaryJob, rotaryPositions } from './rotary-op.js';
 import { jobVariants } from './job-variants.js';
@@ -31,12 +32,11 @@ export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
   attnWeights: Tensor<A> | null;
 }
 
-export function mhaFlops(a: Pick<MhaArgs, 'B' | 'Sq' | 'Sk' | 'E' | 'numHeads' | 'numKvHeads' | 'causal'>): number {
+export function mhaFlops(a: Pick<MhaArgs, 'B' | 'Sq' | 'Sk' | 'E' | 'numHeads' | 'numKvHeads' | 'causal' | 'topLeft'>): number {
   const kvDim = a.numKvHeads * (a.E / a.numHeads);
   // Q and out-projections are E×E on Sq rows; K and V are E×kvDim each on Sk rows.
   const projections = 2 * a.B * a.E * (2 * a.Sq * a.E + 2 * a.Sk * kvDim);
-  const attention = 4 * a.B * a.Sq * a.Sk * a.E;
-  return projections + (a.causal ? attention / 2 : attention);
+  return projections + 4 * a.B * a.E * scoredPairs(a.Sq, a.Sk, a.causal, a.topLeft);
 }
 
 function sameTensor(a: Tensor<FloatArray>, b: Tensor<FloatArray>): boolean {

@@ -3,6 +3,7 @@
 
 import type { View4 } from '../../workers/kernels/jobs.js';
 import { allocLike, isShared, type FloatArray, type Tensor } from '../tensor.js';
+import type { ArrayType, CallScratch } from '../pool/scratch-pool.js';
 
 /** A contiguous [B, H, rows, cols] tensor as a View4. */
 export function contiguous4(data: FloatArray, H: number, rows: number, cols: number): View4 {
@@ -10,22 +11,36 @@ export function contiguous4(data: FloatArray, H: number, rows: number, cols: num
 }
 
 /** Where a call writes a result: the caller's tensor when it is shared, else a shared buffer that is
- *  copied into the caller's tensor at the end (`finish`). */
+ *  copied into the caller's tensor, or a new one, at the end (`finish`). On the workers a result up to
+ *  SCRATCH_RESULT_BYTES is staged in the call's scratch (src/pool/scratch-pool.ts), registered with
+ *  the threads long ago, and copied out: copying 256 KiB costs less than registering a fresh buffer
+ *  with 8 threads. */
 export interface OutputBuffer {
   readonly data: FloatArray;
   finish(): Tensor<FloatArray>;
 }
 
-export function outputBuffer(given: Tensor<FloatArray> | undefined, like: FloatArray, shape: readonly number[], length: number): OutputBuffer {
-  if (given && isShared(given.data)) return { data: given.data, finish: () => given };
-  const data = allocLike(like, length);
+const SCRATCH_RESULT_BYTES = 256 << 10;
+
+export function outputBuffer(given: Tensor<FloatArray> | undefined, like: FloatArray, shape: readonly number[], length: number,
+  scratch?: CallScratch): OutputBuffer {
+  // A caller's shared buffer is written in place, unless the pool has never met it (it would then be
+  // sent to every thread: scratch-pool.ts firstSight); the staged copy below goes into it at the end.
+  if (given && isShared(given.data) && !scratch?.firstSight(given.data)) return { data: given.data, finish: () => given };
+  const staged = scratch !== undefined && (given !== undefined || length * like.BYTES_PER_ELEMENT <= SCRATCH_RESULT_BYTES);
+  // Not cleared: the tiles of a call write every element of its results before finish() reads them.
+  const data = staged ? scratch.array(like.constructor as ArrayType<FloatArray>, length, false) : allocLike(like, length);
   return {
     data,
     finish: () => {
-      if (!given) return { data, shape: [...shape] };
-      given.data.set(data);
-      return given;
+      if (given) {
+        given.data.set(data);
+        return given;
+      }
+      if (!staged) return { data, shape: [...shape] };
+      const result = allocLike(like, length);
+      result.set(data);
+      return { data: result, shape: [...shape] };
     },
   };
 }
-

@@ -9,7 +9,7 @@
 import type { KeyRangeShape } from '../../workers/kernels/key-range.js';
 import { keyEnd, keyStart } from '../../workers/kernels/key-range.js';
 import { ATTENTION_TILE, type AttentionTile } from '../../workers/kernels/jobs.js';
-import { MAX_ROW_BLOCK, ROW_ALIGN, TILES_PER_THREAD, blockLength, ceilDiv } from './tiles.js';
+import { MAX_ROW_BLOCK, MIN_TILE_FLOPS, ROW_ALIGN, TILES_PER_THREAD, blockLength, ceilDiv } from './tiles.js';
 
 export interface AttentionShape extends KeyRangeShape {
   readonly B: number;
@@ -34,10 +34,13 @@ export function splitRange(shape: AttentionShape, keysPerSplit: number): SplitRa
 
 interface Piece { readonly i0: number; readonly i1: number; readonly split: number; readonly cost: number }
 
-export function planAttentionTiles(shape: AttentionShape, threads: number, split?: SplitRange): Int32Array {
+/** `flopsPerKey`: what one row does per key it sees, 2·(D + Dv): with the keys the rows see, it sets
+ *  how many row blocks a head is worth (MIN_TILE_FLOPS each at least). */
+export function planAttentionTiles(shape: AttentionShape, threads: number, flopsPerKey: number, split?: SplitRange): Int32Array {
   const { B, H, Sq, Sk } = shape;
   if (Sq === 0 || B * H === 0) return new Int32Array(0);
-  const rowBlocksWanted = Math.ceil((TILES_PER_THREAD * threads) / (B * H));
+  const headFlops = flopsPerKey * Math.max(0, keyEnd(shape, Sq - 1) - keyStart(shape, 0)) * Sq;
+  const rowBlocksWanted = Math.min(Math.ceil((TILES_PER_THREAD * threads) / (B * H)), Math.ceil(headFlops / MIN_TILE_FLOPS));
   const rowBlock = blockLength(Sq, rowBlocksWanted, ROW_ALIGN, MAX_ROW_BLOCK);
   const pieces: Piece[] = [];
   for (let i0 = 0; i0 < Sq; i0 += rowBlock) {

@@ -6,6 +6,12 @@
  *  descheduled or slowed by a neighbour, few enough that a tile is still hundreds of µs of work. */
 export const TILES_PER_THREAD = 4;
 
+/** An attention tile is not cut smaller than this much work (about 40 µs of the wasm kernel): a
+ *  thread entering a phase costs ~10 µs and a wake-up, and a tiny call cut for 64 threads woke all 64
+ *  on a 2-core machine for tiles of a few µs each, which cost the calling thread more (futex lock
+ *  contention) than the tiles saved. Only calls of a few MFLOP at large thread counts are affected. */
+export const MIN_TILE_FLOPS = 1 << 20;
+
 /** Query-row blocks are multiples of this, so SIMD kernels that group rows always see the same groups. */
 export const ROW_ALIGN = 16;
 

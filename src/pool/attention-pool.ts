@@ -9,9 +9,8 @@ import { AbortError, PoolClosedError } from '../errors.js';
 import type { KernelName } from '../../workers/kernels/jobs.js';
 import { kernelsFrom } from '../../workers/kernels/select.js';
 import type { WasmVariant } from '../../workers/kernels/wasm/index.js';
-import type { TilesOutcome } from '../../workers/run-tiles.js';
-import type { PhaseTask, WorkerSetup } from '../../workers/task.js';
-import type { Packed } from '../../workers/packed-views.js';
+import type { ServeTask } from '../../workers/board/phase.js';
+import type { WorkerSetup } from '../../workers/task.js';
 import { DTYPES, dtypeOf } from '../../workers/dtypes.js';
 import { runAttention } from '../ops/attention-op.js';
 import { runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
@@ -22,7 +21,10 @@ import type { AttentionArgs, AttentionOptions } from '../validate/attention-args
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
 import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
 import type { RotaryOptions } from '../validate/rotary-args.js';
-import { CallAdmission } from './call-admission.js';
+import { readBatchRequests, type AttentionRequest, type BatchOptions } from '../validate/batch-args.js';
+import { Board } from './board.js';
+import { BufferRegistry } from './buffer-registry.js';
+import { CallAdmission, type Admitted, type Placement } from './call-admission.js';
 import { CallContext } from './call-context.js';
 import { CallGate } from './call-gate.js';
 import { Dispatcher } from './dispatch.js';
@@ -30,6 +32,8 @@ import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js
 import { poolHooksOf } from './pool-hooks.js';
 import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import { poolWasmKernels } from './wasm-build.js';
+import { CallScratch, ScratchPool } from './scratch-pool.js';
+import { closeBoard, ServeTasks } from './serve-tasks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import { resolveSplitKvSetting } from '../plan/split-kv-setting.js';
 
@@ -48,8 +52,20 @@ function eagerThreads(threads: number): number {
 }
 
 /** What ends a dropped pool's threads; module-level so that it cannot capture the pool. */
-function destroyer(piscina: Piscina<Packed<PhaseTask>, TilesOutcome>): () => void {
-  return () => void piscina.destroy().catch(() => {});
+function destroyer(piscina: Piscina<ServeTask, void>, board: Int32Array): () => void {
+  return () => {
+    closeBoard(board);
+    void piscina.destroy().catch(() => {});
+  };
+}
+
+/** Every promise's value; once all have settled, the first failure. Not Promise.all: a batch's call
+ *  must not end — and give back its scratch — while some of its requests still have tiles running. */
+async function everyOne<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 export class AttentionPool {
@@ -60,9 +76,11 @@ export class AttentionPool {
   /** Which build of the wasm kernel runs, in every thread of the pool ('relaxed-simd': fused
    *  multiply-add; see options.wasmBuild); null when the pool runs the js kernel. */
   readonly wasmVariant: WasmVariant | null;
-  readonly #piscina: Piscina<Packed<PhaseTask>, TilesOutcome>;
+  readonly #piscina: Piscina<ServeTask, void>;
   readonly #gate: CallGate;
+  readonly #serveTasks: ServeTasks;
   readonly #dispatcher: Dispatcher;
+  readonly #scratch = new ScratchPool();
   readonly #running = new Set<CallContext>();
   readonly #admission: CallAdmission;
   #closing: Promise<void> | undefined;
@@ -78,14 +96,15 @@ export class AttentionPool {
     const workerData: WorkerSetup = { wasmModule };
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
     // Before any thread starts: an unknown ATTNPOOL_SPLIT_KV throws here, like a bad option.
-    this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv));
-    this.#piscina = new Piscina<Packed<PhaseTask>, TilesOutcome>({
+    this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv), this.#scratch);
+    this.#piscina = new Piscina<ServeTask, void>({
       filename: WORKER_URL, minThreads: eagerThreads(threads), maxThreads: threads, idleTimeout: Infinity, workerData,
-      // 'async': between tasks a worker returns to its event loop. In piscina's default 'sync' mode it
-      // blocks in Atomics.wait instead and, under steady load, never ends its current job, so V8 never
-      // releases WeakRef targets (the wasm kernel's last job) and every call's buffers stay alive in
-      // every worker (+128 KB per call, unbounded, measured with a 128 KB output). Dispatch speed:
-      // the same within noise (±10 %, both ways) for small and large calls here.
+      // 'async': between tasks a worker returns to its event loop. Each thread runs one long serve task
+      // (workers/board/serve.ts), which itself returns to the event loop every 50 ms so that V8 ends its
+      // job and lets go of what the last phases' WeakRefs held (the wasm kernel's last job); piscina's
+      // default 'sync' mode would then block the thread in Atomics.wait between serve tasks (after a
+      // park or a tile that threw) without ever ending its job. No per-phase cost either way: phases
+      // reach the threads through the board, not through piscina.
       atomics: 'async',
       // piscina loads the worker file with require() first and falls back to import(). On Node 20.19+
       // require() of an ES module is on by default, and under load it aborted the whole process with
@@ -99,9 +118,15 @@ export class AttentionPool {
     hooks?.attach?.(this.#piscina);
     // A worker that dies outside a task is replaced by piscina; its error must not crash the process.
     this.#piscina.on('error', () => {});
-    this.#gate = new CallGate(Math.max(2, RUNNING_CALLS_PER_THREAD * threads), maxQueue);
-    this.#dispatcher = new Dispatcher(this.#piscina, threads, kernelsFrom(wasmModule));
-    releaseWhenDropped(this, destroyer(this.#piscina));
+    const running = Math.max(2, RUNNING_CALLS_PER_THREAD * threads);
+    this.#gate = new CallGate(running, maxQueue);
+    const registry = new BufferRegistry();
+    // A call's phases run one after another, so `running` slots are open at most; as many again let
+    // new phases open while threads leave the last ones.
+    const board = new Board({ threads, slots: 2 * running }, registry, this.#scratch);
+    this.#serveTasks = new ServeTasks(this.#piscina, board, registry, this.#scratch);
+    this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule), hooks?.onPhase?.bind(hooks));
+    releaseWhenDropped(this, destroyer(this.#piscina, board.ints));
   }
 
   /** Scaled dot-product attention over pre-split heads: q [B, H, Sq, D], k [B, Hkv, Sk, D],
@@ -115,8 +140,29 @@ export class AttentionPool {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
     // Everything up to #call's first await runs synchronously with the call: the arguments are read
     // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
-    const { args, inline } = this.#admission.attention(q, kOrCache, vOrOptions, options);
-    return this.#call('attention', args.signal, inline, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
+    const admitted = this.#admission.attention(q, kOrCache, vOrOptions, options);
+    const { args } = admitted;
+    return this.#call('attention', args.signal, admitted, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
+  }
+
+  /** Many independent attention calls as one: each request over its own q, k and v, or over a KvCache,
+   *  with its own options (attention's, but for signal: the batch has one). Their tiles run as one
+   *  phase, pulled from one counter, and outs[i] has exactly the bits of attention() for request i.
+   *  Errors name the request; the batch is admitted, bounded (maxCallBytes) and aborted as one call. */
+  async attentionBatch<A extends FloatArray = Float32Array>(requests: readonly AttentionRequest<A>[], options?: BatchOptions): Promise<Tensor<A>[]> {
+    const { requests: read, signal } = readBatchRequests(requests, options, (value): value is KvCache<FloatArray> => value instanceof KvCache);
+    const snapshots = read.map((request) => request.kv && snapshotKvCache(request.kv)); // as of the call, like attention()
+    const release = () => { for (const snapshot of snapshots) snapshot?.release(); };
+    let admitted: Admitted<readonly AttentionArgs[]>;
+    try {
+      admitted = this.#admission.attentionBatch(read, snapshots);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const outs = await this.#call('attentionBatch', signal, admitted, (ctx) =>
+      everyOne(admitted.args.map((args, i) => runAttention(args, this.#run(ctx, args.q.data), snapshots[i]))), release);
+    return outs as Tensor<A>[];
   }
 
   /** A KV cache for incremental decoding: keys [B, Hkv, capacity, D] and values [B, Hkv, capacity, Dv]
@@ -127,14 +173,15 @@ export class AttentionPool {
 
   #attentionOverCache(q: unknown, cache: KvCache<FloatArray>, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
     const snapshot = snapshotKvCache(cache); // synchronous with the call: later appends are not read
-    let args: AttentionArgs, inline: boolean;
+    let admitted: Admitted<AttentionArgs>;
     try {
-      ({ args, inline } = this.#admission.cachedAttention(cache, snapshot, q, options, extra));
+      admitted = this.#admission.cachedAttention(cache, snapshot, q, options, extra);
     } catch (err) {
       snapshot.release();
       throw err;
     }
-    return this.#call('attention', args.signal, inline, (ctx) =>
+    const { args } = admitted;
+    return this.#call('attention', args.signal, admitted, (ctx) =>
       runAttention(args, this.#run(ctx, args.q.data), snapshot), snapshot.release);
   }
 
@@ -146,8 +193,9 @@ export class AttentionPool {
   async multiHeadAttention<A extends FloatArray = Float32Array>(
     query: Tensor<A>, key: Tensor<A>, value: Tensor<A>, weights: MultiHeadAttentionWeights<A>, options: MultiHeadAttentionOptions,
   ): Promise<MultiHeadAttentionResult<A>> {
-    const { args, inline } = this.#admission.multiHeadAttention(query, key, value, weights, options);
-    const result = await this.#call('multiHeadAttention', args.signal, inline, (ctx) =>
+    const admitted = this.#admission.multiHeadAttention(query, key, value, weights, options);
+    const { args } = admitted;
+    const result = await this.#call('multiHeadAttention', args.signal, admitted, (ctx) =>
       runMha(args, this.#run(ctx, args.query.data)));
     return result as MultiHeadAttentionResult<A>;
   }
@@ -156,8 +204,9 @@ export class AttentionPool {
    *  each pair of the first rotaryDim dimensions turned by position · base^(-2d / rotaryDim)
    *  (validate/rotary-args.ts). The same bits whatever the thread count and kernel. */
   async rotary<A extends FloatArray = Float32Array>(x: Tensor<A>, options?: RotaryOptions<A>): Promise<Tensor<A>> {
-    const { args, inline } = this.#admission.rotary(x, options);
-    const result = await this.#call('rotary', args.signal, inline, (ctx) => runRotary(args, this.#run(ctx, args.x.data)));
+    const admitted = this.#admission.rotary(x, options);
+    const { args } = admitted;
+    const result = await this.#call('rotary', args.signal, admitted, (ctx) => runRotary(args, this.#run(ctx, args.x.data)));
     return result as Tensor<A>;
   }
 
@@ -167,6 +216,7 @@ export class AttentionPool {
       forgetDropped(this);
       this.#gate.close();
       for (const ctx of this.#running) ctx.stop(new PoolClosedError(ctx.op));
+      this.#serveTasks.close();
       await this.#piscina.destroy();
       // destroy() resolves on the threads' 'exit' events, while their message ports are still being
       // closed (libuv closes handles at the end of the loop turn): a caller checking for leftover
@@ -183,10 +233,15 @@ export class AttentionPool {
     return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitKv: this.#admission.splitKv };
   }
 
-  /** `done` runs once the call no longer touches its inputs: after its last task has returned (for an
+  /** `release` (and the release of the call's input copies) runs once the call no longer touches its inputs: after its last task has returned (for an
    *  aborted call, after its promise has already rejected), or when it is refused before starting. */
-  async #call<T>(op: string, signal: AbortSignal | undefined, inline: boolean, body: (ctx: CallContext) => Promise<T>,
-    done: () => void = () => {}): Promise<T> {
+  async #call<T>(op: string, signal: AbortSignal | undefined, admitted: Placement & Pick<Admitted<unknown>, 'copies'>,
+    body: (ctx: CallContext) => Promise<T>, release: () => void = () => {}): Promise<T> {
+    const placement: Placement = admitted;
+    const done = () => {
+      admitted.copies?.release();
+      release();
+    };
     try {
       if (this.#closing) throw new PoolClosedError(op);
       await this.#gate.enter(op, signal);
@@ -199,7 +254,7 @@ export class AttentionPool {
       done();
       throw new PoolClosedError(op);
     }
-    const ctx = new CallContext(op, inline);
+    const ctx = new CallContext(op, placement, placement.inline ? undefined : new CallScratch(this.#scratch));
     const onAbort = () => ctx.stop(new AbortError(op));
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#running.add(ctx);
@@ -216,6 +271,8 @@ export class AttentionPool {
     })().finally(() => {
       signal?.removeEventListener('abort', onAbort);
       this.#running.delete(ctx);
+      if (this.#running.size === 0) this.#serveTasks.idle();
+      ctx.scratch?.release(); // no thread works for the call any more (board.ts)
       this.#gate.release();
       done();
     });

@@ -11,12 +11,15 @@ import { rotaryFlops } from '../ops/rotary-op.js';
 import { shareAttentionInputs, shareMhaInputs, shareRotaryInputs } from '../ops/shared-inputs.js';
 import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { KvSnapshot } from '../kv-cache.js';
-import { validateAttentionArgs, type AttentionArgs } from '../validate/attention-args.js';
+import { optionInputsOf, outputsOf, validateAttentionArgs, type AttentionArgs } from '../validate/attention-args.js';
+import { inRequest, type ReadRequest } from '../validate/batch-args.js';
+import { checkAllApart, type NamedData } from '../validate/overlap.js';
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
-import { validateCachedAttentionArgs, type KvCacheLayout } from '../validate/kv-cache-args.js';
+import { cacheBuffersOf, validateCachedAttentionArgs, type KvCacheLayout } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MhaArgs } from '../validate/mha-args.js';
 import { validateRotaryArgs, type RotaryArgs } from '../validate/rotary-args.js';
 import { checkAllocationLengths } from '../validate/typed-array-limit.js';
+import { CallScratch, type ScratchPool } from './scratch-pool.js';
 
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
  *  outweighs spreading a job this small (≈ 1 ms for the js kernel, well under for wasm). */
@@ -26,48 +29,109 @@ export const INLINE_MAX_FLOPS = 2_000_000;
  *  result (Sk = 0 and a wide Dv, zero-filled) the writes alone would hold the event loop for seconds. */
 const INLINE_MAX_BYTES = 1 << 20;
 
-export interface Admitted<A> {
-  /** The checked arguments, inputs on shared memory. */
-  readonly args: A;
+/** Up to this many flops a call on the threads is small enough for its phases to be coalesced with
+ *  other small calls' (dispatch.ts): ~3 ms of one core, so that no call in a coalesced phase waits long
+ *  behind the others — a longer call keeps a phase of its own, where the fairness slices of
+ *  workers/board/serve.ts apply. Decode steps and short prefills are below it. */
+export const COALESCE_MAX_FLOPS = 64_000_000;
+
+/** Where a call's phases run. */
+export interface Placement {
   /** Small enough to run on the calling thread. */
   readonly inline: boolean;
+  /** On the threads, in phases shared with other small calls' (dispatch.ts). */
+  readonly coalesce: boolean;
+}
+
+export interface Admitted<A> extends Placement {
+  /** The checked arguments, inputs on shared memory. */
+  readonly args: A;
+  /** Where the copies of non-shared inputs lie, to release once the call no longer reads them. */
+  readonly copies: CallScratch | undefined;
 }
 
 /** What a call over a KvCache reads: its snapshot's buffers and length (kv-cache.ts). */
 type CachedKv = Pick<KvSnapshot, 'keys' | 'values' | 'length' | 'gap'>;
 
 export class CallAdmission {
-  constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting) {}
+  /** `scratch`: where copies of non-shared inputs go (the pool's, reused); without it, new buffers. */
+  constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting, private readonly scratch?: ScratchPool) {}
 
   attention(q: unknown, k: unknown, v: unknown, options: unknown): Admitted<AttentionArgs> {
     const checked = validateAttentionArgs(q, k, v, options);
-    const inline = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, false));
-    return { args: shareAttentionInputs(checked), inline };
+    const placement = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, false));
+    const copies = this.#copies(placement);
+    return { args: shareAttentionInputs(checked, copies), copies, ...placement };
   }
 
   cachedAttention(layout: KvCacheLayout, kv: CachedKv, q: unknown, options: unknown, extra: unknown): Admitted<AttentionArgs> {
     const checked = validateCachedAttentionArgs(layout, kv.keys, kv.values, kv.length, kv.gap, q, options, extra);
-    const inline = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, true));
-    return { args: shareAttentionInputs(checked), inline };
+    const placement = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, true));
+    const copies = this.#copies(placement);
+    return { args: shareAttentionInputs(checked, copies), copies, ...placement };
+  }
+
+  /** attentionBatch's requests, each checked as attention() checks a call (errors name the request),
+   *  then all of them against each other's outputs, and bounded together: a batch is one call.
+   *  `snapshots[i]`: request i's KvCache as of the call, when it has one. */
+  attentionBatch(requests: readonly ReadRequest[], snapshots: readonly (CachedKv | undefined)[]): Admitted<readonly AttentionArgs[]> {
+    const checked: AttentionArgs[] = [];
+    const allocations: Allocation[] = [];
+    const outputs: NamedData[] = [], inputs: NamedData[] = [];
+    let flops = 0;
+    requests.forEach((request, i) => {
+      const snapshot = snapshots[i];
+      let args: AttentionArgs;
+      try {
+        args = request.kv && snapshot
+          ? validateCachedAttentionArgs(request.kv, snapshot.keys, snapshot.values, snapshot.length, snapshot.gap, request.q, request.options, undefined)
+          : validateAttentionArgs(request.q, request.k, request.v, request.options);
+      } catch (err) {
+        throw inRequest(err, i);
+      }
+      checked.push(args);
+      flops += attentionFlops(args);
+      const named = (list: readonly NamedData[]) => list.map(({ name, data }) => ({ name: `requests[${i}].${name}`, data }));
+      for (const a of attentionAllocations(args, this.splitKv, snapshot !== undefined)) allocations.push({ ...a, name: `requests[${i}]: ${a.name}` });
+      outputs.push(...named(outputsOf(args)));
+      inputs.push(...named(optionInputsOf(args)), ...named(snapshot ? cacheBuffersOf(snapshot.keys, snapshot.values, "kv's") : [{ name: 'k', data: args.k.data }, { name: 'v', data: args.v.data }]));
+    });
+    checkAllApart('attentionBatch', outputs, inputs);
+    const placement = this.#bound('attentionBatch', flops, allocations);
+    const copies = this.#copies(placement);
+    return { args: checked.map((args) => shareAttentionInputs(args, copies)), copies, ...placement };
   }
 
   multiHeadAttention(query: unknown, key: unknown, value: unknown, weights: unknown, options: unknown): Admitted<MhaArgs> {
     const checked = validateMhaArgs(query, key, value, weights, options);
-    const inline = this.#bound('multiHeadAttention', mhaFlops(checked), mhaAllocations(checked, this.splitKv));
-    return { args: shareMhaInputs(checked), inline };
+    const placement = this.#bound('multiHeadAttention', mhaFlops(checked), mhaAllocations(checked, this.splitKv));
+    const copies = this.#copies(placement);
+    return { args: shareMhaInputs(checked, copies), copies, ...placement };
   }
 
   rotary(x: unknown, options: unknown): Admitted<RotaryArgs> {
     const checked = validateRotaryArgs(x, options);
-    const inline = this.#bound('rotary', rotaryFlops(checked), rotaryAllocations(checked));
-    return { args: shareRotaryInputs(checked), inline };
+    const placement = this.#bound('rotary', rotaryFlops(checked), rotaryAllocations(checked));
+    const copies = this.#copies(placement);
+    return { args: shareRotaryInputs(checked, copies), copies, ...placement };
   }
 
-  /** Throws when the call would allocate too much; else whether it is small enough for this thread. */
-  #bound(op: string, flops: number, allocations: readonly Allocation[]): boolean {
+  /** Calls on the calling thread send no buffer to the threads: their copies need not be reused. */
+  #copies(placement: Placement): CallScratch | undefined {
+    return placement.inline || !this.scratch ? undefined : new CallScratch(this.scratch);
+  }
+
+  /** Throws when the call would allocate too much; else where it runs. */
+  #bound(op: string, flops: number, allocations: readonly Allocation[]): Placement {
     checkCallBytes(op, allocations, this.maxCallBytes);
     checkAllocationLengths(op, allocations);
-    const written = allocations.reduce((sum, a) => (a.inputCopy ? sum : sum + allocationBytes(a)), 0);
-    return flops <= INLINE_MAX_FLOPS && written <= INLINE_MAX_BYTES;
+    return placementOf(flops, allocations);
   }
+}
+
+/** Where a call of `flops` that allocates `allocations` runs. */
+export function placementOf(flops: number, allocations: readonly Allocation[]): Placement {
+  const written = allocations.reduce((sum, a) => (a.inputCopy ? sum : sum + allocationBytes(a)), 0);
+  const inline = flops <= INLINE_MAX_FLOPS && written <= INLINE_MAX_BYTES;
+  return { inline, coalesce: !inline && flops <= COALESCE_MAX_FLOPS };
 }

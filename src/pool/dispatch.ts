@@ -1,84 +1,106 @@
-// Runs one phase of a call: on the calling thread for small problems, else on the worker pool.
+// Runs one phase of a call: on the calling thread for small problems, else on the pool's threads
+// through the board (board.ts, workers/board/). A phase on the threads costs the calling thread an
+// encoding of its descriptor and one Atomics.notify, whatever the number of threads: no message per
+// thread or per phase, no buffer per phase (buffers a phase refers to are registered with the threads
+// once, buffer-registry.ts).
 //
-// piscina.run costs ~40–55 µs per message here — more than a small tile's compute — so a phase posts
-// one task per thread ("lane"), not one per tile; each task pulls tile indices from a shared counter.
-// While more lanes (of all calls) are open than there are threads, a task returns after
-// TASK_TIME_SLICE_MS and its lane re-posts it at the back of the pool's queue: that is how concurrent
-// calls share the threads fairly. A call alone on the pool is never sliced: each re-post costs about
-// 0.5 ms here (a round trip through this thread and piscina's queue) and the wasm kernel packs K/V
-// again for the new message; at 20 ms slices that made a lone S=4096 call ~15 % slower on 1 thread and
-// up to 35 % on 2 (measured with the slice forced on and off).
+// Coalescing. Phases submitted together by small calls (call-admission.ts COALESCE_MAX_FLOPS), or by
+// one call (attentionBatch's requests), are opened as one phase of several parts: their tiles are
+// pulled from one counter, in the order submitted, and the calling thread pays one slot, one doorbell
+// and one waiter for all of them. A larger call's phases keep a phase of their own, so that the
+// fairness slices between phases (workers/board/serve.ts) still let a short call pass a long one.
+// "Together" means
+//   - in the same turn of the microtask queue: phases are collected until a microtask queued by the
+//     first of them runs — the calls of one `Promise.all`, the requests of `attentionBatch`, calls
+//     made in one callback;
+//   - or while the pool is busy: every thread is inside a phase and a phase of small calls still has
+//     tiles to take. A new small phase then waits until that phase's last tile is taken — when a
+//     thread would first be free to start it anyway — and whatever small phases arrived meanwhile
+//     open together; so do phases waiting for a free slot.
+// A lone phase on an idle pool waits for one microtask and nothing else. Bits do not change: a tile is a pure
+// function of its job and index (workers/kernels/jobs.ts), whichever phase it is pulled from.
 
-import type { Piscina } from 'piscina';
-import { WorkerFailedError } from '../errors.js';
 import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import type { KernelSet } from '../../workers/kernels/select.js';
-import { packViews, withPackedField, type Packed } from '../../workers/packed-views.js';
-import { runTiles, type TilesOutcome } from '../../workers/run-tiles.js';
-import type { PhaseTask } from '../../workers/task.js';
-import { suspensionSlot } from '../../workers/kernels/suspended-tile.js';
+import { runTiles } from '../../workers/run-tiles.js';
+import type { Board, BoardPart } from './board.js';
 import type { CallContext } from './call-context.js';
+import type { ServeTasks } from './serve-tasks.js';
 
-/** A slice long enough that the ~50 µs re-post costs < 0.5 %, short enough that a call waiting
- *  behind a long one starts within tens of milliseconds. */
-export const TASK_TIME_SLICE_MS = 20;
+interface Submitted extends BoardPart {
+  readonly kernel: KernelName;
+  readonly settle: () => void;
+}
 
 export class Dispatcher {
-  /** Raised while #openLanes > threads; every task reads it at the end of its slice. */
-  readonly #contended = new Int32Array(new SharedArrayBuffer(4));
-  #openLanes = 0;
+  #submitted: Submitted[] = [];
+  #flushing = false;
 
   constructor(
-    private readonly piscina: Piscina<Packed<PhaseTask>, TilesOutcome>,
-    private readonly threads: number,
+    private readonly board: Board,
+    private readonly serveTasks: ServeTasks,
     private readonly callingThreadKernels: KernelSet,
+    /** The test hook of pool-hooks.ts. */
+    private readonly onPhase?: (parts: number) => void,
   ) {}
 
   /** `inline`: run on the calling thread (by default when the whole call is small). */
   async runPhase(ctx: CallContext, job: Job, kernel: KernelName, inline = ctx.inline): Promise<void> {
     ctx.throwIfStopped();
-    const tiles = tileCount(job);
-    if (tiles === 0) return;
-    const counter = new Int32Array(new SharedArrayBuffer(4));
-    const task: PhaseTask = { job, kernel, counter, abort: ctx.abortFlag, contended: this.#contended, budgetMs: TASK_TIME_SLICE_MS };
+    if (tileCount(job) === 0) return;
     if (inline) {
-      runTiles(this.callingThreadKernels[kernel](), { ...task, budgetMs: Infinity });
+      runTiles(this.callingThreadKernels[kernel](), { job, kernel, abort: ctx.abortFlag });
     } else {
-      // Packed once for all of the phase's posts (workers/packed-views.ts: views past 4 GiB).
-      const message = packViews(task);
-      const lanes = Math.min(this.threads, tiles);
-      await Promise.all(Array.from({ length: lanes }, () => this.#lane(ctx, job, message)));
+      await new Promise<void>((settle) => {
+        this.#submitted.push({ ctx, job, kernel, settle });
+        if (this.#flushing) return;
+        this.#flushing = true;
+        queueMicrotask(() => void this.#flush());
+      });
     }
     ctx.throwIfStopped();
   }
 
-  async #lane(ctx: CallContext, job: Job, task: Packed<PhaseTask>): Promise<void> {
-    this.#setOpenLanes(this.#openLanes + 1);
-    try {
-      // Each lane its own slot for an attention tile its task pauses mid-way (workers/run-tiles.ts).
-      await this.#runLane(ctx, job.kind === 'attention' ? withPackedField(task, 'suspended', suspensionSlot(job)) : task);
-    } finally {
-      this.#setOpenLanes(this.#openLanes - 1);
-    }
-  }
-
-  #setOpenLanes(lanes: number): void {
-    this.#openLanes = lanes;
-    Atomics.store(this.#contended, 0, lanes > this.threads ? 1 : 0);
-  }
-
-  async #runLane(ctx: CallContext, task: Packed<PhaseTask>): Promise<void> {
-    for (;;) {
-      let outcome: TilesOutcome;
-      try {
-        outcome = await this.piscina.run(task);
-      } catch (err) {
-        ctx.stop(new WorkerFailedError(ctx.op, err)); // the other lanes see the flag and return
-        return;
+  /** Opens what was submitted, one phase per group that may share one, taking in whatever is
+   *  submitted while the pool is busy or a slot is awaited. */
+  async #flush(): Promise<void> {
+    while (this.#submitted.length > 0) {
+      if (this.#submitted[0].ctx.coalesce) await this.board.whenBusy();
+      const free = this.board.acquire();
+      const slot = typeof free === 'number' ? free : await free;
+      const first = this.#submitted[0];
+      const parts: Submitted[] = [];
+      const others: Submitted[] = [];
+      for (const submitted of this.#submitted) {
+        if (submitted.ctx.stopped) submitted.settle(); // its call has rejected already
+        else (shareAPhase(first, submitted) ? parts : others).push(submitted);
       }
-      // A stopped call posts nothing more: after close() a new task would start a fresh thread.
-      if (outcome !== 'more' || ctx.stopped) return;
+      const { kernel } = first;
+      this.#submitted = others;
+      if (parts.length === 0) {
+        this.board.release(slot);
+        continue;
+      }
+      let settled: Promise<void>[];
+      try {
+        this.serveTasks.ensure(parts.reduce((sum, { job }) => sum + tileCount(job), 0));
+        settled = this.board.open(slot, kernel, parts, first.ctx.coalesce);
+        this.onPhase?.(parts.length);
+      } catch (err) { // an internal error (a descriptor that cannot be encoded): those calls fail, not the pool
+        this.board.release(slot);
+        for (const { ctx, settle } of parts) {
+          ctx.stop(err instanceof Error ? err : new Error(String(err)));
+          settle();
+        }
+        continue;
+      }
+      settled.forEach((done, i) => void done.then(parts[i].settle));
     }
+    this.#flushing = false;
   }
+}
+
+function shareAPhase(a: Submitted, b: Submitted): boolean {
+  return a.kernel === b.kernel && (a.ctx === b.ctx || (a.ctx.coalesce && b.ctx.coalesce));
 }

@@ -28,6 +28,9 @@ export interface PoolHooks {
   piscinaOptions?(setup: WorkerSetup): PiscinaOverride;
   /** Called once the pool's piscina exists, before any call runs. */
   attach?(piscina: Piscina<unknown, unknown>): void;
+  /** Called each time a phase opens on the threads, with the number of calls' jobs it holds (more
+   *  than one when calls were coalesced: src/pool/dispatch.ts). */
+  onPhase?(parts: number): void;
   /** The pool's split-KV setting, in place of the environment's: a forced length or 'off' (calls that
    *  ask for the weights never split). */
   readonly splitKv?: SplitKvSetting;

@@ -7,7 +7,7 @@ import { DTYPES, FLOAT_DTYPES, STORED_DTYPES, type FloatDType, type StoredDType 
 import type { KvSide } from '../kv-storage.js';
 import { optionInputsOf, outputsOf, validateAttentionWithKv, type AttentionArgs } from './attention-args.js';
 import { checkIndexLimit, checkKeyCount } from './index-limits.js';
-import { checkOutputsApart } from './overlap.js';
+import { checkOutputsApart, type NamedData } from './overlap.js';
 import { checkDim, checkFloatTensor, checkOptionNames, checkOptionsObject } from './tensor-arg.js';
 import type { WindowShape } from '../kv-window.js';
 import type { PositionGap } from '../../workers/kernels/key-range.js';
@@ -186,11 +186,16 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide,
     return { data, shape };
   };
   const args = validateAttentionWithKv(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
-  const cacheBuffers = [{ name: "the cache's keys", data: keys.data }, { name: "the cache's values", data: values.data }];
-  if (keys.scales) cacheBuffers.push({ name: "the cache's key scales", data: keys.scales });
-  if (values.scales) cacheBuffers.push({ name: "the cache's value scales", data: values.scales });
-  checkOutputsApart(op, outputsOf(args), [...cacheBuffers, ...optionInputsOf(args)]);
+  checkOutputsApart(op, outputsOf(args), [...cacheBuffersOf(keys, values, "the cache's"), ...optionInputsOf(args)]);
   return gap ? { ...args, gap } : args;
+}
+
+/** The buffers a cache call reads, named as `owner` + what each holds. */
+export function cacheBuffersOf(keys: KvSide, values: KvSide, owner: string): NamedData[] {
+  const buffers: NamedData[] = [{ name: `${owner} keys`, data: keys.data }, { name: `${owner} values`, data: values.data }];
+  if (keys.scales) buffers.push({ name: `${owner} key scales`, data: keys.scales });
+  if (values.scales) buffers.push({ name: `${owner} value scales`, data: values.scales });
+  return buffers;
 }
 
 function isTensorLike(value: unknown): boolean {

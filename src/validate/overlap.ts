@@ -24,3 +24,38 @@ export function checkOutputsApart(op: string, outputs: readonly NamedData[], inp
     }
   });
 }
+
+/** checkOutputsApart for many calls at once (attentionBatch): every output against every input and
+ *  every other output, in O(n log n) — a sweep over each buffer's byte ranges in order — since a batch
+ *  may hold tens of thousands of arguments. */
+export function checkAllApart(op: string, outputs: readonly NamedData[], inputs: readonly NamedData[]): void {
+  if (outputs.length === 0) return;
+  interface Range { readonly name: string; readonly output: boolean; readonly start: number; readonly end: number }
+  const byBuffer = new Map<ArrayBufferLike, Range[]>();
+  const add = (named: NamedData, output: boolean) => {
+    const { buffer, start, end } = byteRange(named.data);
+    if (start === end) return; // an empty view overlaps nothing
+    let ranges = byBuffer.get(buffer);
+    if (!ranges) byBuffer.set(buffer, (ranges = []));
+    ranges.push({ name: named.name, output, start, end });
+  };
+  outputs.forEach((named) => add(named, true));
+  const written = new Set(byBuffer.keys());
+  for (const named of inputs) if (written.has(byteRange(named.data).buffer)) add(named, false);
+  for (const [buffer, ranges] of byBuffer) {
+    ranges.sort((a, b) => a.start - b.start);
+    let furthest: Range | undefined, furthestOutput: Range | undefined;
+    for (const range of ranges) {
+      const other = range.output && furthest && furthest.end > range.start ? furthest
+        : furthestOutput && furthestOutput.end > range.start ? furthestOutput : undefined;
+      if (other) {
+        const [output, with_] = other.output ? [other, range] : [range, other];
+        const kind = buffer instanceof SharedArrayBuffer ? 'SharedArrayBuffer' : 'ArrayBuffer';
+        throw new RangeError(`${op}: ${output.name} overlaps ${with_.name} (the same ${kind}, bytes [${output.start}, ${output.end}) and ` +
+          `[${with_.start}, ${with_.end})); an output must not share memory with any input or other output of the call`);
+      }
+      if (!furthest || range.end > furthest.end) furthest = range;
+      if (range.output && (!furthestOutput || range.end > furthestOutput.end)) furthestOutput = range;
+    }
+  }
+}

@@ -1,7 +1,7 @@
 // A paused attention tile (tile-control.ts): which tile, where it stopped, and its rows' running
-// state — maximum m, sum l and unnormalised accumulator acc — in a SharedArrayBuffer that belongs to
-// one lane of a phase (src/pool/dispatch.ts). A lane runs one task at a time, so a slot is never used
-// by two threads at once; the next task of the lane, on any thread, resumes the tile from it.
+// state — maximum m, sum l and unnormalised accumulator acc — in one of a phase's shared pause slots
+// (workers/board/phase.ts). A slot is held by one thread at a time; the next thread to enter the
+// phase resumes the tile from it.
 //
 // Layout (float64, exact for the float32 state of the wasm kernel too):
 //   [0] tile + 1 (0: empty)  [1] first row of the paused chunk  [2] next key  [3] rows
@@ -34,10 +34,15 @@ export interface ResumePoint {
 /** A slot large enough for any tile of `job`: its largest row block, accumulators rounded up to 4
  *  columns (the wasm kernel's dvPad). */
 export function suspensionSlot(job: AttentionJob): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(suspensionSlotLength(job) * 8));
+}
+
+/** The float64 elements of suspensionSlot(job). */
+export function suspensionSlotLength(job: AttentionJob): number {
   let rows = 0;
   for (const { rowStart, rowEnd } of ATTENTION_TILE.unpack(job.tiles)) rows = Math.max(rows, rowEnd - rowStart);
   const cols = Math.ceil(job.Dv / 4) * 4;
-  return new Float64Array(new SharedArrayBuffer((HEADER + rows * (2 + cols)) * 8));
+  return HEADER + rows * (2 + cols);
 }
 
 export class SuspendedTile {

@@ -35,6 +35,16 @@ export function formatDispatch(result: DispatchResult, settings: DispatchSetting
       run.mainThreadBusy === null ? '—' : `${(run.mainThreadBusy * 100).toFixed(0)}%`,
     ]),
   );
+  const batching = result.batching[0];
+  const batchingTitle = batching ? `batching: one decode step for each of ${batching.streams} sequences (own KvCache each, ` +
+    `${Math.round(settings.shapes[settings.shapes.length - 1]!.keys / 4)}–${settings.shapes[settings.shapes.length - 1]!.keys} positions), ` +
+    `${batching.rounds} rounds, the three ways alternating round by round` : '';
+  const batchingTable = formatTable(
+    ['threads', 'way', 'main CPU µs per step', 'wall µs per round (median)', 'steps/s'],
+    result.batching.flatMap((b) => b.runs.map((run) => [
+      String(b.threads), run.way, us(run.cpuPerStepUs), us(run.wallPerRoundUs), (b.streams / (run.wallPerRoundUs / 1e6)).toFixed(0),
+    ])),
+  );
   const notes = [
     ...(result.threadCpuNote ? [`note: ${result.threadCpuNote}`] : []),
     ...(result.shapes.some((r) => r.kernelTime.kernelUs <= 0)
@@ -42,16 +52,16 @@ export function formatDispatch(result: DispatchResult, settings: DispatchSetting
       : []),
     ...(result.shapes.some((r) => !r.onWorkers) ? ['note: "inline" shapes are at or under INLINE_MAX_FLOPS and run on the calling thread'] : []),
   ];
-  return [title, latency, '', ...kernels, '', mixTitle, mix, ...notes].join('\n');
+  return [title, latency, '', ...kernels, '', mixTitle, mix, '', batchingTitle, batchingTable, ...notes].join('\n');
 }
 
 export function dispatchDocument(result: DispatchResult, settings: DispatchSettings) {
-  const { threads, warmup, repeat, callers, mixDurationMs, seed, pool } = settings;
+  const { threads, warmup, repeat, callers, mixDurationMs, streams, seed, pool } = settings;
   return {
     command: 'bench',
     mode: 'dispatch',
     machine: machineInfo(),
-    settings: { threads, warmup, repeat, callers, mixDurationMs, seed, kernel: pool.kernel, wasmBuild: pool.wasmBuild },
+    settings: { threads, warmup, repeat, callers, mixDurationMs, streams, seed, kernel: pool.kernel, wasmBuild: pool.wasmBuild },
     ...result,
   };
 }

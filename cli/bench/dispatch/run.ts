@@ -8,6 +8,7 @@ import { withPool, type KernelArgs } from '../../pool-options.js';
 import { measureKernelTime, measureLatency, measureThroughput, type KernelTime, type LatencyResult, type ThroughputResult } from './measure.js';
 import { dispatchFlops, prepareCall, runsOnWorkers, type DispatchShape } from './shapes.js';
 import { THREAD_CPU_NOTE } from './thread-cpu.js';
+import { measureBatching, type BatchingResult } from './batching.js';
 
 /** The batch sizes of the kernel-time slope. One copy more, not several: for the default shapes a
  *  second copy changes neither the plan (a decode step over 4,096 keys splits them in 4 at B·H = 8 and at
@@ -23,6 +24,8 @@ export interface DispatchSettings {
   /** Callers with a call in flight each, in the throughput run. */
   readonly callers: number;
   readonly mixDurationMs: number;
+  /** Sequences stepped together in the batching run (their decode shape: the last of `shapes`). */
+  readonly streams: number;
   readonly pool: KernelArgs;
   readonly seed: number;
 }
@@ -45,12 +48,18 @@ export interface DispatchResult {
   readonly threadCpuNote: string | null;
   readonly shapes: ShapeResult[];
   readonly mix: { readonly callers: number; readonly durationMs: number; readonly runs: (ThroughputResult & { readonly threads: number })[] };
+  readonly batching: (BatchingResult & { readonly threads: number })[];
+}
+
+/** Rounds of the batching run: each is `streams` decode steps made each of three ways. */
+export function batchingRounds(s: DispatchSettings): number {
+  return Math.max(5, Math.ceil(s.repeat / 10));
 }
 
 /** How many progress ticks runDispatchBench makes with these settings. */
 export function dispatchTicks(s: DispatchSettings): number {
   const perShape = s.warmup + s.repeat;
-  return s.shapes.length * perShape * (1 + s.threads.length) + s.threads.length;
+  return s.shapes.length * perShape * (1 + s.threads.length) + 2 * s.threads.length;
 }
 
 export async function runDispatchBench(s: DispatchSettings, tick: (label: string) => void): Promise<DispatchResult> {
@@ -66,6 +75,8 @@ export async function runDispatchBench(s: DispatchSettings, tick: (label: string
     shape, flops: dispatchFlops(shape), onWorkers: runsOnWorkers(shape), kernelTime: kernelTimes.times[i]!, runs: [],
   }));
   const mixRuns: DispatchResult['mix']['runs'] = [];
+  const batching: DispatchResult['batching'] = [];
+  const decode = s.shapes[s.shapes.length - 1]!;
   for (const threads of s.threads) {
     await withPool(threads, s.pool, async (pool) => {
       const calls = s.shapes.map((shape, i) => prepareCall(pool, shape, 1, s.seed + i));
@@ -76,11 +87,13 @@ export async function runDispatchBench(s: DispatchSettings, tick: (label: string
       }
       mixRuns.push({ threads, ...(await measureThroughput(calls, s.callers, s.mixDurationMs)) });
       tick(`${threads} threads, mix`);
+      batching.push({ threads, ...(await measureBatching(pool, decode, s.streams, batchingRounds(s), s.seed)) });
+      tick(`${threads} threads, batching`);
     });
   }
   return {
     kernel: kernelTimes.kernel, wasmVariant: kernelTimes.wasmVariant, threadCpuNote: THREAD_CPU_NOTE, shapes,
-    mix: { callers: s.callers, durationMs: s.mixDurationMs, runs: mixRuns },
+    mix: { callers: s.callers, durationMs: s.mixDurationMs, runs: mixRuns }, batching,
   };
 }
 

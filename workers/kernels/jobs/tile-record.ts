@@ -1,7 +1,8 @@
 // A job's tiles as named records in one Int32Array: the planners (src/plan/) write them, the kernels
 // read them, both through the layout of their job kind (one file per kind beside this one), so a
-// field's position is written down once. An Int32Array rather than objects because the list goes to
-// every worker of the phase: a typed array over a SharedArrayBuffer is shared, not cloned.
+// field's position is written down once. An Int32Array rather than objects: it travels inside the
+// phase's descriptor as a plain list of numbers (workers/board/descriptor.ts). Not on a
+// SharedArrayBuffer: allocating one costs ~10 µs, which every phase of every call paid for nothing.
 
 /** A tile: each field an int32 (row, column, head, part or split index). */
 export type TileRecord<F extends string> = { readonly [K in F]: number };
@@ -11,7 +12,7 @@ export interface TileLayout<F extends string> {
   readonly ints: number;
   /** Tile `tile` of `tiles`. Called once per tile, so the small object costs nothing beside the tile. */
   read(tiles: Int32Array, tile: number): TileRecord<F>;
-  /** The records in order, in an Int32Array over a SharedArrayBuffer (what a job's `tiles` is). */
+  /** The records in order, in an Int32Array (what a job's `tiles` is). */
   pack(records: readonly TileRecord<F>[]): Int32Array;
   /** Every tile of `tiles`, in order: the inverse of pack. */
   unpack(tiles: Int32Array): TileRecord<F>[];
@@ -31,7 +32,7 @@ export function tileLayout<const F extends readonly string[]>(fields: F): TileLa
     return record as TileRecord<Field>; // every field of F was just set
   };
   const pack = (records: readonly TileRecord<Field>[]): Int32Array => {
-    const tiles = new Int32Array(new SharedArrayBuffer(records.length * ints * 4));
+    const tiles = new Int32Array(records.length * ints);
     records.forEach((record, tile) => {
       for (let f = 0; f < ints; f++) tiles[tile * ints + f] = record[names[f]];
     });

@@ -1,0 +1,271 @@
+// The calling thread's side of the board (workers/board/layout.ts): opening a phase in a free slot,
+// ringing the doorbell, waiting for its parts' tiles to finish, and giving the slot back once no
+// thread is inside. No message per phase and no buffer per phase: the phase's descriptor, its parts'
+// states and its pause slots lie in buffers the slot reuses (registered with the threads once), so
+// handing a phase to the threads costs the same whatever their number.
+//
+// A phase holds one or more parts (workers/board/phase.ts), each a job of some call: one call's
+// phase, or several calls' coalesced (dispatch.ts). Each part settles on its own — when its last tile
+// is done, or, once its call has stopped, when no thread runs its tiles any more — and the slot is
+// given back when every part has settled and no thread is inside.
+
+import { WorkerFailedError } from '../errors.js';
+import type { Job, KernelName } from '../../workers/kernels/jobs.js';
+import { tileCount } from '../../workers/kernels/jobs.js';
+import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
+import { encodeDescriptor } from '../../workers/board/descriptor.js';
+import {
+  DOORBELL, DRAINING, HOLDING, OPEN, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
+} from '../../workers/board/layout.js';
+import {
+  PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, type PauseSlots, type PhaseDescriptor,
+} from '../../workers/board/phase.js';
+import type { BufferRegistry } from './buffer-registry.js';
+import type { CallContext } from './call-context.js';
+import type { ScratchPool } from './scratch-pool.js';
+import { SlotArrays } from './slot-arrays.js';
+
+const MIN_DESCRIPTOR_BYTES = 16 << 10;
+
+const encoder = new TextEncoder();
+
+/** A job of some call, to run as part of a phase. */
+export interface BoardPart {
+  readonly ctx: CallContext;
+  readonly job: Job;
+}
+
+export class Board {
+  readonly ints: Int32Array;
+  readonly shape: BoardShape;
+  readonly #free: number[];
+  readonly #slotWaiters: ((slot: number) => void)[] = [];
+  /** The parts of the phase in each slot, for the failure of a thread inside it. */
+  readonly #parts: (readonly BoardPart[] | undefined)[];
+  readonly #descriptors: SlotArrays<Uint8Array>;
+  readonly #partStates: SlotArrays<Int32Array>;
+  /** Per slot: whether its phase is one of small calls that later ones may wait to join (dispatch.ts),
+   *  and who waits for its tiles to be all taken. */
+  readonly #small: boolean[];
+  readonly #takenWaiters: (() => void)[][];
+  /** Pause slots are the large ones (a tile's rows of state per thread): taken from the scratch pool
+   *  per phase and given back with the slot, so that they are bounded by the phases open at once. */
+  readonly #pauseBuffers: SharedArrayBuffer[][];
+
+  constructor(shape: BoardShape, private readonly registry: BufferRegistry, private readonly scratch: ScratchPool) {
+    this.shape = shape;
+    this.ints = new Int32Array(new SharedArrayBuffer(boardInts(shape) * 4));
+    this.#free = Array.from({ length: shape.slots }, (_, i) => shape.slots - 1 - i);
+    this.#parts = new Array<readonly BoardPart[] | undefined>(shape.slots);
+    this.#descriptors = new SlotArrays(Uint8Array, shape.slots, MIN_DESCRIPTOR_BYTES);
+    this.#partStates = new SlotArrays(Int32Array, shape.slots, 64);
+    this.#pauseBuffers = Array.from({ length: shape.slots }, () => []);
+    this.#small = new Array<boolean>(shape.slots).fill(false);
+    this.#takenWaiters = Array.from({ length: shape.slots }, () => []);
+  }
+
+  /** A free slot: at once when there is one, else a promise of the next one given back. */
+  acquire(): number | Promise<number> {
+    return this.#free.pop() ?? new Promise<number>((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  /** Opens the phase of `parts` (each with at least one tile) run by `kernel` in `slot` (from
+   *  acquire()). One thread is woken here; each thread that enters a phase with tiles left wakes the
+   *  next (serve.ts), so waking n threads costs this thread one futex wake, not n. Returns one promise
+   *  per part, which settles as the file's header says (it never rejects: a failure stops the call). */
+  open(slot: number, kernel: KernelName, parts: readonly BoardPart[], small: boolean): Promise<void>[] {
+    const ints = this.ints;
+    const at = (field: number) => slotAt(this.shape, slot, field);
+    let tiles = 0;
+    const phaseParts = parts.map(({ job }) => {
+      const firstTile = tiles;
+      tiles += tileCount(job);
+      return { job, firstTile };
+    });
+    const partStates = this.#partStates.at(slot, parts.length * PART_INTS).subarray(0, parts.length * PART_INTS);
+    parts.forEach(({ job }, i) => {
+      partStates[i * PART_INTS + PART_REMAINING] = tileCount(job);
+      partStates[i * PART_INTS + PART_ABORT] = 0;
+    });
+    const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
+    const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
+    // Tile lists travel inside the descriptor (workers/kernels/jobs/tile-record.ts).
+    const tileLists = new Set<ArrayBufferView>(parts.map(({ job }) => job.tiles));
+    this.#writeDescriptor(slot, encodeDescriptor(phase, {
+      idOf: (buffer) => this.registry.idOf(buffer),
+      inline: (view) => tileLists.has(view),
+    }));
+    Atomics.store(ints, at(SLOT_NEXT), 0);
+    Atomics.store(ints, at(SLOT_TILES), tiles);
+    Atomics.add(ints, at(SLOT_GEN), 1);
+    this.#parts[slot] = parts;
+    this.#small[slot] = small;
+    this.registry.flush(); // buffers first: a thread may enter the moment the slot opens
+    Atomics.store(ints, at(SLOT_STATE), STATE_OPEN);
+    Atomics.add(ints, OPEN, 1);
+    Atomics.add(ints, DOORBELL, 1);
+    if (Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
+    const settle: (() => void)[] = [];
+    const settled = parts.map(() => new Promise<void>((resolve) => settle.push(resolve)));
+    void this.#watch(slot, parts, partStates, settle);
+    return settled;
+  }
+
+  /** When the pool is busy — every thread inside a phase, and a phase of small calls has tiles left to
+   *  take, so a new small phase would wait for a thread anyway — a promise that resolves once every
+   *  tile of that phase has been taken (the thread taking the last one bumps EVENTS) or it has ended;
+   *  else undefined. */
+  whenBusy(): Promise<void> | undefined {
+    const ints = this.ints;
+    Atomics.add(ints, HOLDING, 1); // before NEXT is read: see HOLDING in layout.ts
+    const slot = this.#busySmallPhase();
+    if (slot < 0) {
+      Atomics.sub(ints, HOLDING, 1);
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.#takenWaiters[slot].push(resolve)).finally(() => Atomics.sub(ints, HOLDING, 1));
+  }
+
+  #busySmallPhase(): number {
+    const ints = this.ints;
+    for (let worker = 0; worker < this.shape.threads; worker++) if (Atomics.load(ints, cellAt(worker)) === 0) return -1;
+    for (let slot = 0; slot < this.shape.slots; slot++) {
+      if (this.#small[slot] && Atomics.load(ints, slotAt(this.shape, slot, SLOT_STATE)) === STATE_OPEN &&
+        Atomics.load(ints, slotAt(this.shape, slot, SLOT_NEXT)) < Atomics.load(ints, slotAt(this.shape, slot, SLOT_TILES))) return slot;
+    }
+    return -1;
+  }
+
+  /** Thread `worker` failed (its tile threw, or it died): the call whose part it was running fails
+   *  (every call of its phase when it was between tiles). */
+  failWorker(worker: number, err: unknown): void {
+    const ints = this.ints;
+    const slot = Atomics.load(ints, cellAt(worker)) - 1;
+    if (slot < 0) return;
+    const part = Atomics.load(ints, partCellAt(this.shape, worker)) - 1;
+    Atomics.sub(ints, slotAt(this.shape, slot, SLOT_INSIDE), 1);
+    const parts = this.#parts[slot] ?? [];
+    for (const { ctx } of part >= 0 ? parts.slice(part, part + 1) : parts) ctx.stop(new WorkerFailedError(ctx.op, err));
+    Atomics.store(ints, partCellAt(this.shape, worker), 0);
+    Atomics.notify(ints, partCellAt(this.shape, worker));
+    Atomics.store(ints, cellAt(worker), 0);
+    Atomics.notify(ints, cellAt(worker));
+  }
+
+  /** Settles each part as its tiles finish or its call stops, then frees the slot. One waiter for the
+   *  whole phase: threads and stopping calls bump EVENTS. */
+  async #watch(slot: number, parts: readonly BoardPart[], partStates: Int32Array, settle: readonly (() => void)[]): Promise<void> {
+    const ints = this.ints;
+    const events = slotAt(this.shape, slot, SLOT_EVENTS);
+    const wake = () => {
+      Atomics.add(ints, events, 1);
+      Atomics.notify(ints, events);
+    };
+    const stopListeners = parts.map(({ ctx }, i) => ctx.onStop(() => {
+      Atomics.store(partStates, i * PART_INTS + PART_ABORT, 1);
+      wake();
+    }));
+    const pending = new Set(parts.keys());
+    const drains: Promise<void>[] = [];
+    const taken = this.#takenWaiters[slot];
+    for (;;) {
+      const seen = Atomics.load(ints, events);
+      if (taken.length > 0 && Atomics.load(ints, slotAt(this.shape, slot, SLOT_NEXT)) >= Atomics.load(ints, slotAt(this.shape, slot, SLOT_TILES))) {
+        for (const resolve of taken.splice(0)) resolve();
+      }
+      for (const i of pending) {
+        if (Atomics.load(partStates, i * PART_INTS + PART_REMAINING) <= 0) {
+          settle[i]();
+        } else if (parts[i].ctx.stopped) {
+          // A stopped call's buffers may be in use until its threads leave its tiles.
+          drains.push(this.#drainPart(slot, i).then(settle[i]));
+        } else {
+          continue;
+        }
+        pending.delete(i);
+        stopListeners[i]();
+      }
+      if (pending.size === 0) break;
+      const waited = Atomics.waitAsync(ints, events, seen);
+      if (waited.async) await waited.value;
+    }
+    Atomics.store(ints, slotAt(this.shape, slot, SLOT_STATE), STATE_FREE);
+    Atomics.sub(ints, OPEN, 1);
+    this.#small[slot] = false;
+    for (const resolve of taken.splice(0)) resolve();
+    await Promise.all(drains);
+    await this.#drain(slot);
+    this.release(slot);
+  }
+
+  #pauseSlots(slot: number, parts: readonly BoardPart[], threads: number): PauseSlots | undefined {
+    let slotLength = 0;
+    for (const { job } of parts) if (job.kind === 'attention') slotLength = Math.max(slotLength, suspensionSlotLength(job));
+    if (slotLength === 0) return undefined;
+    const held = this.#pauseBuffers[slot];
+    const ints = new Int32Array(this.#take(held, 2 * threads * 4), 0, 2 * threads);
+    const states = ints.subarray(0, threads).fill(PAUSE_EMPTY);
+    // Only a slot's header is read before the slot is written: tile + 1, 0 for empty.
+    const slots = new Float64Array(this.#take(held, threads * slotLength * 8), 0, threads * slotLength);
+    for (let i = 0; i < threads; i++) slots[i * slotLength] = 0;
+    return { states, tiles: ints.subarray(threads), slots, slotLength };
+  }
+
+  #take(held: SharedArrayBuffer[], bytes: number): SharedArrayBuffer {
+    const buffer = this.scratch.take(bytes);
+    held.push(buffer);
+    return buffer;
+  }
+
+  #writeDescriptor(slot: number, text: string): void {
+    const bytes = this.#descriptors.at(slot, text.length * 3); // UTF-8 bytes per UTF-16 unit, at most
+    const { written } = encoder.encodeInto(text, bytes);
+    const ints = this.ints;
+    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_ID), this.registry.idOf(bytes.buffer as SharedArrayBuffer));
+    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_OFFSET), 0);
+    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_BYTES), written);
+  }
+
+  /** Until no thread runs a tile of part `part` of the phase in `slot` (a thread sets its part cell
+   *  before it reads the part's ABORT, and notifies it after a tile of a stopped part). */
+  async #drainPart(slot: number, part: number): Promise<void> {
+    const ints = this.ints;
+    for (let worker = 0; worker < this.shape.threads; worker++) {
+      const at = partCellAt(this.shape, worker);
+      while (Atomics.load(ints, cellAt(worker)) === slot + 1 && Atomics.load(ints, at) === part + 1) {
+        const waited = Atomics.waitAsync(ints, at, part + 1);
+        if (!waited.async) break;
+        await waited.value;
+      }
+    }
+  }
+
+  /** Until no thread's cell names the slot (threads set their cell before they read STATE). Threads
+   *  notify their cell only while DRAINING says someone may wait on it. */
+  async #drain(slot: number): Promise<void> {
+    const ints = this.ints;
+    for (let worker = 0; worker < this.shape.threads; worker++) {
+      if (Atomics.load(ints, cellAt(worker)) !== slot + 1) continue;
+      Atomics.add(ints, DRAINING, 1);
+      try {
+        while (Atomics.load(ints, cellAt(worker)) === slot + 1) {
+          const waited = Atomics.waitAsync(ints, cellAt(worker), slot + 1);
+          if (!waited.async) break; // not-equal: the thread is elsewhere
+          await waited.value;
+        }
+      } finally {
+        Atomics.sub(ints, DRAINING, 1);
+      }
+    }
+  }
+
+  /** Gives back a slot from acquire() that was not opened, or one whose phase is over. */
+  release(slot: number): void {
+    this.#parts[slot] = undefined;
+    for (const buffer of this.#pauseBuffers[slot].splice(0)) this.scratch.give(buffer);
+    const waiter = this.#slotWaiters.shift();
+    if (waiter) waiter(slot);
+    else this.#free.push(slot);
+  }
+}

@@ -1,0 +1,76 @@
+// The shared buffers the pool's threads hold, each under an id the board's descriptors name
+// (workers/board/descriptor.ts). A buffer is sent to the threads once, when a phase first refers to
+// it, not with every phase: a KvCache's buffers, a caller's reused tensors and the pool's scratch
+// (scratch-pool.ts) cross once, and a phase costs the calling thread the same at 64 threads as at 1.
+// Sending is one message per thread (their ports), batched per phase.
+//
+// The registry holds buffers weakly: once the calling thread drops one, the threads are told to drop
+// it too (FinalizationRegistry), so registering never keeps memory alive.
+
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { RegistryMessage } from '../../workers/board/registry-messages.js';
+
+export class BufferRegistry {
+  readonly #ids = new WeakMap<SharedArrayBuffer, number>();
+  readonly #live = new Map<number, WeakRef<SharedArrayBuffer>>();
+  readonly #ports = new Map<number, MessagePort>();
+  readonly #finalizer = new FinalizationRegistry<number>((id) => this.#forget(id));
+  #nextId = 1;
+  #added: [number, SharedArrayBuffer][] = [];
+  #forgotten: number[] = [];
+  #forgetQueued = false;
+
+  /** The id of `buffer`, registering it (sent with the next flush) when new. */
+  idOf(buffer: SharedArrayBuffer): number {
+    let id = this.#ids.get(buffer);
+    if (id === undefined) {
+      id = this.#nextId++;
+      this.#ids.set(buffer, id);
+      this.#live.set(id, new WeakRef(buffer));
+      this.#finalizer.register(buffer, id);
+      this.#added.push([id, buffer]);
+    }
+    return id;
+  }
+
+  /** Sends the buffers registered since the last flush to every thread. */
+  flush(): void {
+    if (this.#added.length === 0) return;
+    const message: RegistryMessage = { add: this.#added };
+    this.#added = [];
+    for (const port of this.#ports.values()) port.postMessage(message);
+  }
+
+  /** A port for thread `worker`'s new serve task, and the registry as of now for it to start from. */
+  connect(worker: number): { readonly port: MessagePort; readonly initial: RegistryMessage } {
+    this.disconnect(worker);
+    this.flush(); // what is pending goes to the others; the snapshot below has it for this one
+    const { port1, port2 } = new MessageChannel();
+    port1.unref();
+    this.#ports.set(worker, port1);
+    const add: [number, SharedArrayBuffer][] = [];
+    for (const [id, ref] of this.#live) {
+      const buffer = ref.deref();
+      if (buffer) add.push([id, buffer]);
+    }
+    return { port: port2, initial: { add } };
+  }
+
+  disconnect(worker: number): void {
+    this.#ports.get(worker)?.close();
+    this.#ports.delete(worker);
+  }
+
+  #forget(id: number): void {
+    this.#live.delete(id);
+    this.#forgotten.push(id);
+    if (this.#forgetQueued) return;
+    this.#forgetQueued = true;
+    queueMicrotask(() => {
+      this.#forgetQueued = false;
+      const message: RegistryMessage = { forget: this.#forgotten };
+      this.#forgotten = [];
+      for (const port of this.#ports.values()) port.postMessage(message);
+    });
+  }
+}

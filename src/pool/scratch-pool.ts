@@ -1,0 +1,91 @@
+// Shared buffers the pool reuses from call to call for what a call's threads write and the caller never
+// keeps: the staging of a small result (copied out when the call ends), split-KV's partial states, the
+// slots of paused tiles. A fresh SharedArrayBuffer would cost a registration with every thread
+// (buffer-registry.ts: one message per thread) plus its page faults; a reused one is registered once.
+//
+// Buffers come in power-of-two classes from 4 KiB to MAX_POOLED_BYTES; larger requests get a fresh
+// buffer. Every buffer given back waits for reuse — under load the pool keeps what its busiest moment
+// used at once, so that a steady stream of calls registers no new buffer (a cap of 8 per class churned
+// 2,000 buffers in 6 s at 16 calls in flight, and the threads, which drop a forgotten buffer only at
+// their own garbage collection, held 1.2 GiB more RSS) — and trim() lets all of it go once the pool
+// is idle (the pool calls it when its threads park).
+
+/** The largest class kept for reuse. */
+const MAX_POOLED_BYTES = 4 << 20;
+const MIN_CLASS_BYTES = 4096;
+
+export type ArrayType<A> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): A; readonly BYTES_PER_ELEMENT: number };
+
+export class ScratchPool {
+  readonly #free = new Map<number, SharedArrayBuffer[]>();
+  /** Caller buffers met before (firstSight). */
+  readonly #seen = new WeakSet<ArrayBufferLike>();
+
+  /** Whether `view` is small enough to stage and lies on a buffer no call of this pool has met before
+   *  (which it now has). A caller's shared tensor met for the first time is copied into scratch rather
+   *  than used in place: sending a buffer to the threads costs a message per thread, and a forgotten
+   *  one lingers there until their next collection (workers/board/worker-buffers.ts) — for out/lse
+   *  tensors made by zeros() for every call, a copy of a few KiB is the cheaper way. A buffer met
+   *  again is used in place, and sent once. */
+  firstSight(view: ArrayBufferView): boolean {
+    if (view.byteLength > MAX_POOLED_BYTES || this.#seen.has(view.buffer)) return false;
+    this.#seen.add(view.buffer);
+    return true;
+  }
+
+  take(bytes: number): SharedArrayBuffer {
+    const size = classOf(bytes);
+    if (size === undefined) return new SharedArrayBuffer(bytes);
+    return this.#free.get(size)?.pop() ?? new SharedArrayBuffer(size);
+  }
+
+  give(buffer: SharedArrayBuffer): void {
+    const size = buffer.byteLength;
+    if (classOf(size) !== size) return;
+    let free = this.#free.get(size);
+    if (!free) this.#free.set(size, (free = []));
+    free.push(buffer);
+  }
+
+  /** Drops every buffer waiting for reuse (the registry then tells the threads to forget them). */
+  trim(): void {
+    this.#free.clear();
+  }
+}
+
+function classOf(bytes: number): number | undefined {
+  if (bytes > MAX_POOLED_BYTES) return undefined;
+  return Math.max(MIN_CLASS_BYTES, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
+}
+
+/** One call's scratch: zeroed arrays from the pool, all given back by release() once no thread of the
+ *  call touches them. */
+export class CallScratch {
+  readonly #taken: SharedArrayBuffer[] = [];
+
+  constructor(private readonly pool: ScratchPool) {}
+
+  /** `zeroed` false: the caller clears what it reads before writing (an earlier call's values are in
+   *  a reused buffer, and a call must never see another's). */
+  array<A extends ArrayBufferView>(Type: ArrayType<A>, length: number, zeroed = true): A {
+    const bytes = length * Type.BYTES_PER_ELEMENT;
+    const buffer = this.pool.take(bytes);
+    this.#taken.push(buffer);
+    if (zeroed) new Uint8Array(buffer, 0, bytes).fill(0);
+    return new Type(buffer, 0, length);
+  }
+
+  release(): void {
+    for (const buffer of this.#taken.splice(0)) this.pool.give(buffer);
+  }
+
+  /** ScratchPool.firstSight. */
+  firstSight(view: ArrayBufferView): boolean {
+    return this.pool.firstSight(view);
+  }
+}
+
+/** A zeroed shared array: from the call's scratch when it has one, else on a new buffer. */
+export function scratchArray<A extends ArrayBufferView>(scratch: CallScratch | undefined, Type: ArrayType<A>, length: number, zeroed = true): A {
+  return scratch ? scratch.array(Type, length, zeroed) : new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT), 0, length);
+}

@@ -1,0 +1,91 @@
+// The pool's threads each run one long serve task (workers/board/serve.ts), started when a phase
+// first has tiles for that many threads and restarted whenever it ends while the pool still wants
+// it: a tile that threw ends it (the thread lives on and runs the new task), a thread that died ends
+// it (piscina starts a new thread for the new task) — either way the board fails the call the thread
+// was inside — and a pool idle for PARK_AFTER_MS parks its tasks (they return), so that an idle pool
+// does not keep the process alive; the next phase restarts them.
+
+import type { Piscina } from 'piscina';
+import { CLOSING, DOORBELL, PARK } from '../../workers/board/layout.js';
+import type { ServeTask } from '../../workers/board/phase.js';
+import type { Board } from './board.js';
+import type { BufferRegistry } from './buffer-registry.js';
+import type { ScratchPool } from './scratch-pool.js';
+
+/** Idle time after which the threads park. Restarting them costs one piscina message per thread on
+ *  the next call (~50 µs each), so it is paid at most this often. */
+const PARK_AFTER_MS = 500;
+
+/** Tells the threads of `board` to return from their serve tasks for good: for close() and for a
+ *  pool dropped unclosed (a thread terminated inside its serve loop stalled the process). */
+export function closeBoard(board: Int32Array): void {
+  Atomics.store(board, CLOSING, 1);
+  Atomics.add(board, DOORBELL, 1);
+  Atomics.notify(board, DOORBELL);
+}
+
+export class ServeTasks {
+  /** How many threads the pool wants serving: the most any phase had tiles for, so far. */
+  #wanted = 0;
+  readonly #serving: boolean[];
+  #parkTimer: NodeJS.Timeout | undefined;
+
+  /** `scratch`: trimmed when the threads park (an idle pool lets go of it). Not a callback into the
+   *  pool: the running serve tasks hold this object, and must not keep a dropped pool alive. */
+  constructor(private readonly piscina: Piscina<ServeTask, void>, private readonly board: Board,
+    private readonly registry: BufferRegistry, private readonly scratch: ScratchPool) {
+    this.#serving = new Array<boolean>(board.shape.threads).fill(false);
+  }
+
+  /** At least `count` threads serving (at most the pool's thread count), unparked. */
+  ensure(count: number): void {
+    clearTimeout(this.#parkTimer);
+    this.#parkTimer = undefined;
+    Atomics.store(this.board.ints, PARK, 0);
+    this.#wanted = Math.max(this.#wanted, Math.min(count, this.board.shape.threads));
+    for (let index = 0; index < this.#wanted; index++) if (!this.#serving[index]) this.#start(index);
+  }
+
+  /** The pool has no call running: park the threads unless a call comes within PARK_AFTER_MS. */
+  idle(): void {
+    if (this.#closed || this.#parkTimer) return;
+    this.#parkTimer = setTimeout(() => {
+      this.#parkTimer = undefined;
+      const { ints } = this.board;
+      Atomics.store(ints, PARK, 1);
+      Atomics.add(ints, DOORBELL, 1);
+      Atomics.notify(ints, DOORBELL);
+      this.scratch.trim();
+    }, PARK_AFTER_MS).unref();
+  }
+
+  /** Serve tasks return at their next look at the board; piscina ends the threads after. */
+  close(): void {
+    clearTimeout(this.#parkTimer);
+    closeBoard(this.board.ints);
+  }
+
+  #start(index: number): void {
+    this.#serving[index] = true;
+    const { port, initial } = this.registry.connect(index);
+    const { threads, slots } = this.board.shape;
+    const task: ServeTask = { index, board: this.board.ints, threads, slots, port, initial };
+    this.piscina.run(task, { transferList: [port] }).then(() => this.#ended(index), (err: unknown) => {
+      this.board.failWorker(index, err);
+      this.#ended(index);
+    });
+  }
+
+  /** A task parked, threw or lost its thread: restarted unless the pool closed or is parked (a phase
+   *  opened since the task saw PARK cleared it, and must not wait for a thread that left). */
+  #ended(index: number): void {
+    this.#serving[index] = false;
+    this.registry.disconnect(index);
+    if (!this.#closed && Atomics.load(this.board.ints, PARK) === 0 && index < this.#wanted) this.#start(index);
+  }
+
+  /** Read from the board: a dropped pool's destroyer closes it without this object. */
+  get #closed(): boolean {
+    return Atomics.load(this.board.ints, CLOSING) !== 0;
+  }
+}

@@ -1,0 +1,45 @@
+// A thread's registry of shared buffers (workers/board/worker-buffers.ts): buffers are found by id,
+// forgotten on the pool's word, and once 64 MiB have been forgotten the thread runs a full garbage
+// collection — a thread that only runs tiles allocates so little that, without one, it held every
+// forgotten buffer's memory for minutes (1.3 GiB after 30 s of `attnpool stress`).
+
+import { MessageChannel } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { WorkerBuffers } from '../dist/workers/board/worker-buffers.js';
+
+/** Resolves with whether `collected()` became true within `ms`. */
+async function within(ms: number, collected: () => boolean): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (!collected() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  return collected();
+}
+
+function garbageWatch(): () => boolean {
+  let collected = false;
+  const registry = new FinalizationRegistry(() => { collected = true; });
+  (() => registry.register({ payload: new Array(16).fill(0) }, 0))(); // unreachable at once
+  return () => collected;
+}
+
+describe('WorkerBuffers', () => {
+  it('looks buffers up by id, forgets them, and collects once 64 MiB are forgotten', async () => {
+    const small = new SharedArrayBuffer(1 << 20), large = new SharedArrayBuffer(64 << 20);
+    const { port1, port2 } = new MessageChannel();
+    const buffers = new WorkerBuffers(port2, { add: [[1, small], [2, large]] });
+    try {
+      expect(buffers.lookup(1)).toBe(small);
+      expect(buffers.lookup(2)).toBe(large);
+      const afterSmall = garbageWatch();
+      port1.postMessage({ forget: [1] });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(() => buffers.lookup(1), 'a forgotten id').toThrow(/buffer 1 was never registered/);
+      expect(await within(30, afterSmall), '1 MiB forgotten: no collection yet').toBe(false);
+      const afterLarge = garbageWatch();
+      port1.postMessage({ forget: [2] });
+      expect(await within(500, afterLarge), '65 MiB forgotten: a full collection ran').toBe(true);
+    } finally {
+      buffers.close();
+      port1.close();
+    }
+  });
+});

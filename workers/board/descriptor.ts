@@ -1,0 +1,79 @@
+// A phase as it lies on the board: the job and everything its threads need, as UTF-8 JSON in a buffer
+// the threads already hold. Typed arrays become references — (buffer id, type, byteOffset, length),
+// the id from the pool's buffer registry (src/pool/buffer-registry.ts) — so a phase reaches every
+// thread without a structured clone per thread. Read-only arrays the encoder is told about (the
+// parts' tile lists, plain Int32Arrays) travel inline instead, as lists of numbers.
+//
+// Offsets and lengths are plain numbers in JSON (exact doubles): views past 4 GiB come back whole,
+// which structured clone does not do (workers/packed-views.ts).
+
+import { VIEW_CONSTRUCTORS, type PackableView } from '../packed-views.js';
+
+/** Keys no job or tensor object has. */
+const REF = '\u0000ref';
+const INLINE = '\u0000inline';
+const NUMBER = '\u0000num';
+
+type Encoded = null | boolean | number | string | Encoded[] | { [key: string]: Encoded };
+
+export interface DescriptorEncoder {
+  /** The registered id of a shared buffer (registering it if new). */
+  idOf(buffer: SharedArrayBuffer): number;
+  /** Whether `view` should travel inline: small and never written by the threads. */
+  inline(view: ArrayBufferView): boolean;
+}
+
+export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): string {
+  return JSON.stringify(encode(value, encoder));
+}
+
+/** `lookup(id)`: the buffer registered under id (src/pool/buffer-registry.ts, worker side). */
+export function decodeDescriptor<T>(text: string, lookup: (id: number) => SharedArrayBuffer): T {
+  return decode(JSON.parse(text) as Encoded, lookup) as T;
+}
+
+function encode(value: unknown, encoder: DescriptorEncoder): Encoded {
+  switch (typeof value) {
+    case 'number': return Number.isFinite(value) ? value : { [NUMBER]: String(value) };
+    case 'string': case 'boolean': return value;
+    case 'object': break;
+    default: return null;
+  }
+  if (value === null) return null;
+  if (ArrayBuffer.isView(value)) return encodeView(value, encoder);
+  if (Array.isArray(value)) return value.map((item) => encode(item, encoder));
+  const out: { [key: string]: Encoded } = {};
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined) out[key] = encode(item, encoder);
+  }
+  return out;
+}
+
+function encodeView(view: ArrayBufferView, encoder: DescriptorEncoder): Encoded {
+  const type = VIEW_CONSTRUCTORS.findIndex((Ctor) => view instanceof Ctor);
+  if (type < 0) throw new TypeError(`attnpool internal error: cannot put a ${view.constructor.name} on the board`);
+  const array = view as PackableView;
+  if (encoder.inline(view)) return { [INLINE]: [type, ...Array.from(array as ArrayLike<number>)] };
+  if (!(view.buffer instanceof SharedArrayBuffer)) {
+    throw new TypeError(`attnpool internal error: a ${view.constructor.name} on a non-shared buffer cannot reach the workers`);
+  }
+  return { [REF]: [encoder.idOf(view.buffer), type, view.byteOffset, array.length] };
+}
+
+function decode(value: Encoded, lookup: (id: number) => SharedArrayBuffer): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => decode(item, lookup));
+  const ref = value[REF] as number[] | undefined;
+  if (ref) return new VIEW_CONSTRUCTORS[ref[1]](lookup(ref[0]), ref[2], ref[3]);
+  const inline = value[INLINE] as number[] | undefined;
+  if (inline) {
+    const Ctor = VIEW_CONSTRUCTORS[inline[0]] as unknown as { from(values: number[]): PackableView };
+    return Ctor.from(inline.slice(1));
+  }
+  const number = value[NUMBER];
+  if (typeof number === 'string') return Number(number);
+  const out: Record<string, unknown> = {};
+  for (const key in value) out[key] = decode(value[key], lookup);
+  return out;
+}
