@@ -17,13 +17,19 @@ import type { GemmJob, GemmPart, HeadMeanJob, View4 } from '../../workers/kernel
 import { planGemmTiles } from '../plan/gemm-plan.js';
 import { planHeadMeanTiles } from '../plan/head-mean-plan.js';
 import { allocLike, type FloatArray, type Tensor } from '../tensor.js';
+import { scratchArray, type ArrayType, type CallScratch } from '../pool/scratch-pool.js';
 import type { MhaArgs } from '../validate/mha-args.js';
 import { scoredPairs } from './attention-op.js';
 import { runAttentionJob, type AttentionJobBody, type AttentionRun } from './attention-phases.js';
 import { rotaryJob, rotaryPositions } from './rotary-op.js';
 import { jobVariants } from './job-variants.js';
-import { contiguous4 } from './views.js';
+import { contiguous4, outputBuffer } from './views.js';
 import { sameMemory } from '../validate/typed-array.js';
+
+/** A [length] array of `like`'s type from the call's scratch, not cleared: its writer sets every element. */
+function scratchLike(scratch: CallScratch | undefined, like: FloatArray, length: number): FloatArray {
+  return scratchArray(scratch, like.constructor as ArrayType<FloatArray>, length, false);
+}
 
 export interface MultiHeadAttentionResult<A extends FloatArray = Float32Array> {
   /** [B, Sq, E], or [Sq, B, E] with batchFirst false. */
@@ -53,11 +59,11 @@ function heads(args: MhaArgs, data: FloatArray, offset: number, S: number, rowLe
 interface Projection { part: GemmPart; view: (columnOffset: number) => View4 }
 
 /** x [B·S, E] (in either layout's row order) · W[wRow0 : wRow0 + N]ᵀ + b[wRow0 : wRow0 + N] into a
- *  fresh [B·S, N] buffer with the same row order. */
-function project(args: MhaArgs, x: FloatArray, S: number, wRow0: number, N: number): Projection {
+ *  [B·S, N] scratch buffer with the same row order (every element written by the GEMM). */
+function project(args: MhaArgs, x: FloatArray, S: number, wRow0: number, N: number, scratch: CallScratch | undefined): Projection {
   const { B, E, numHeads } = args;
   const rows = B * S;
-  const out = allocLike(x, rows * N);
+  const out = scratchLike(scratch, x, rows * N);
   const part: GemmPart = {
     M: rows, N, K: E,
     x, xOffset: 0, xRowStride: E,
@@ -80,21 +86,21 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   let qView: View4, kView: View4, vView: View4;
   const parts: GemmPart[] = [];
   if (sameTensor(args.query, args.key) && sameTensor(args.key, args.value)) {
-    const qkv = project(args, query, Sq, 0, E + 2 * kvDim);
+    const qkv = project(args, query, Sq, 0, E + 2 * kvDim, ctx.scratch);
     parts.push(qkv.part);
     [qView, kView, vView] = [qkv.view(0), qkv.view(E), qkv.view(E + kvDim)];
   } else {
-    const q = project(args, query, Sq, 0, E);
+    const q = project(args, query, Sq, 0, E, ctx.scratch);
     parts.push(q.part);
     qView = q.view(0);
     const key = args.key.data;
     if (sameTensor(args.key, args.value)) {
-      const kv = project(args, key, Sk, E, 2 * kvDim);
+      const kv = project(args, key, Sk, E, 2 * kvDim, ctx.scratch);
       parts.push(kv.part);
       [kView, vView] = [kv.view(0), kv.view(kvDim)];
     } else {
-      const k = project(args, key, Sk, E, kvDim);
-      const v = project(args, args.value.data, Sk, E + kvDim, kvDim);
+      const k = project(args, key, Sk, E, kvDim, ctx.scratch);
+      const v = project(args, args.value.data, Sk, E + kvDim, kvDim, ctx.scratch);
       parts.push(k.part, v.part);
       [kView, vView] = [k.view(0), v.view(0)];
     }
@@ -110,44 +116,50 @@ export async function runMha(args: MhaArgs, run: AttentionRun): Promise<MultiHea
   }
 
   // Phase 2: attention, written straight into the concatenated heads (in the query's row order).
-  const concat = allocLike(query, B * Sq * E);
-  const weights = args.needWeights ? allocLike(query, B * H * Sq * Sk) : undefined;
+  // Intermediates (projections, heads, weights only averaged) live in the call's scratch, registered
+  // with the threads long ago; what the call returns is staged there too when small (views.ts).
+  const concat = scratchLike(ctx.scratch, query, B * Sq * E);
+  // Weights are zeroed first: tiles leave the key blocks causal masking skips unwritten.
+  const averaged = args.needWeights === 'average';
+  const weightsLength = B * H * Sq * Sk;
+  const weights = !args.needWeights ? undefined
+    : averaged ? scratchArray(ctx.scratch, query.constructor as ArrayType<FloatArray>, weightsLength) : allocLike(query, weightsLength);
   const attention: AttentionJobBody = {
     kind: 'attention', B, H, Hkv, Sq, Sk, D: headDim, Dv: headDim, scale: 1 / Math.sqrt(headDim), ...jobVariants(args),
     q: qView, k: kView, v: vView,
     out: heads(args, concat, 0, Sq, E, headDim),
-    mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },
+    mask: args.keyPaddingMask && { data: attendMask(args.keyPaddingMask, ctx.scratch), offset: 0, strideB: Sk, strideH: 0, strideRow: 0, strideCol: 1 },
     weights: weights && contiguous4(weights, H, Sq, Sk),
   };
   await runAttentionJob(attention, run); // split-KV when the shape calls for it and no weights are asked
 
   // Phase 3: out-projection (row for row, so the output keeps the query's layout), and the mean of the
   // weights over heads when asked.
-  const output = allocLike(query, B * Sq * E);
+  const output = outputBuffer(undefined, query, [B * Sq * E], B * Sq * E, ctx.scratch);
   const outParts: GemmPart[] = [{
     M: B * Sq, N: E, K: E,
     x: concat, xOffset: 0, xRowStride: E,
     w: args.outProjWeight, wOffset: 0, wRowStride: E,
     bias: args.outProjBias, biasOffset: 0,
-    out: output, outOffset: 0, outRowStride: E,
+    out: output.data, outOffset: 0, outRowStride: E,
   }];
   const outProjection: GemmJob = { kind: 'gemm', parts: outParts, tiles: planGemmTiles(outParts, threads) };
   let attnWeights: Tensor<FloatArray> | null = null;
-  if (weights && args.needWeights === 'average') {
-    const mean = allocLike(query, B * Sq * Sk);
-    const headMean: HeadMeanJob = { kind: 'head-mean', B, H, Sq, Sk, src: weights, dst: mean, tiles: planHeadMeanTiles(B, Sq, threads) };
+  if (weights && averaged) {
+    const mean = outputBuffer(undefined, query, [B, Sq, Sk], B * Sq * Sk, ctx.scratch);
+    const headMean: HeadMeanJob = { kind: 'head-mean', B, H, Sq, Sk, src: weights, dst: mean.data, tiles: planHeadMeanTiles(B, Sq, threads) };
     await Promise.all([dispatcher.runPhase(ctx, outProjection, kernel), dispatcher.runPhase(ctx, headMean, kernel)]);
-    attnWeights = { data: mean, shape: [B, Sq, Sk] };
+    attnWeights = mean.finish();
   } else {
     await dispatcher.runPhase(ctx, outProjection, kernel);
     if (weights) attnWeights = { data: weights, shape: [B, H, Sq, Sk] };
   }
-  return { output: { data: output, shape: args.batchFirst ? [B, Sq, E] : [Sq, B, E] }, attnWeights };
+  return { output: { data: output.finish().data, shape: args.batchFirst ? [B, Sq, E] : [Sq, B, E] }, attnWeights };
 }
 
 /** PyTorch's key_padding_mask (1 = padding, ignore) as the kernels' mask convention (1 = may attend). */
-function attendMask(keyPaddingMask: Uint8Array): Uint8Array {
-  const attend = new Uint8Array(new SharedArrayBuffer(keyPaddingMask.length));
+function attendMask(keyPaddingMask: Uint8Array, scratch: CallScratch | undefined): Uint8Array {
+  const attend = scratchArray(scratch, Uint8Array, keyPaddingMask.length, false); // every element set below
   for (let j = 0; j < keyPaddingMask.length; j++) attend[j] = keyPaddingMask[j] ? 0 : 1;
   return attend;
 }

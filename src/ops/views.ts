@@ -13,14 +13,16 @@ export function contiguous4(data: FloatArray, H: number, rows: number, cols: num
 /** Where a call writes a result: the caller's tensor when it is shared, else a shared buffer that is
  *  copied into the caller's tensor, or a new one, at the end (`finish`). On the workers a result up to
  *  SCRATCH_RESULT_BYTES is staged in the call's scratch (src/pool/scratch-pool.ts), registered with
- *  the threads long ago, and copied out: copying 256 KiB costs less than registering a fresh buffer
- *  with 8 threads. */
+ *  the threads long ago, and copied out: copying even 4 MiB (~0.3 ms, for a call whose kernels run far
+ *  longer) costs less than sending a fresh buffer to every thread, which then hold it until their
+ *  next collection (workers/board/worker-buffers.ts; results of 288 KB, written in place, were most of
+ *  what the threads were sent under `attnpool stress`). */
 export interface OutputBuffer {
   readonly data: FloatArray;
   finish(): Tensor<FloatArray>;
 }
 
-const SCRATCH_RESULT_BYTES = 256 << 10;
+const SCRATCH_RESULT_BYTES = 4 << 20;
 
 export function outputBuffer(given: Tensor<FloatArray> | undefined, like: FloatArray, shape: readonly number[], length: number,
   scratch?: CallScratch): OutputBuffer {

@@ -54,7 +54,20 @@ export class WorkerBuffers {
     }
     if (this.#forgottenBytes >= FORGOTTEN_BYTES_PER_GC) {
       this.#forgottenBytes = 0;
-      queryObjects(NeverConstructed);
+      collectGarbage();
     }
+  }
+}
+
+/** One full collection of this thread's heap. v8.queryObjects runs one before it counts; it is
+ *  marked experimental, and its one-time ExperimentalWarning (Node 20–26) would reach the user's
+ *  stderr from every thread, so the warning is held back for this call only. */
+function collectGarbage(): void {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {};
+  try {
+    queryObjects(NeverConstructed);
+  } finally {
+    process.emitWarning = emitWarning;
   }
 }
