@@ -167,14 +167,15 @@ describe('coalescing while the pool is busy', () => {
   it('small calls made in separate macrotasks while every thread works on a small phase open together when its last tile is taken', async () => {
     const { pool, hooks } = hookedPool({ threads: 2, kernel: 'js' });
     try {
-      // 62 MFLOP in 8 tiles (tens of ms on the js kernel): small enough to coalesce, long enough to be busy.
-      const [busy] = build(pool, [{ seed: 50, B: 1, H: 8, Hkv: 8, Sq: 16, Sk: 1900, D: 64, Dv: 64 }]);
+      // 62 MFLOP in 16 tiles (~100 ms on the js kernel): small enough to coalesce, long enough to be busy
+      // when the later calls come (15 ms in) and still have tiles left to take.
+      const [busy] = build(pool, [{ seed: 50, B: 1, H: 16, Hkv: 16, Sq: 16, Sk: 950, D: 64, Dv: 64 }]);
       const later = build(pool, [0, 1].map((i) => ({ seed: 51 + i, B: 1, H: 8, Hkv: 8, Sq: 1, Sk: 3000, D: 64, Dv: 64, cache: 'float32' as const })));
       const expected = [];
       for (const b of later) expected.push(await alone(pool, b));
       hooks.phases.length = 0;
       const first = alone(pool, busy);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 15));
       const second = alone(pool, later[0]);
       await new Promise((resolve) => setImmediate(resolve));
       const third = alone(pool, later[1]);

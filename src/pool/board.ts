@@ -90,12 +90,7 @@ export class Board {
     });
     const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
-    // Tile lists travel inside the descriptor (workers/kernels/jobs/tile-record.ts).
-    const tileLists = new Set<ArrayBufferView>(parts.map(({ job }) => job.tiles));
-    this.#writeDescriptor(slot, encodeDescriptor(phase, {
-      idOf: (buffer) => this.registry.idOf(buffer),
-      inline: (view) => tileLists.has(view),
-    }));
+    this.#writeDescriptor(slot, encodeDescriptor(phase, { idOf: (buffer) => this.registry.idOf(buffer) }));
     Atomics.store(ints, at(SLOT_NEXT), 0);
     Atomics.store(ints, at(SLOT_TILES), tiles);
     Atomics.add(ints, at(SLOT_GEN), 1);

@@ -1,8 +1,9 @@
 // A phase as it lies on the board: the job and everything its threads need, as UTF-8 JSON in a buffer
 // the threads already hold. Typed arrays become references — (buffer id, type, byteOffset, length),
 // the id from the pool's buffer registry (src/pool/buffer-registry.ts) — so a phase reaches every
-// thread without a structured clone per thread. Read-only arrays the encoder is told about (the
-// parts' tile lists, plain Int32Arrays) travel inline instead, as lists of numbers.
+// thread without a structured clone per thread. Arrays on non-shared memory — what a call hands the
+// threads to read only: the parts' tile lists, its ALiBi slopes and sinks as validated — travel inline
+// instead, as lists of numbers (non-finite ones escaped, as everywhere in the descriptor).
 //
 // Offsets and lengths are plain numbers in JSON (exact doubles): views past 4 GiB come back whole,
 // which structured clone does not do (workers/packed-views.ts).
@@ -19,8 +20,6 @@ type Encoded = null | boolean | number | string | Encoded[] | { [key: string]: E
 export interface DescriptorEncoder {
   /** The registered id of a shared buffer (registering it if new). */
   idOf(buffer: SharedArrayBuffer): number;
-  /** Whether `view` should travel inline: small and never written by the threads. */
-  inline(view: ArrayBufferView): boolean;
 }
 
 export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): string {
@@ -34,7 +33,7 @@ export function decodeDescriptor<T>(text: string, lookup: (id: number) => Shared
 
 function encode(value: unknown, encoder: DescriptorEncoder): Encoded {
   switch (typeof value) {
-    case 'number': return Number.isFinite(value) ? value : { [NUMBER]: String(value) };
+    case 'number': return encodeNumber(value);
     case 'string': case 'boolean': return value;
     case 'object': break;
     default: return null;
@@ -50,14 +49,16 @@ function encode(value: unknown, encoder: DescriptorEncoder): Encoded {
   return out;
 }
 
+/** JSON has no NaN, ±Infinity or −0: those travel as strings. */
+function encodeNumber(value: number): Encoded {
+  return Number.isFinite(value) && !Object.is(value, -0) ? value : { [NUMBER]: Object.is(value, -0) ? '-0' : String(value) };
+}
+
 function encodeView(view: ArrayBufferView, encoder: DescriptorEncoder): Encoded {
   const type = VIEW_CONSTRUCTORS.findIndex((Ctor) => view instanceof Ctor);
   if (type < 0) throw new TypeError(`attnpool internal error: cannot put a ${view.constructor.name} on the board`);
   const array = view as PackableView;
-  if (encoder.inline(view)) return { [INLINE]: [type, ...Array.from(array as ArrayLike<number>)] };
-  if (!(view.buffer instanceof SharedArrayBuffer)) {
-    throw new TypeError(`attnpool internal error: a ${view.constructor.name} on a non-shared buffer cannot reach the workers`);
-  }
+  if (!(view.buffer instanceof SharedArrayBuffer)) return { [INLINE]: [type, ...Array.from(array as ArrayLike<number>, (x) => encodeNumber(x))] };
   return { [REF]: [encoder.idOf(view.buffer), type, view.byteOffset, array.length] };
 }
 
@@ -66,10 +67,10 @@ function decode(value: Encoded, lookup: (id: number) => SharedArrayBuffer): unkn
   if (Array.isArray(value)) return value.map((item) => decode(item, lookup));
   const ref = value[REF] as number[] | undefined;
   if (ref) return new VIEW_CONSTRUCTORS[ref[1]](lookup(ref[0]), ref[2], ref[3]);
-  const inline = value[INLINE] as number[] | undefined;
+  const inline = value[INLINE] as Encoded[] | undefined;
   if (inline) {
-    const Ctor = VIEW_CONSTRUCTORS[inline[0]] as unknown as { from(values: number[]): PackableView };
-    return Ctor.from(inline.slice(1));
+    const Ctor = VIEW_CONSTRUCTORS[inline[0] as number] as unknown as { from(values: number[]): PackableView };
+    return Ctor.from(inline.slice(1).map((x) => decode(x, lookup) as number));
   }
   const number = value[NUMBER];
   if (typeof number === 'string') return Number(number);
