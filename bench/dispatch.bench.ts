@@ -7,12 +7,19 @@
 // Main-thread CPU needs process.threadCpuUsage() (Node ≥ 23.9); older Node prints a note instead.
 //
 // Options: --threads 1,2,8  --seq 64,128  --kv-length N  --repeat N  --warmup N  --concurrency N
-//          --mix-duration 2s  --streams N  --kernel auto|wasm|js  --wasm-build auto|simd|relaxed-simd  --seed N  --json
+//          --mix-duration 2s  --streams N  --kv-dtype float32|float16|int8  --kernel auto|wasm|js  --wasm-build auto|simd|relaxed-simd  --seed N  --json
 
 import { parseArgs } from 'node:util';
 import { benchDispatch, checkDispatchFits, DISPATCH_DEFAULTS, dispatchSettings } from '../cli/bench/dispatch/command.js';
 import { durationMs, nonNegativeInt, positiveInt, positiveIntList } from '../cli/options.js';
 import type { KernelChoice, WasmBuildChoice } from '../src/index.js';
+import { DECODE_KV_DTYPES, type DecodeKvDtype } from '../cli/bench/dispatch/shapes.js';
+
+function kvDtypeOf(value: string): DecodeKvDtype {
+  const dtype = DECODE_KV_DTYPES.find((d) => d === value);
+  if (!dtype) throw new Error(`--kv-dtype must be one of ${DECODE_KV_DTYPES.join(', ')}, got ${JSON.stringify(value)}`);
+  return dtype;
+}
 
 const d = DISPATCH_DEFAULTS;
 const { values } = parseArgs({
@@ -25,6 +32,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: String(d.concurrency) },
     'mix-duration': { type: 'string', default: `${d.mixDurationMs}ms` },
     streams: { type: 'string', default: String(d.streams) },
+    'kv-dtype': { type: 'string', default: d.kvDtype },
     kernel: { type: 'string', default: 'auto' },
     'wasm-build': { type: 'string', default: 'auto' },
     seed: { type: 'string', default: '1' },
@@ -38,6 +46,7 @@ const settings = dispatchSettings({
   kvLength: positiveInt('kv-length')(values['kv-length']), repeat: positiveInt('repeat')(values.repeat),
   warmup: nonNegativeInt('warmup')(values.warmup), concurrency: positiveInt('concurrency')(values.concurrency),
   mixDurationMs: durationMs('mix-duration')(values['mix-duration']), streams: positiveInt('streams')(values.streams),
+  kvDtype: kvDtypeOf(values['kv-dtype']),
   kernel: values.kernel as KernelChoice, wasmBuild: values['wasm-build'] as WasmBuildChoice, seed: nonNegativeInt('seed')(values.seed),
 });
 checkDispatchFits(settings);

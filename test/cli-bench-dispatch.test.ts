@@ -1,6 +1,7 @@
 // `attnpool bench --mode dispatch` end to end on tiny settings: --json carries every shape at every
 // thread count with positive, mutually consistent figures (main-thread CPU only where the runtime has
-// process.threadCpuUsage, with a note elsewhere); the text output has its three parts; options of
+// process.threadCpuUsage, with a note elsewhere); the text output has its four parts (latency,
+// kernel time, calls per second, batching); --kv-dtype sets the decode caches' storage; options of
 // the other modes and of this one are refused where they do not apply.
 
 import { describe, expect, it } from 'vitest';
@@ -11,11 +12,11 @@ const HAS_THREAD_CPU = typeof (process as { threadCpuUsage?: unknown }).threadCp
 
 // Sk = 1024 keeps the decode step over the inline threshold (2·8·1024·128 = 2.1 MFLOP > 2 MFLOP).
 const TINY = ['bench', '--mode', 'dispatch', '--threads', '1,2', '--repeat', '30', '--warmup', '2', '--kv-length', '1024',
-  '--concurrency', '4', '--mix-duration', '300ms'];
+  '--concurrency', '4', '--mix-duration', '300ms', '--streams', '3'];
 
 interface LatencyRun { threads: number; cpuPerCallUs: number | null; wallMedianUs: number; wallP90Us: number; wallOverKernel: number | null }
 interface ShapeResult {
-  shape: { kind: string; batch: number; heads: number; kvHeads: number; headDim: number; queries: number; keys: number; causal: boolean };
+  shape: { kind: string; batch: number; heads: number; kvHeads: number; headDim: number; queries: number; keys: number; causal: boolean; kvDtype?: string };
   flops: number; onWorkers: boolean;
   kernelTime: { kernelUs: number; fixedUs: number; copies: number[]; wallMedianUs: number[] };
   runs: LatencyRun[];
@@ -25,6 +26,7 @@ interface DispatchDoc {
   command: string; mode: string; machine: Record<string, unknown>; settings: Record<string, unknown>;
   kernel: string; wasmVariant: string | null; threadCpuNote: string | null;
   shapes: ShapeResult[]; mix: { callers: number; durationMs: number; runs: MixRun[] };
+  batching: { threads: number; streams: number; rounds: number; runs: { way: string; cpuPerStepUs: number | null; wallPerRoundUs: number }[] }[];
 }
 
 const expectPositive = (value: number | null, what: string) => {
@@ -48,7 +50,7 @@ describe('attnpool bench --mode dispatch', () => {
     const base = { batch: 1, heads: 8, kvHeads: 8, headDim: 64 };
     expect(doc.shapes.map((s) => s.shape)).toEqual([
       { kind: 'self', ...base, queries: 64, keys: 64, causal: false },
-      { kind: 'decode', ...base, queries: 1, keys: 1024, causal: true },
+      { kind: 'decode', ...base, queries: 1, keys: 1024, causal: true, kvDtype: 'float32' },
     ]);
     for (const s of doc.shapes) {
       const what = `${s.shape.kind}`;
@@ -87,6 +89,27 @@ describe('attnpool bench --mode dispatch', () => {
         expect([r.cpuPerCallUs, r.mainThreadBusy]).toEqual([null, null]);
       }
     }
+
+    expect(doc.batching.map((b) => [b.threads, b.streams, b.rounds])).toEqual([[1, 3, 5], [2, 3, 5]]); // rounds: max(5, repeat / 10)
+    for (const b of doc.batching) {
+      expect(b.runs.map((r) => r.way)).toEqual(['one by one', 'Promise.all', 'attentionBatch']);
+      for (const r of b.runs) {
+        expectPositive(r.wallPerRoundUs, `${b.threads} threads, ${r.way}: wall per round`);
+        if (HAS_THREAD_CPU) expectPositive(r.cpuPerStepUs, `${b.threads} threads, ${r.way}: CPU per step`);
+        else expect(r.cpuPerStepUs).toBeNull();
+      }
+    }
+  });
+
+  it.concurrent('--kv-dtype int8: the decode step and the batching run over int8 caches', async () => {
+    const result = await runCli([...TINY, '--threads', '2', '--kv-dtype', 'int8']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^decode Sk=1024 B1 H8 D64 int8 KV +workers +2 /m);
+    expect(result.stdout).toMatch(/^batching: one decode step for each of 3 sequences \(own int8 KvCache each, 256–1024 positions\), 5 rounds/m);
+    const bad = await runCli([...TINY, '--kv-dtype', 'float64']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/kv-dtype/);
   });
 
   it.concurrent('text: the latency table, a kernel-time line per shape and the calls-per-second table', async () => {
@@ -115,6 +138,9 @@ describe('attnpool bench --mode dispatch', () => {
     expect(out).toMatch(/^calls per second: 4 concurrent callers, each issuing self S=64 B1 H8 D64 \/ decode Sk=1024 B1 H8 D64 in turn, for 0\.3 s$/m);
     expect(out).toMatch(/^threads +calls +calls\/s +main CPU µs per call +main thread busy$/m);
     expect(out.match(new RegExp(`^[12] +\\d+ +\\d+ +${cpu} +${HAS_THREAD_CPU ? '\\d+%' : '—'}$`, 'gm'))).toHaveLength(2);
+    expect(out).toMatch(/^batching: one decode step for each of 3 sequences \(own KvCache each, 256–1024 positions\), 5 rounds, the three ways alternating round by round$/m);
+    expect(out).toMatch(/^threads +way +main CPU µs per step +wall µs per round \(median\) +steps\/s$/m);
+    expect(out.match(new RegExp(`^[12] +(one by one|Promise\\.all|attentionBatch) +${cpu} +[\\d.]+ +\\d+$`, 'gm'))).toHaveLength(6);
     expect(out.includes('note: main-thread CPU not measured')).toBe(!HAS_THREAD_CPU);
   });
 });

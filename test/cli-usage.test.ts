@@ -13,6 +13,7 @@ const USAGE_ERRORS: readonly { what: string; args: string[]; reason: RegExp }[] 
   { what: 'a non-numeric --seq', args: ['bench', '--seq', 'long'], reason: /^attnpool bench: --seq must be a positive integer, got "long"/ },
   { what: 'an invalid --mode', args: ['bench', '--mode', 'flash'], reason: /^attnpool bench: Invalid values:.*mode/ },
   { what: 'a dispatch-only option in another mode', args: ['bench', '--kv-length', '512'], reason: /^attnpool bench: --kv-length is read only with --mode dispatch/ },
+  { what: 'the decode storage in another mode', args: ['bench', '--kv-dtype', 'int8'], reason: /^attnpool bench: --kv-dtype is read only with --mode dispatch/ },
   { what: '--vs with --mode dispatch', args: ['bench', '--mode', 'dispatch', '--vs', 'ort'], reason: /^attnpool bench: --vs ort compares whole calls; --mode dispatch .* takes no --vs/ },
   { what: 'dispatch inputs no machine can hold', args: ['bench', '--mode', 'dispatch', '--kv-length', '1000000000'],
     reason: /^attnpool bench: too large for --mode dispatch: its inputs need \d+ bytes .*--kv-length.*more than half of this machine's \d+ bytes/ },

@@ -2,6 +2,7 @@
 
 import type { Argv, CommandModule } from 'yargs';
 import { benchDispatch, checkDispatchFits, DISPATCH_DEFAULTS, dispatchOptions, dispatchSettings, type DispatchArgs } from '../bench/dispatch/command.js';
+import type { DecodeKvDtype } from '../bench/dispatch/shapes.js';
 import { machineInfo } from '../bench/machine.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { openOrtSide, type OrtSide } from '../bench/ort-side.js';
@@ -41,6 +42,7 @@ interface ParsedBenchArgs {
   concurrency?: number;
   mixDuration?: number;
   streams?: number;
+  kvDtype?: DecodeKvDtype;
 }
 
 interface BenchArgs extends Omit<ParsedBenchArgs, 'threads' | 'seq' | 'repeat' | 'warmup' | 'mode'> {
@@ -108,7 +110,7 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
 
 type ModeArgs = { mode: 'dispatch'; args: DispatchArgs; json: boolean } | { mode: BenchMode; args: BenchArgs };
 
-const DISPATCH_ONLY = [['kvLength', '--kv-length'], ['concurrency', '--concurrency'], ['mixDuration', '--mix-duration'], ['streams', '--streams']] as const;
+const DISPATCH_ONLY = [['kvLength', '--kv-length'], ['concurrency', '--concurrency'], ['mixDuration', '--mix-duration'], ['streams', '--streams'], ['kvDtype', '--kv-dtype']] as const;
 
 /** Fills in the defaults of the chosen mode and refuses options that mode does not read. */
 function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
@@ -121,7 +123,7 @@ function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
         ...args, kvHeads: args.kvHeads ?? args.heads, threads: args.threads ?? [...d.threads], seq: args.seq ?? [...d.seq],
         repeat: args.repeat ?? d.repeat, warmup: args.warmup ?? d.warmup, kvLength: args.kvLength ?? d.kvLength,
         concurrency: args.concurrency ?? d.concurrency, mixDurationMs: args.mixDuration ?? d.mixDurationMs,
-        streams: args.streams ?? d.streams,
+        streams: args.streams ?? d.streams, kvDtype: args.kvDtype ?? d.kvDtype,
       },
     };
   }

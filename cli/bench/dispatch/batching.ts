@@ -42,7 +42,7 @@ export async function measureBatching(pool: AttentionPool, decode: DispatchShape
       random.fill(t.data);
       return t;
     };
-    const cache = pool.createKvCache({ batch: decode.batch, kvHeads: decode.kvHeads, headDim: decode.headDim, capacity: length });
+    const cache = pool.createKvCache({ batch: decode.batch, kvHeads: decode.kvHeads, headDim: decode.headDim, capacity: length, dtype: decode.kvDtype ?? 'float32' });
     cache.append(filled([decode.batch, decode.kvHeads, length, decode.headDim]), filled([decode.batch, decode.kvHeads, length, decode.headDim]));
     return { q: filled([decode.batch, decode.heads, 1, decode.headDim]), cache };
   });

@@ -8,12 +8,12 @@ import { progressBar } from '../../progress.js';
 import type { KernelArgs } from '../../pool-options.js';
 import { dispatchDocument, formatDispatch } from './report.js';
 import { dispatchTicks, KERNEL_COPIES, runDispatchBench, type DispatchSettings } from './run.js';
-import { decodeShape, selfShape, type ShapeBase } from './shapes.js';
+import { DECODE_KV_DTYPES, decodeShape, selfShape, type DecodeKvDtype, type ShapeBase } from './shapes.js';
 
 /** Thread counts past a 2-core machine on purpose: the per-call cost on the calling thread grows with
  *  the pool's size whatever the cores, and that growth is what the benchmark exposes. */
 export const DISPATCH_DEFAULTS = {
-  threads: [1, 2, 8, 16, 32, 64], seq: [64], kvLength: 4096, repeat: 200, warmup: 20, concurrency: 64, mixDurationMs: 2000, streams: 16,
+  threads: [1, 2, 8, 16, 32, 64], seq: [64], kvLength: 4096, repeat: 200, warmup: 20, concurrency: 64, mixDurationMs: 2000, streams: 16, kvDtype: 'float32' as DecodeKvDtype,
 } as const;
 
 /** Options only --mode dispatch reads (no yargs defaults: other modes refuse them when given). */
@@ -22,6 +22,8 @@ export const dispatchOptions = {
     defaultDescription: String(DISPATCH_DEFAULTS.kvLength), coerce: positiveInt('kv-length') },
   concurrency: { requiresArg: true, describe: 'with --mode dispatch: concurrent callers in the calls-per-second run',
     defaultDescription: String(DISPATCH_DEFAULTS.concurrency), coerce: positiveInt('concurrency', 1024) },
+  'kv-dtype': { requiresArg: true, choices: DECODE_KV_DTYPES, describe: 'with --mode dispatch: how the decode step\'s KvCaches store K and V (float32 appends either way)',
+    defaultDescription: 'float32' },
   streams: { requiresArg: true, describe: 'with --mode dispatch: sequences stepped together in the batching run (one by one, Promise.all, attentionBatch)',
     defaultDescription: String(DISPATCH_DEFAULTS.streams), coerce: positiveInt('streams', 4096) },
   'mix-duration': { requiresArg: true, describe: 'with --mode dispatch: length of the calls-per-second run at each thread count (2s, 500ms)',
@@ -38,6 +40,7 @@ export interface DispatchArgs extends ShapeBase, KernelArgs {
   readonly concurrency: number;
   readonly mixDurationMs: number;
   readonly streams: number;
+  readonly kvDtype: DecodeKvDtype;
   readonly seed: number;
 }
 
@@ -47,7 +50,7 @@ export function dispatchSettings(args: DispatchArgs): DispatchSettings {
   return {
     threads: args.threads, warmup: args.warmup, repeat: args.repeat, callers: args.concurrency, mixDurationMs: args.mixDurationMs, streams: args.streams,
     pool: { kernel: args.kernel, wasmBuild: args.wasmBuild }, seed: args.seed,
-    shapes: [...args.seq.map((seq) => selfShape(base, seq, args.causal)), decodeShape(base, args.kvLength)],
+    shapes: [...args.seq.map((seq) => selfShape(base, seq, args.causal)), decodeShape(base, args.kvLength, args.kvDtype)],
   };
 }
 

@@ -36,7 +36,9 @@ export function formatDispatch(result: DispatchResult, settings: DispatchSetting
     ]),
   );
   const batching = result.batching[0];
-  const batchingTitle = batching ? `batching: one decode step for each of ${batching.streams} sequences (own KvCache each, ` +
+  const decodeShape = settings.shapes[settings.shapes.length - 1]!;
+  const storage = decodeShape.kvDtype && decodeShape.kvDtype !== 'float32' ? `${decodeShape.kvDtype} ` : '';
+  const batchingTitle = batching ? `batching: one decode step for each of ${batching.streams} sequences (own ${storage}KvCache each, ` +
     `${Math.round(settings.shapes[settings.shapes.length - 1]!.keys / 4)}–${settings.shapes[settings.shapes.length - 1]!.keys} positions), ` +
     `${batching.rounds} rounds, the three ways alternating round by round` : '';
   const batchingTable = formatTable(

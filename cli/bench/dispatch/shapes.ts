@@ -3,7 +3,7 @@
 // head over a KvCache of `kvLength` positions, as a decoding step is. Each can be made `copies` times
 // over in one call (a batch of that many independent copies): what the kernel-time slope measures.
 
-import { INLINE_MAX_FLOPS, tensor, type AttentionPool, type Tensor } from '../../../src/index.js';
+import { INLINE_MAX_FLOPS, tensor, type AttentionPool, type KvCacheDType, type Tensor } from '../../../src/index.js';
 import { Random } from '../../random.js';
 
 export type DispatchShapeKind = 'self' | 'decode';
@@ -19,7 +19,12 @@ export interface DispatchShape {
   /** Keys: S for 'self', the cache's length for 'decode'. */
   readonly keys: number;
   readonly causal: boolean;
+  /** 'decode' only: how its KvCache stores K and V (float32 appends either way). */
+  readonly kvDtype?: DecodeKvDtype;
 }
+
+export type DecodeKvDtype = Exclude<KvCacheDType, 'float64'>;
+export const DECODE_KV_DTYPES: readonly DecodeKvDtype[] = ['float32', 'float16', 'int8'];
 
 /** One call of a shape on one pool, its inputs made once. */
 export type PreparedCall = () => Promise<Tensor>;
@@ -29,8 +34,8 @@ export function selfShape(base: ShapeBase, seq: number, causal: boolean): Dispat
 }
 
 /** A decode step: the cache holds the step's own position too, so causal sees every key. */
-export function decodeShape(base: ShapeBase, kvLength: number): DispatchShape {
-  return { kind: 'decode', ...base, queries: 1, keys: kvLength, causal: true };
+export function decodeShape(base: ShapeBase, kvLength: number, kvDtype: DecodeKvDtype): DispatchShape {
+  return { kind: 'decode', ...base, queries: 1, keys: kvLength, causal: true, kvDtype };
 }
 
 export type ShapeBase = Pick<DispatchShape, 'batch' | 'heads' | 'kvHeads' | 'headDim'>;
@@ -40,7 +45,7 @@ export function describeDispatchShape(s: DispatchShape): string {
   const dims = `B${s.batch} H${s.heads}${kv} D${s.headDim}`;
   return s.kind === 'self'
     ? `self S=${s.queries} ${dims}${s.causal ? ' causal' : ''}`
-    : `decode Sk=${s.keys} ${dims}`;
+    : `decode Sk=${s.keys} ${dims}${s.kvDtype && s.kvDtype !== 'float32' ? ` ${s.kvDtype} KV` : ''}`;
 }
 
 /** As the pool counts them for its inline threshold: 2·B·H·Sq·Sk·(D + Dv), halved when causal (decode:
@@ -70,7 +75,7 @@ export function prepareCall(pool: AttentionPool, s: DispatchShape, copies: numbe
   const k = randomTensor([B, s.kvHeads, s.keys, s.headDim], random);
   const v = randomTensor([B, s.kvHeads, s.keys, s.headDim], random);
   if (s.kind === 'self') return () => pool.attention(q, k, v, { causal: s.causal });
-  const cache = pool.createKvCache({ batch: B, kvHeads: s.kvHeads, headDim: s.headDim, capacity: s.keys });
+  const cache = pool.createKvCache({ batch: B, kvHeads: s.kvHeads, headDim: s.headDim, capacity: s.keys, dtype: s.kvDtype ?? 'float32' });
   cache.append(k, v);
   return () => pool.attention(q, cache, { causal: true });
 }
