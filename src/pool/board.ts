@@ -77,16 +77,15 @@ export class Board {
   open(slot: number, kernel: KernelName, parts: readonly BoardPart[], small: boolean): Promise<void>[] {
     const ints = this.ints;
     const at = (field: number) => slotAt(this.shape, slot, field);
-    let tiles = 0;
-    const phaseParts = parts.map(({ job }) => {
-      const firstTile = tiles;
-      tiles += tileCount(job);
-      return { job, firstTile };
-    });
     const partStates = this.#partStates.at(slot, parts.length * PART_INTS).subarray(0, parts.length * PART_INTS);
-    parts.forEach(({ job }, i) => {
-      partStates[i * PART_INTS + PART_REMAINING] = tileCount(job);
+    let tiles = 0;
+    const phaseParts = parts.map(({ job }, i) => {
+      const firstTile = tiles;
+      const count = tileCount(job);
+      tiles += count;
+      partStates[i * PART_INTS + PART_REMAINING] = count;
       partStates[i * PART_INTS + PART_ABORT] = 0;
+      return { job, firstTile };
     });
     const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
@@ -124,6 +123,7 @@ export class Board {
 
   #busySmallPhase(): number {
     const ints = this.ints;
+    if (Atomics.load(ints, WAITING) > 0) return -1; // a thread is idle: the common case, without a scan
     for (let worker = 0; worker < this.shape.threads; worker++) if (Atomics.load(ints, cellAt(worker)) === 0) return -1;
     for (let slot = 0; slot < this.shape.slots; slot++) {
       if (this.#small[slot] && Atomics.load(ints, slotAt(this.shape, slot, SLOT_STATE)) === STATE_OPEN &&
@@ -227,12 +227,7 @@ export class Board {
   async #drainPart(slot: number, part: number): Promise<void> {
     const ints = this.ints;
     for (let worker = 0; worker < this.shape.threads; worker++) {
-      const at = partCellAt(this.shape, worker);
-      while (Atomics.load(ints, cellAt(worker)) === slot + 1 && Atomics.load(ints, at) === part + 1) {
-        const waited = Atomics.waitAsync(ints, at, part + 1);
-        if (!waited.async) break;
-        await waited.value;
-      }
+      await whileHolds(ints, partCellAt(this.shape, worker), part + 1, () => Atomics.load(ints, cellAt(worker)) === slot + 1);
     }
   }
 
@@ -244,11 +239,7 @@ export class Board {
       if (Atomics.load(ints, cellAt(worker)) !== slot + 1) continue;
       Atomics.add(ints, DRAINING, 1);
       try {
-        while (Atomics.load(ints, cellAt(worker)) === slot + 1) {
-          const waited = Atomics.waitAsync(ints, cellAt(worker), slot + 1);
-          if (!waited.async) break; // not-equal: the thread is elsewhere
-          await waited.value;
-        }
+        await whileHolds(ints, cellAt(worker), slot + 1, () => true);
       } finally {
         Atomics.sub(ints, DRAINING, 1);
       }
@@ -262,5 +253,14 @@ export class Board {
     const waiter = this.#slotWaiters.shift();
     if (waiter) waiter(slot);
     else this.#free.push(slot);
+  }
+}
+
+/** Until ints[index] is no longer `value` (waiting on it: its writer notifies) or `also()` is false. */
+async function whileHolds(ints: Int32Array, index: number, value: number, also: () => boolean): Promise<void> {
+  while (also() && Atomics.load(ints, index) === value) {
+    const waited = Atomics.waitAsync(ints, index, value);
+    if (!waited.async) return; // not-equal: it changed meanwhile
+    await waited.value;
   }
 }

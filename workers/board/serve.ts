@@ -167,7 +167,7 @@ class Server {
     const ints = this.#ints;
     const next = this.#at(slot, SLOT_NEXT), events = this.#at(slot, SLOT_EVENTS);
     const tiles = Atomics.load(ints, this.#at(slot, SLOT_TILES));
-    const runners = parts.map(({ job }) => tileFunction(this.kernelOf(kernel), job.kind));
+    const kernelTiles = this.kernelOf(kernel);
     const start = performance.now();
     const sliceUsed = () => performance.now() - start >= TIME_SLICE_MS && this.#othersStarving(slot);
     for (;;) {
@@ -199,7 +199,7 @@ class Server {
           suspended,
           check: () => Atomics.load(partStates, abort) !== 0 ? 'stop' : suspended && sliceUsed() ? 'pause' : 'go',
         };
-        outcome = runners[p](job, tile - firstTile, control);
+        outcome = tileFunction(kernelTiles, job.kind)(job, tile - firstTile, control);
       }
       if (pauseSlot >= 0) {
         if (outcome === 'paused') pauses!.tiles[pauseSlot] = tile;
