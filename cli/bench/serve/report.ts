@@ -50,7 +50,7 @@ function formatConfig(config: ServeConfigResult, result: ServeResult): string {
 }
 
 export const PEAK_RSS_COVERS = 'process.resourceUsage().maxRSS after the last configuration: the peak of the whole process up to then ' +
-  '(every configuration\'s caches, onnxruntime\'s past buffers and sessions, the pool threads), not one side alone';
+  '(every configuration\'s caches, the pool threads and, with --vs ort, onnxruntime\'s past buffers and sessions), not one side alone';
 
 export function formatServe(result: ServeResult, s: ServeSettings): string {
   const m = machineInfo();
@@ -60,8 +60,8 @@ export function formatServe(result: ServeResult, s: ServeSettings): string {
     bandwidthLine(result),
     '',
     ...result.configs.flatMap((c) => [formatConfig(c, result), '']),
-    `K/V GB/s: the bytes of K and V a step's calls read (Σ over streams of length·Hkv·(D+Dv)·bytes per value, + int8 scales) / median step time; ` +
-      'onnxruntime counted as float32 (its copies of the past not counted)',
+    `K/V GB/s: the bytes of K and V a step's calls read (Σ over streams of length·Hkv·(D+Dv)·bytes per value, + int8 scales) / median step time` +
+      (result.configs.some((c) => c.sides.some((r) => r.impl === 'onnxruntime')) ? '; onnxruntime counted as float32 (its copies of the past not counted)' : ''),
     `peak RSS ${gib(result.peakRssBytes)}: ${PEAK_RSS_COVERS}`,
   ].join('\n');
 }

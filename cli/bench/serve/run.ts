@@ -121,7 +121,11 @@ async function runConfig(s: ServeSettings, threads: number, lengths: readonly nu
       tick();
     }
     const results = sides.map((side, i) => sideResult(s, lengths, side, times[i]!, maxAbsDiffAt(reference, firstOutputs[i]!)));
-    if (peer) results.push(kernelResult(s, lengths, results.at(-1)!, peer.kernelTimesMs().slice(-s.steps)));
+    if (peer) {
+      const kernelMs = peer.kernelTimesMs();
+      if (kernelMs.length !== rows.length) throw new Error(`onnxruntime's profile holds ${kernelMs.length} GroupQueryAttention runs, not the ${rows.length} steps run`);
+      results.push(kernelResult(s, lengths, results.at(-1)!, kernelMs.slice(s.warmupSteps)));
+    }
     const f32 = sides.findIndex((side) => side.impl === 'attnpool' && side.dtype === 'float32');
     const ortIndex = sides.findIndex((side) => side.impl === 'onnxruntime');
     return {
