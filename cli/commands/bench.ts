@@ -3,6 +3,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { benchDispatch, checkDispatchFits, DISPATCH_DEFAULTS, dispatchOptions, dispatchSettings, type DispatchArgs } from '../bench/dispatch/command.js';
 import type { DecodeKvDtype } from '../bench/dispatch/shapes.js';
+import { benchServe, checkServeFits, SERVE_DEFAULTS, serveOptions } from '../bench/serve/command.js';
+import type { ServeSettings } from '../bench/serve/run.js';
 import { machineInfo } from '../bench/machine.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { openOrtSide, type OrtSide } from '../bench/ort-side.js';
@@ -18,7 +20,7 @@ import { defaultThreadCounts, nonNegativeInt, positiveInt, positiveIntList } fro
 import { kernelOption, openPool, wasmBuildOption, type KernelChoice, type WasmBuildChoice } from '../pool-options.js';
 import { progressBar } from '../progress.js';
 
-type BenchCommandMode = BenchMode | 'dispatch';
+type BenchCommandMode = BenchMode | 'dispatch' | 'serve';
 
 /** As yargs hands them over: the options whose default depends on --mode are still undefined when not
  *  given, and the dispatch-only ones are set only when given. */
@@ -42,7 +44,12 @@ interface ParsedBenchArgs {
   concurrency?: number;
   mixDuration?: number;
   streams?: number;
-  kvDtype?: DecodeKvDtype;
+  kvDtype?: DecodeKvDtype[];
+  minLen?: number;
+  maxLen?: number;
+  steps?: number;
+  attentionBatch?: boolean;
+  bandwidth?: boolean;
 }
 
 interface BenchArgs extends Omit<ParsedBenchArgs, 'threads' | 'seq' | 'repeat' | 'warmup' | 'mode'> {
@@ -77,9 +84,10 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
       'head-dim': { requiresArg: true, describe: 'head dimension D', default: DEFAULTS.headDim, coerce: positiveInt('head-dim') },
       batch: { requiresArg: true, describe: 'batch size B', default: DEFAULTS.batch, coerce: positiveInt('batch') },
       causal: { type: 'boolean', default: false, describe: 'causal mask' },
-      mode: { choices: ['attention', 'mha', 'dispatch'] as const, default: 'attention' as BenchCommandMode,
-        describe: 'attention core on pre-split heads, the whole layer with projections (E = heads·head-dim), or dispatch: ' +
-          "the calling thread's CPU and the wall time per small call, and calls per second of many concurrent callers" },
+      mode: { choices: ['attention', 'mha', 'dispatch', 'serve'] as const, default: 'attention' as BenchCommandMode,
+        describe: 'attention core on pre-split heads, the whole layer with projections (E = heads·head-dim), dispatch: ' +
+          "the calling thread's CPU and the wall time per small call, and calls per second of many concurrent callers, or serve: " +
+          'many streams of different lengths decoding together (tokens/s, K/V GB/s), beside onnxruntime GroupQueryAttention with --vs ort' },
       kernel: kernelOption,
       'wasm-build': wasmBuildOption,
       repeat: { requiresArg: true, describe: 'timed calls per thread count (and shape)',
@@ -90,6 +98,7 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
       json: { type: 'boolean', default: false, describe: 'print one JSON document instead of tables (no progress bar)' },
       seed: { requiresArg: true, describe: 'seed of the random inputs', default: 1, coerce: nonNegativeInt('seed') },
       ...dispatchOptions,
+      ...serveOptions,
     })
     .check((parsed) => {
       const args = parsed as unknown as ParsedBenchArgs;
@@ -97,6 +106,7 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
       if (args.heads % kvHeads !== 0) throw new UsageError(`--kv-heads (${kvHeads}) must divide --heads (${args.heads})`);
       const mode = withModeDefaults(args);
       if (mode.mode === 'dispatch') checkDispatchFits(dispatchSettings(mode.args));
+      else if (mode.mode === 'serve') checkServeFits(mode.settings, mode.vsOrt);
       else checkBenchFits({ mode: mode.mode, batch: args.batch, heads: args.heads, kvHeads, seq: Math.max(...mode.args.seq), headDim: args.headDim, causal: args.causal });
       return true;
     })
@@ -105,15 +115,49 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
     .example('$0 bench --mode mha --seq 1024 --vs ort', 'the whole layer, next to onnxruntime-node')
     .example('$0 bench --mode mha --heads 8 --kv-heads 2', 'a grouped-query layer (onnxruntime has none to compare)')
     .example('$0 bench --seq 256 --repeat 3 --json > bench.json', 'machine-readable results')
-    .example('$0 bench --mode dispatch --threads 1,2,8,16,32,64', 'per-call cost of small calls against the thread count') as unknown as Argv<ParsedBenchArgs>;
+    .example('$0 bench --mode dispatch --threads 1,2,8,16,32,64', 'per-call cost of small calls against the thread count')
+    .example('$0 bench --mode serve --streams 32 --kv-dtype float32,float16,int8 --vs ort', '32 streams decoding together, beside onnxruntime') as unknown as Argv<ParsedBenchArgs>;
 }
 
-type ModeArgs = { mode: 'dispatch'; args: DispatchArgs; json: boolean } | { mode: BenchMode; args: BenchArgs };
+type ModeArgs =
+  | { mode: 'dispatch'; args: DispatchArgs; json: boolean }
+  | { mode: 'serve'; settings: ServeSettings; vsOrt: boolean; json: boolean }
+  | { mode: BenchMode; args: BenchArgs };
 
-const DISPATCH_ONLY = [['kvLength', '--kv-length'], ['concurrency', '--concurrency'], ['mixDuration', '--mix-duration'], ['streams', '--streams'], ['kvDtype', '--kv-dtype']] as const;
+/** Options that only some modes read: given to another mode, they are refused rather than ignored. */
+const MODE_ONLY: readonly (readonly [keyof ParsedBenchArgs, string, readonly BenchCommandMode[]])[] = [
+  ['kvLength', '--kv-length', ['dispatch']], ['concurrency', '--concurrency', ['dispatch']], ['mixDuration', '--mix-duration', ['dispatch']],
+  ['streams', '--streams', ['dispatch', 'serve']], ['kvDtype', '--kv-dtype', ['dispatch', 'serve']],
+  ['minLen', '--min-len', ['serve']], ['maxLen', '--max-len', ['serve']], ['steps', '--steps', ['serve']],
+  ['attentionBatch', '--attention-batch', ['serve']], ['bandwidth', '--bandwidth', ['serve']],
+  ['seq', '--seq', ['attention', 'mha', 'dispatch']], ['repeat', '--repeat', ['attention', 'mha', 'dispatch']],
+];
+
+function refuseOtherModesOptions(args: ParsedBenchArgs): void {
+  const given = MODE_ONLY.find(([key, , modes]) => args[key] !== undefined && !modes.includes(args.mode));
+  if (given) throw new UsageError(`${given[1]} is read only with --mode ${given[2].join(' or ')}`);
+}
+
+/** --mode serve: its defaults filled in; --batch (the batch size of the other modes) and --causal do not apply. */
+function serveModeArgs(args: ParsedBenchArgs): ModeArgs {
+  if (args.batch !== 1) throw new UsageError(`--batch ${args.batch}: --mode serve steps streams of B = 1 each (--streams sets how many; --no-attention-batch makes their calls separate)`);
+  if (args.causal) throw new UsageError('--causal: --mode serve always decodes causally (one query row at the end of each stream)');
+  const d = SERVE_DEFAULTS;
+  return {
+    mode: 'serve', vsOrt: args.vs === 'ort', json: args.json,
+    settings: {
+      streams: args.streams ?? d.streams, heads: args.heads, kvHeads: args.kvHeads ?? args.heads, headDim: args.headDim,
+      minLength: args.minLen ?? d.minLength, maxLength: args.maxLen ?? d.maxLength, warmupSteps: args.warmup ?? d.warmup,
+      steps: args.steps ?? d.steps, seed: args.seed, threads: args.threads ?? [...d.threads], dtypes: args.kvDtype ?? [...d.kvDtypes],
+      batched: args.attentionBatch ?? true, bandwidth: args.bandwidth ?? true, pool: { kernel: args.kernel, wasmBuild: args.wasmBuild },
+    },
+  };
+}
 
 /** Fills in the defaults of the chosen mode and refuses options that mode does not read. */
 function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
+  refuseOtherModesOptions(args);
+  if (args.mode === 'serve') return serveModeArgs(args);
   if (args.mode === 'dispatch') {
     if (args.vs !== undefined) throw new UsageError('--vs ort compares whole calls; --mode dispatch times the hand-off of small ones, and takes no --vs');
     const d = DISPATCH_DEFAULTS;
@@ -123,12 +167,10 @@ function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
         ...args, kvHeads: args.kvHeads ?? args.heads, threads: args.threads ?? [...d.threads], seq: args.seq ?? [...d.seq],
         repeat: args.repeat ?? d.repeat, warmup: args.warmup ?? d.warmup, kvLength: args.kvLength ?? d.kvLength,
         concurrency: args.concurrency ?? d.concurrency, mixDurationMs: args.mixDuration ?? d.mixDurationMs,
-        streams: args.streams ?? d.streams, kvDtype: args.kvDtype ?? d.kvDtype,
+        streams: args.streams ?? d.streams, kvDtype: oneKvDtype(args.kvDtype) ?? d.kvDtype,
       },
     };
   }
-  const given = DISPATCH_ONLY.find(([key]) => args[key] !== undefined);
-  if (given) throw new UsageError(`${given[1]} is read only with --mode dispatch`);
   return {
     mode: args.mode,
     args: {
@@ -138,9 +180,20 @@ function withModeDefaults(args: ParsedBenchArgs): ModeArgs {
   };
 }
 
+function oneKvDtype(dtypes: readonly DecodeKvDtype[] | undefined): DecodeKvDtype | undefined {
+  if (dtypes !== undefined && dtypes.length !== 1) throw new UsageError(`--kv-dtype: --mode dispatch takes one storage dtype, got ${dtypes.join(',')}`);
+  return dtypes?.[0];
+}
+
 async function benchCommandRun(parsed: ParsedBenchArgs): Promise<void> {
   const chosen = withModeDefaults(parsed);
   if (chosen.mode === 'dispatch') return benchDispatch(dispatchSettings(chosen.args), chosen.json);
+  if (chosen.mode === 'serve') {
+    // Before anything is measured, as in the other modes: a missing onnxruntime must not cost a whole run.
+    const ort = chosen.vsOrt ? await loadOrtRuntime() : null;
+    if (chosen.vsOrt && ort === null) throw new CliFailure(ORT_PEER_MISSING);
+    return benchServe(chosen.settings, ort, chosen.json);
+  }
   return bench(chosen.args);
 }
 

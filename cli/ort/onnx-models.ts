@@ -46,9 +46,9 @@ export interface AttentionLayerModelSpec extends AttentionModelSpec {
 }
 
 // ai.onnx opset 17 / IR 8 is what onnx-proto 8 (onnx 1.10.2 schema) describes; ORT 1.30 loads it.
-const IR_VERSION = 8;
-const DEFAULT_OPSET = 17;
-const MICROSOFT_DOMAIN = 'com.microsoft';
+export const IR_VERSION = 8;
+export const DEFAULT_OPSET = 17;
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 
 /** Serialized model: one `MultiHeadAttention` node between the inputs and the output. */
 export function buildAttentionCoreModel(spec: AttentionModelSpec): Uint8Array {
@@ -175,7 +175,7 @@ function floatInitializer(name: string, dims: number[], values: Float32Array): I
   return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData });
 }
 
-function intAttribute(name: string, i: number): InstanceType<typeof onnx.AttributeProto> {
+export function intAttribute(name: string, i: number): InstanceType<typeof onnx.AttributeProto> {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
 }
 

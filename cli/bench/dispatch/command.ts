@@ -16,15 +16,27 @@ export const DISPATCH_DEFAULTS = {
   threads: [1, 2, 8, 16, 32, 64], seq: [64], kvLength: 4096, repeat: 200, warmup: 20, concurrency: 64, mixDurationMs: 2000, streams: 16, kvDtype: 'float32' as DecodeKvDtype,
 } as const;
 
+/** "float16,int8" → ['float16', 'int8'] (duplicates dropped, order kept). */
+export function kvDtypeList(option: string): (value: unknown) => DecodeKvDtype[] {
+  return (value) => {
+    const items = String(value).split(',').map((item) => item.trim());
+    const bad = items.find((item) => !DECODE_KV_DTYPES.includes(item as DecodeKvDtype));
+    if (bad !== undefined) throw new UsageError(`--${option} must be ${DECODE_KV_DTYPES.join(', ')} or a comma-separated list of them, got ${JSON.stringify(String(value))}`);
+    return [...new Set(items as DecodeKvDtype[])];
+  };
+}
+
 /** Options only --mode dispatch reads (no yargs defaults: other modes refuse them when given). */
 export const dispatchOptions = {
   'kv-length': { requiresArg: true, describe: 'with --mode dispatch: positions in the decode step\'s KvCache',
     defaultDescription: String(DISPATCH_DEFAULTS.kvLength), coerce: positiveInt('kv-length') },
   concurrency: { requiresArg: true, describe: 'with --mode dispatch: concurrent callers in the calls-per-second run',
     defaultDescription: String(DISPATCH_DEFAULTS.concurrency), coerce: positiveInt('concurrency', 1024) },
-  'kv-dtype': { requiresArg: true, choices: DECODE_KV_DTYPES, describe: 'with --mode dispatch: how the decode step\'s KvCaches store K and V (float32 appends either way)',
-    defaultDescription: 'float32' },
-  streams: { requiresArg: true, describe: 'with --mode dispatch: sequences stepped together in the batching run (one by one, Promise.all, attentionBatch)',
+  'kv-dtype': { requiresArg: true, describe: `with --mode dispatch: how the decode step's KvCaches store K and V (float32 appends either way); ` +
+    `with --mode serve: a comma-separated list, one attnpool side each (${DECODE_KV_DTYPES.join(', ')})`,
+    defaultDescription: 'float32', coerce: kvDtypeList('kv-dtype') },
+  streams: { requiresArg: true, describe: 'with --mode dispatch: sequences stepped together in the batching run (one by one, Promise.all, attentionBatch); ' +
+    `with --mode serve: the streams decoding together [default: 32]`,
     defaultDescription: String(DISPATCH_DEFAULTS.streams), coerce: positiveInt('streams', 4096) },
   'mix-duration': { requiresArg: true, describe: 'with --mode dispatch: length of the calls-per-second run at each thread count (2s, 500ms)',
     defaultDescription: `${DISPATCH_DEFAULTS.mixDurationMs / 1000}s`, coerce: durationMs('mix-duration') },

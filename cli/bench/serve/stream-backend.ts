@@ -1,0 +1,39 @@
+// The attnpool side of the serving benchmark, as the harness sees it: a store of many streams, opened
+// with each stream's initial K/V, stepped together (one decode call per stream over everything it holds,
+// all in flight at once, then one append per stream), released at the end. Each way of keeping K/V for
+// many sequences is one implementation of StreamBackend; today the only one is a KvCache per stream
+// (./kv-cache-backend.ts). A paged store is one more file implementing it, listed in STREAM_BACKENDS.
+
+import type { AttentionPool, Tensor } from '../../../src/index.js';
+import type { DecodeKvDtype } from '../dispatch/shapes.js';
+import type { StepRows } from './streams.js';
+
+export interface StreamStoreSpec {
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly dtype: DecodeKvDtype;
+  /** true: the step's calls go as one pool.attentionBatch; false: as pool.attention calls under one Promise.all. */
+  readonly batched: boolean;
+}
+
+/** What one stream starts with, and how many positions it must be able to hold by the end of the run. */
+export interface InitialStream {
+  readonly k: Tensor;
+  readonly v: Tensor;
+  readonly capacity: number;
+}
+
+export interface StreamStore {
+  /** One decode call per stream (query rows.q[i] over all stream i holds, causal), all together; then
+   *  rows.k[i], rows.v[i] appended to stream i. Resolves to each stream's output [1, H, 1, D]. */
+  step(rows: StepRows): Promise<readonly Tensor[]>;
+  release(): void;
+}
+
+export interface StreamBackend {
+  /** How the report names the storage, e.g. 'KvCache'. */
+  readonly name: string;
+  /** `initial(i)` is called once per stream, in order, and its tensors may be dropped after. */
+  open(pool: AttentionPool, spec: StreamStoreSpec, streams: number, initial: (stream: number) => InitialStream): StreamStore;
+}
