@@ -29,10 +29,10 @@ import type { PositionGap } from '../workers/kernels/key-range.js';
 import type { KvRing } from '../workers/kernels/kv-ring.js';
 import { appendCopies, heldKeys, overwritesHeld, type WindowShape } from './kv-window.js';
 import {
-  allocateSide, copyStoredRows, firstUnstorable, kvStorageOf, sideBytes, sideView, writeRows, type KvElements, type KvSide,
+  allocateSide, copyStoredRows, kvStorageOf, sideBytes, sideView, writeRows, type KvElements, type KvSide,
 } from './kv-storage.js';
 import {
-  checkAppendArgs, checkCapacity, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
+  checkAppendArgs, checkCapacity, checkStorable, resolveKvCacheOptions, type KvCacheDType, type KvCacheLayout,
 } from './validate/kv-cache-args.js';
 import { checkTypedArrayLength } from './validate/typed-array-limit.js';
 import { describe } from './errors.js';
@@ -155,13 +155,7 @@ export class KvCache<A extends FloatArray = Float32Array> {
     const win = this.#window;
     // A window cache has room for any n: checked against an unbounded capacity.
     const { k, v, n } = checkAppendArgs(this.#layout(), win ? 0 : this.#position, win ? Infinity : this.capacity, kIn, vIn); // read once, checked
-    for (const [name, t] of [['k', k], ['v', v]] as const) {
-      const at = firstUnstorable(this.dtype, t.data);
-      if (at >= 0) {
-        throw new RangeError(`KvCache.append: ${name}.data must hold finite values for an '${this.dtype}' cache ` +
-          `(its blocks have no Infinity or NaN), got ${t.data[at]} at index ${at}`);
-      }
-    }
+    checkStorable('KvCache.append', 'cache', this.dtype, k, v);
     const copies = win ? appendCopies(win, this.#position, n) : [{ from: 0, row: this.#position, rows: n }];
     if (win && overwritesHeld(win, this.#position, n)) {
       if (this.#store.readers > 0) this.#store = this.#copyOfStore();

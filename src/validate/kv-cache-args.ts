@@ -4,7 +4,7 @@
 import { alternatives, describe, rangeError, typeError } from '../errors.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import { DTYPES, FLOAT_DTYPES, STORED_DTYPES, type FloatDType, type StoredDType } from '../../workers/dtypes.js';
-import type { KvSide } from '../kv-storage.js';
+import { firstUnstorable, type KvSide } from '../kv-storage.js';
 import { optionInputsOf, outputsOf, validateAttentionWithKv, type AttentionArgs } from './attention-args.js';
 import { checkIndexLimit, checkKeyCount } from './index-limits.js';
 import { checkOutputsApart, type NamedData } from './overlap.js';
@@ -103,14 +103,14 @@ function checkCount(op: string, name: string, value: unknown): number {
   return value;
 }
 
-function checkPositiveInteger(op: string, name: string, value: unknown): number {
+export function checkPositiveInteger(op: string, name: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(op, name, 'a positive integer', value);
   if (!Number.isSafeInteger(value) || value < 1) throw rangeError(op, name, 'a positive integer', value);
   return value;
 }
 
 /** batch, kvHeads, headDim, valueDim: dimensions of the cache's tensors, below 2^31 like any other. */
-function checkDimension(op: string, name: string, value: unknown): number {
+export function checkDimension(op: string, name: string, value: unknown): number {
   const n = checkPositiveInteger(op, name, value);
   checkIndexLimit(op, name, n);
   return n;
@@ -127,24 +127,42 @@ export function checkCapacity(op: string, name: string, value: unknown): number 
 export function checkAppendArgs(layout: KvCacheLayout, length: number, capacity: number, kIn: unknown, vIn: unknown):
   { k: Tensor<FloatArray>; v: Tensor<FloatArray>; n: number } {
   const op = 'KvCache.append';
-  const k = checkFloatTensor(op, 'k', kIn, ['B', 'Hkv', 'n', 'D']);
-  const v = checkFloatTensor(op, 'v', vIn, ['B', 'Hkv', 'n', 'Dv']);
-  checkCacheDtype(op, 'k', k.data, layout.dtype);
-  checkCacheDtype(op, 'v', v.data, layout.dtype);
-  const [B, Hkv, n, D] = k.shape;
-  checkDim(op, 'k.shape[0] (B)', B, layout.batch, 'cache.batch');
-  checkDim(op, 'k.shape[1] (Hkv)', Hkv, layout.kvHeads, 'cache.kvHeads');
-  checkDim(op, 'k.shape[3] (D)', D, layout.headDim, 'cache.headDim');
-  if (n < 1) throw rangeError(op, 'k.shape[2] (n)', 'at least 1 (positions to append)', n);
-  checkDim(op, 'v.shape[0] (B)', v.shape[0], layout.batch, 'cache.batch');
-  checkDim(op, 'v.shape[1] (Hkv)', v.shape[1], layout.kvHeads, 'cache.kvHeads');
-  checkDim(op, 'v.shape[2] (n)', v.shape[2], n, 'k.shape[2] (n)');
-  checkDim(op, 'v.shape[3] (Dv)', v.shape[3], layout.valueDim, 'cache.valueDim');
+  const { k, v, n } = checkAppendTensors(op, 'cache', layout, kIn, vIn);
   if (n > capacity - length) {
     throw new RangeError(`${op}: k.shape[2] (n) must be at most cache.capacity − cache.length = ${capacity} − ${length} = ${capacity - length}, ` +
       `got ${n} (create a larger cache, or grow this one first with cache.reserve(${length + n}))`);
   }
   return { k, v, n };
+}
+
+/** k [B, Hkv, n, D] and v [B, Hkv, n, Dv] of the dtype of `owner` (named so in messages), n ≥ 1. */
+export function checkAppendTensors(op: string, owner: string, layout: KvCacheLayout, kIn: unknown, vIn: unknown):
+  { k: Tensor<FloatArray>; v: Tensor<FloatArray>; n: number } {
+  const k = checkFloatTensor(op, 'k', kIn, ['B', 'Hkv', 'n', 'D']);
+  const v = checkFloatTensor(op, 'v', vIn, ['B', 'Hkv', 'n', 'Dv']);
+  checkCacheDtype(op, 'k', k.data, layout.dtype);
+  checkCacheDtype(op, 'v', v.data, layout.dtype);
+  const [B, Hkv, n, D] = k.shape;
+  checkDim(op, 'k.shape[0] (B)', B, layout.batch, `${owner}.batch`);
+  checkDim(op, 'k.shape[1] (Hkv)', Hkv, layout.kvHeads, `${owner}.kvHeads`);
+  checkDim(op, 'k.shape[3] (D)', D, layout.headDim, `${owner}.headDim`);
+  if (n < 1) throw rangeError(op, 'k.shape[2] (n)', 'at least 1 (positions to append)', n);
+  checkDim(op, 'v.shape[0] (B)', v.shape[0], layout.batch, `${owner}.batch`);
+  checkDim(op, 'v.shape[1] (Hkv)', v.shape[1], layout.kvHeads, `${owner}.kvHeads`);
+  checkDim(op, 'v.shape[2] (n)', v.shape[2], n, 'k.shape[2] (n)');
+  checkDim(op, 'v.shape[3] (Dv)', v.shape[3], layout.valueDim, `${owner}.valueDim`);
+  return { k, v, n };
+}
+
+/** k and v hold only values a store of `dtype` can keep (kv-storage.ts firstUnstorable). */
+export function checkStorable(op: string, owner: string, dtype: KvCacheDType, k: Tensor<FloatArray>, v: Tensor<FloatArray>): void {
+  for (const [name, t] of [['k', k], ['v', v]] as const) {
+    const at = firstUnstorable(dtype, t.data);
+    if (at >= 0) {
+      throw new RangeError(`${op}: ${name}.data must hold finite values for an '${dtype}' ${owner} ` +
+        `(its blocks have no Infinity or NaN), got ${t.data[at]} at index ${at}`);
+    }
+  }
 }
 
 function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType): void {

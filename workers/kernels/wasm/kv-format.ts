@@ -10,6 +10,7 @@ import { alignUp, type WasmArena } from './arena.js';
 import * as SpanArg from './span-args-layout.js';
 import { copyKeyRows } from './strided-copy.js';
 import { int8BlocksPerRow } from '../../storage/int8-blocks.js';
+import type { StoredDType } from '../../dtypes.js';
 
 export interface KvFormat {
   /** SpanArg.KV_FLOAT32, KV_FLOAT16 or KV_INT8. */
@@ -30,9 +31,13 @@ export interface KvRegionParts {
 }
 
 export function kvFormatOf(job: Pick<AttentionJob, 'D' | 'Dv' | 'kvStorage'>, dvPad: number): KvFormat {
-  const { D, Dv } = job;
-  switch (job.kvStorage?.dtype) {
-    case undefined: return { code: SpanArg.KV_FLOAT32, kKeyBytes: D * 4, vKeyBytes: dvPad * 4, kScaleBytes: 0, vScaleBytes: 0 };
+  return kvFormatFor(job.kvStorage?.dtype ?? 'float32', job.D, job.Dv, dvPad);
+}
+
+/** kvFormatOf for a store that knows its dtype but has no job (the paged K/V store, src/paged/). */
+export function kvFormatFor(dtype: 'float32' | StoredDType, D: number, Dv: number, dvPad: number): KvFormat {
+  switch (dtype) {
+    case 'float32': return { code: SpanArg.KV_FLOAT32, kKeyBytes: D * 4, vKeyBytes: dvPad * 4, kScaleBytes: 0, vScaleBytes: 0 };
     case 'float16': return { code: SpanArg.KV_FLOAT16, kKeyBytes: D * 2, vKeyBytes: Dv * 2, kScaleBytes: 0, vScaleBytes: 0 };
     case 'int8': return { code: SpanArg.KV_INT8, kKeyBytes: D, vKeyBytes: Dv, kScaleBytes: int8BlocksPerRow(D) * 4, vScaleBytes: int8BlocksPerRow(Dv) * 4 };
   }
@@ -73,14 +78,20 @@ export function copyStoredKeys(arena: WasmArena, job: AttentionJob, parts: KvReg
  *  all-ones exponent; for int8, no scale with 127·scale beyond float32 (|q| ≤ 127, and each block's
  *  largest value has |q| = 127). */
 export function storedVFinite(arena: WasmArena, job: AttentionJob, parts: KvRegionParts, region: number, from: number, to: number): boolean {
-  if (job.kvStorage!.dtype === 'float16') {
-    const { u16 } = arena;
-    const end = (region + parts.v) / 2 + to * job.Dv;
-    for (let i = (region + parts.v) / 2 + from * job.Dv; i < end; i++) if ((u16[i] & 0x7c00) === 0x7c00) return false;
+  return storedRowsFinite(arena, job.kvStorage!.dtype, job.Dv, parts, region, from, to);
+}
+
+/** storedVFinite over any memory's views, for a store that knows its dtype but has no job (src/paged/). */
+export function storedRowsFinite(views: Pick<WasmArena, 'u16' | 'f32'>, dtype: StoredDType, Dv: number, parts: KvRegionParts,
+  region: number, from: number, to: number): boolean {
+  if (dtype === 'float16') {
+    const { u16 } = views;
+    const end = (region + parts.v) / 2 + to * Dv;
+    for (let i = (region + parts.v) / 2 + from * Dv; i < end; i++) if ((u16[i] & 0x7c00) === 0x7c00) return false;
     return true;
   }
-  const { f32 } = arena;
-  const vb = int8BlocksPerRow(job.Dv);
+  const { f32 } = views;
+  const vb = int8BlocksPerRow(Dv);
   const end = (region + parts.vScales) / 4 + to * vb;
   for (let i = (region + parts.vScales) / 4 + from * vb; i < end; i++) if (!Number.isFinite(Math.fround(127 * f32[i]))) return false;
   return true;
