@@ -16,6 +16,11 @@
 // before writing), and a page a snapshot holds is not freed, cleared or reused until the snapshot is
 // released, even after every sequence holding it was released. So a call in flight reads the same
 // bytes whatever happens to the sequence meanwhile.
+// Except past `length`: rows of the last partial page beyond a snapshot's length (and the rest of its last
+// 8-key K panel) may be written by an append while the call runs, so a kernel reading pages in place must
+// not let them reach the result — in particular a non-finite V row there times a zero weight would give
+// NaN on the fast P·V path that the snapshot's flags (positions < length only) select. The per-call and
+// kept-piece paths never see such rows: they copy exactly [0, Sk).
 
 import { resolvePagedKvCacheOptions, type PagedKvCacheOptions } from '../validate/paged-kv-args.js';
 import { PageMemory } from './page-memory.js';
