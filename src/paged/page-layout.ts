@@ -12,6 +12,7 @@
 import { kvFormatFor, regionParts, type KvFormat, type KvRegionParts } from '../../workers/kernels/wasm/kv-format.js';
 import { paddedDv } from '../../workers/kernels/wasm/attention-layout.js';
 import type { StoredDType } from '../../workers/dtypes.js';
+import { SPLIT_ALIGN } from '../plan/split-kv-plan.js';
 
 export type PagedDType = 'float32' | StoredDType;
 
@@ -20,9 +21,10 @@ export type PagedDType = 'float32' | StoredDType;
  *  and read the pages in place (no copy into a memory of its own). */
 export const PAGES_BASE = 4 * 1024 * 1024;
 
-/** The kernel's key block (asm/layout.ts KEY_BLOCK): pages start at multiples of it, so a call over
- *  pages computes the same blocks as over a KvCache, and each page's flags have one bit per block. */
-export const PAGE_KEY_BLOCK = 64;
+/** The kernels' key block, which split-KV boundaries are aligned to as well (SPLIT_ALIGN): pages start at
+ *  multiples of it, so a call over pages computes the same blocks as over a KvCache, and each page's
+ *  flags have one bit per block. */
+export const PAGE_KEY_BLOCK = SPLIT_ALIGN;
 
 /** Keys per K panel (asm/layout.ts PANEL_WIDTH). */
 export const PANEL_WIDTH = 8;

@@ -26,10 +26,3 @@ export function decodeReference(q: Float32Array, k: Float32Array, v: Float32Arra
   }
   return out;
 }
-
-/** Largest |a[i] − b[i]| over `a.length` values starting at `offset` of b. */
-export function maxAbsDiffAt(a: ArrayLike<number>, b: ArrayLike<number>, offset = 0): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[offset + i]!));
-  return worst;
-}

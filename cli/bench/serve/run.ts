@@ -14,7 +14,8 @@ import { stepBytes } from './kv-bytes.js';
 import { kvCacheBackend } from './kv-cache-backend.js';
 import { openOrtGqa, type OrtGqaPeer } from './ort-gqa.js';
 import { measureReadBandwidth, type ReadBandwidth } from './read-bandwidth.js';
-import { decodeReference, maxAbsDiffAt } from './reference.js';
+import { maxAbsDiff } from '../../bitwise.js';
+import { decodeReference } from './reference.js';
 import type { StreamBackend } from './stream-backend.js';
 import { finalLength, initialKv, initialLengths, stepRows, type ServeShape, type StepRows } from './streams.js';
 
@@ -120,7 +121,7 @@ async function runConfig(s: ServeSettings, threads: number, lengths: readonly nu
       peer?.endStep(step);
       tick();
     }
-    const results = sides.map((side, i) => sideResult(s, lengths, side, times[i]!, maxAbsDiffAt(reference, firstOutputs[i]!)));
+    const results = sides.map((side, i) => sideResult(s, lengths, side, times[i]!, maxAbsDiff(reference, firstOutputs[i]!)));
     if (peer) {
       const kernelMs = peer.kernelTimesMs();
       if (kernelMs.length !== rows.length) throw new Error(`onnxruntime's profile holds ${kernelMs.length} GroupQueryAttention runs, not the ${rows.length} steps run`);
@@ -130,7 +131,7 @@ async function runConfig(s: ServeSettings, threads: number, lengths: readonly nu
     const ortIndex = sides.findIndex((side) => side.impl === 'onnxruntime');
     return {
       threads, kernel: pool.kernel, wasmVariant: pool.wasmVariant, sides: results,
-      ortVsAttnpool: f32 >= 0 && ortIndex >= 0 ? maxAbsDiffAt(firstOutputs[f32]!, firstOutputs[ortIndex]!) : null,
+      ortVsAttnpool: f32 >= 0 && ortIndex >= 0 ? maxAbsDiff(firstOutputs[f32]!, firstOutputs[ortIndex]!) : null,
     };
   } finally {
     await peer?.release();
