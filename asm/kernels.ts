@@ -7,6 +7,7 @@ import { ATTENTION_SCRATCH_BYTES } from './scratch';
 export { exp2Array } from './exp';
 export { tanhArray } from './tanh';
 export { allFinite, packPanels } from './pack';
+export { decodeFloat16Array } from './float16';
 export { attentionSpan } from './attention';
 export { finishRows, finishWeights } from './finish';
 export { gemmRows } from './gemm';

@@ -15,7 +15,9 @@
 
 import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
 import { KEY_BLOCK, PANEL_WIDTH } from './layout';
+import { decodeFloat16Row } from './float16';
 import { packPanels } from './pack';
+import { float16Panels, int8Panels } from './stored-panels';
 
 const INT8_BLOCK: i32 = 32;
 
@@ -45,50 +47,31 @@ export function decodeKvBlock(args: usize, local: i32, keys: i32): void {
   const vScales = load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow;
   const vOut = stagedV(args);
   for (let r = 0; r < keys; r++) {
-    const kDst = rowsF32 + (<usize>(r * depth) << 2), vDst = vOut + (<usize>(r * dvPad) << 2);
-    if (format == SpanArg.KV_FLOAT16) {
-      decodeFloat16Row(kRows + (<usize>(r * depth) << 1), depth, kDst);
-      decodeFloat16Row(vRows + (<usize>(r * dv) << 1), dv, vDst);
-    } else {
-      decodeInt8Row(kRows + <usize>(r * depth), kScales + <usize>r * kScaleRow, depth, kDst);
-      decodeInt8Row(vRows + <usize>(r * dv), vScales + <usize>r * vScaleRow, dv, vDst);
-    }
+    const vDst = vOut + (<usize>(r * dvPad) << 2);
+    if (format == SpanArg.KV_FLOAT16) decodeFloat16Row(vRows + (<usize>(r * dv) << 1), dv, vDst);
+    else decodeInt8Row(vRows + <usize>(r * dv), vScales + <usize>r * vScaleRow, dv, vDst);
     for (let c = dv; c < dvPad; c++) store<f32>(vDst + (<usize>c << 2), 0);
   }
   // Pad rows up to the panel: finite zeros (their p is 0, and 0·NaN would poison the row).
   const padded = (keys + PANEL_WIDTH - 1) / PANEL_WIDTH * PANEL_WIDTH;
   memory.fill(vOut + (<usize>(keys * dvPad) << 2), 0, <usize>((padded - keys) * dvPad) << 2);
-  packPanels(rowsF32, depth, keys, depth, stagedPanels(args));
-}
 
-/** count binary16 values → float32, exactly: the bits below the sign shifted into a float32's
- *  exponent and mantissa and scaled by 2^112 (which also makes binary16 subnormals normal float32
- *  values, exactly), Infinity and NaN given the all-ones exponent, then the sign. */
-function decodeFloat16Row(src: usize, count: i32, dst: usize): void {
-  let i = 0;
-  for (; i + 8 <= count; i += 8) {
-    const h = v128.load(src + (<usize>i << 1));
-    v128.store(dst + (<usize>i << 2), float16x4(i32x4.extend_low_i16x8_u(h)));
-    v128.store(dst + (<usize>i << 2), float16x4(i32x4.extend_high_i16x8_u(h)), 16);
+  // K: full panels decoded straight into panel order when the depth allows (stored-panels.ts); the
+  // rest (a last partial panel, or every panel at other depths) decoded into rows and packed.
+  const fullPanels = depth % 8 == 0 ? keys / PANEL_WIDTH : 0;
+  if (fullPanels > 0) {
+    if (format == SpanArg.KV_FLOAT16) float16Panels(kRows, depth, fullPanels, stagedPanels(args));
+    else int8Panels(kRows, kScales, depth, fullPanels, stagedPanels(args));
   }
-  for (; i < count; i++) {
-    const h = <u32>load<u16>(src + (<usize>i << 1));
-    const magnitude = (h & 0x7fff) << 13;
-    let bits = reinterpret<u32>(reinterpret<f32>(magnitude) * reinterpret<f32>(0x77800000));
-    if (magnitude >= 0x0f800000) bits |= 0x7f800000;
-    store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits | (h & 0x8000) << 16));
+  const first = fullPanels * PANEL_WIDTH;
+  if (first == keys) return;
+  for (let r = first; r < keys; r++) {
+    const kDst = rowsF32 + (<usize>(r * depth) << 2);
+    if (format == SpanArg.KV_FLOAT16) decodeFloat16Row(kRows + (<usize>(r * depth) << 1), depth, kDst);
+    else decodeInt8Row(kRows + <usize>(r * depth), kScales + <usize>r * kScaleRow, depth, kDst);
   }
-}
-
-/** Four binary16 values, one in the low half of each i32 lane, as float32 (see decodeFloat16Row). */
-// @ts-ignore: decorator
-@inline
-function float16x4(h: v128): v128 {
-  const magnitude = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  const scaled = f32x4.mul(magnitude, i32x4.splat(0x77800000));
-  const special = v128.and(i32x4.ge_s(magnitude, i32x4.splat(0x0f800000)), i32x4.splat(0x7f800000));
-  const sign = v128.and(i32x4.shl(h, 16), i32x4.splat(0x80000000));
-  return v128.or(v128.or(scaled, special), sign);
+  packPanels(rowsF32 + (<usize>(first * depth) << 2), depth, keys - first, depth,
+    stagedPanels(args) + (<usize>(first * depth) << 2));
 }
 
 /** count int8 values → float32(q·scale), the scale one float32 per INT8_BLOCK values. */

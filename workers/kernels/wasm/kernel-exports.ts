@@ -11,6 +11,8 @@ export interface KernelExports {
   exp2Array(src: number, dst: number, count: number): void;
   tanhArray(src: number, dst: number, count: number): void;
   allFinite(ptr: number, count: number): number;
+  /** Test entry: count binary16 values at src → float32 at dst (asm/float16.ts). */
+  decodeFloat16Array(src: number, dst: number, count: number): void;
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
   /** args: the address of an argument block (span-args.ts). */
   attentionSpan(args: number): void;
