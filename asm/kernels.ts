@@ -8,6 +8,7 @@ export { exp2Array } from './exp';
 export { tanhArray } from './tanh';
 export { allFinite, packPanels } from './pack';
 export { decodeFloat16Array } from './float16';
+export { float16Panels, int8Panels } from './stored-panels';
 export { attentionSpan } from './attention';
 export { finishRows, finishWeights } from './finish';
 export { gemmRows } from './gemm';

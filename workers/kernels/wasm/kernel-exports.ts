@@ -13,6 +13,9 @@ export interface KernelExports {
   allFinite(ptr: number, count: number): number;
   /** Test entry: count binary16 values at src → float32 at dst (asm/float16.ts). */
   decodeFloat16Array(src: number, dst: number, count: number): void;
+  /** Test entries: full panels of stored K rows → float32 panels (asm/stored-panels.ts). */
+  float16Panels(rows: number, depth: number, panels: number, dst: number): void;
+  int8Panels(rows: number, scales: number, depth: number, panels: number, dst: number): void;
   packPanels(src: number, ld: number, cols: number, depth: number, dst: number): void;
   /** args: the address of an argument block (span-args.ts). */
   attentionSpan(args: number): void;
