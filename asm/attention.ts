@@ -20,9 +20,10 @@
 // their keys (causal limit, window, mask), which is what makes causal attention cost half.
 
 import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
-import { decodeKvBlock, stagedPanels, stagedV } from './kv-decode';
+import { decodeKBlock, decodeVBlock, stagedPanels, stagedV, storedV } from './kv-decode';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { pv1, pv4 } from './pv';
+import { pv1Float16 } from './pv-float16';
 import { ALPHA_OFFSET, SCORE_ROW_BYTES } from './scratch';
 import { groupScores } from './scores';
 import { softmax4, softmaxStep } from './softmax';
@@ -60,6 +61,9 @@ export function attentionSpan(args: usize): void {
   const kPanels = load<usize>(args, SpanArg.K_PANELS), vRows = load<usize>(args, SpanArg.V_ROWS);
   const vFinite = load<i32>(args, SpanArg.V_FINITE) != 0;
   const stored = load<i32>(args, SpanArg.KV_FORMAT) != SpanArg.KV_FLOAT32;
+  const dv = load<i32>(args, SpanArg.DV);
+  // Single rows read finite binary16 V as stored (pv-float16.ts), where its 8-value loads fit the rows.
+  const rowsReadStoredV = load<i32>(args, SpanArg.KV_FORMAT) == SpanArg.KV_FLOAT16 && vFinite && dv == dvPad && dv % 8 == 0;
   const mask = load<usize>(args, SpanArg.MASK), maskStride = load<i32>(args, SpanArg.MASK_STRIDE);
   const bias = load<usize>(args, SpanArg.BIAS), biasStride = load<i32>(args, SpanArg.BIAS_STRIDE);
   const rowMax = load<usize>(args, SpanArg.ROW_MAX), rowSum = load<usize>(args, SpanArg.ROW_SUM), acc = load<usize>(args, SpanArg.ACC);
@@ -76,7 +80,8 @@ export function attentionSpan(args: usize): void {
     const panels = (min(KEY_BLOCK, spanEnd - j0) + PANEL_WIDTH - 1) / PANEL_WIDTH;
     let kBlock = kPanels + <usize>local * qRowBytes; // 8 keys × depth floats per panel
     let vBlock = vRows + <usize>local * accRowBytes;
-    let decoded = !stored;
+    const blockKeys = min(KEY_BLOCK, spanEnd - j0);
+    let kDecoded = !stored, vDecoded = !stored;
     for (let g = 0; g < rows; g += ROW_GROUP) {
       const limits = keyLimit + (<usize>g << 2);
       const floors = keyFloor + (<usize>g << 2);
@@ -84,11 +89,10 @@ export function attentionSpan(args: usize): void {
       // Causal limit or window: no row of the group sees a key of this block (each would be inactive).
       if ((visible & 0xf) == 0) continue;
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
-      if (!decoded) { // stored K/V: the block in float32, once, for the first group that sees it
-        decodeKvBlock(args, local, min(KEY_BLOCK, spanEnd - j0));
+      if (!kDecoded) { // stored K: the block's panels in float32, once, for the first group that sees it
+        decodeKBlock(args, local, blockKeys);
         kBlock = stagedPanels(args);
-        vBlock = stagedV(args);
-        decoded = true;
+        kDecoded = true;
       }
 
       groupScores(q + <usize>g * qRowBytes, depth, kBlock, panels, (visible & 0xf) == 1, scratch);
@@ -109,13 +113,21 @@ export function attentionSpan(args: usize): void {
         }
       }
       const accGroup = acc + <usize>g * accRowBytes;
-      if (active == 0xf && vFinite) {
+      const fourRows = active == 0xf && vFinite;
+      if (!vDecoded && (fourRows || !rowsReadStoredV)) { // stored V, staged as K above
+        decodeVBlock(args, local, blockKeys);
+        vBlock = stagedV(args);
+        vDecoded = true;
+      }
+      if (fourRows) {
         pv4(accGroup, dvPad, scratch, scratch + ALPHA_OFFSET, vBlock, panels * PANEL_WIDTH);
       } else {
         for (let r = 0; r < ROW_GROUP; r++) {
           if ((active >> r & 1) == 0) continue;
-          pv1(accGroup + <usize>r * accRowBytes, dvPad, scratch + <usize>r * SCORE_ROW_BYTES,
-            load<f32>(scratch + ALPHA_OFFSET + (<usize>r << 2)), vBlock, panels * PANEL_WIDTH, !vFinite);
+          const rowAcc = accGroup + <usize>r * accRowBytes, p = scratch + <usize>r * SCORE_ROW_BYTES;
+          const alpha = load<f32>(scratch + ALPHA_OFFSET + (<usize>r << 2));
+          if (rowsReadStoredV) pv1Float16(rowAcc, dv, p, alpha, storedV(args, local), blockKeys);
+          else pv1(rowAcc, dvPad, p, alpha, vBlock, panels * PANEL_WIDTH, !vFinite);
         }
       }
     }

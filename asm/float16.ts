@@ -10,7 +10,7 @@
 // Checked for all 65536 patterns against workers/storage/float16.ts (test/wasm-float16.test.ts).
 
 /** float32 bits of 2^112: the rebias factor. */
-const REBIAS: i32 = 0x77800000;
+export const REBIAS: i32 = 0x77800000;
 
 /** Lanes 0–3 (high: 4–7) of eight 16-bit lanes, each in the high half of a 32-bit lane. */
 // @ts-ignore: decorator
@@ -25,12 +25,19 @@ export function highHalvesHigh(h: v128): v128 {
   return v128.shuffle<i16>(i16x8.splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
-/** Four binary16 values, each in the high half of its 32-bit lane, as float32 — but for Infinity and
- *  NaN (see float16Specials). */
+/** Four binary16 values v, each in the high half of its 32-bit lane, as the float32 v · 2^-112 (exact;
+ *  the bits only moved) — but for Infinity and NaN (see float16Specials). */
+// @ts-ignore: decorator
+@inline
+export function float16Unscaled(x: v128): v128 {
+  return v128.and(i32x4.shr_s(x, 3), i32x4.splat(0x8fffffff));
+}
+
+/** The same four values as float32 — but for Infinity and NaN (see float16Specials). */
 // @ts-ignore: decorator
 @inline
 export function float16Finite(x: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shr_s(x, 3), i32x4.splat(0x8fffffff)), i32x4.splat(REBIAS));
+  return f32x4.mul(float16Unscaled(x), i32x4.splat(REBIAS));
 }
 
 /** All ones in the 16-bit lanes of h holding Infinity or NaN. */

@@ -10,7 +10,7 @@
 //
 // With --kv-dtypes float32,float16,int8 it compares cache storage instead: for Hkv 8 and 2 and each
 // --sk (default 4096,8192,16384,32768 cached positions), 1 and 2 threads, the dtypes' decode steps
-// alternate call by call in one pool (`--steps` timed per dtype, default 64 here, after 8 warm-up), and
+// alternate call by call, each dtype on its own pool (`--steps` timed per dtype, default 64 here, after 8 warm-up), and
 // it prints tokens/s and each dtype's ratio to the first.
 
 import { parseArgs } from 'node:util';
@@ -39,16 +39,17 @@ async function compareDtypes(dtypes: readonly KvCacheDType[], sks: readonly numb
   console.log(`decode steps by KV storage — B=1 H=8 D=64 Sq=1, ${dtypes.join(' / ')} alternating call by call, ${timedSteps} steps each after 8 warm-up`);
   console.log(['threads', 'Hkv', 'Sk', ...dtypes.map((d) => `${d} tok/s`), ...dtypes.slice(1).map((d) => `${d}/${dtypes[0]}`)].join('\t'));
   for (const threads of [1, 2]) {
-    const pool = new AttentionPool({ threads, kernel: values.kernel as KernelChoice });
+    // One pool per dtype (decode-dtypes.ts says why), alternating call by call all the same.
+    const pools = dtypes.map(() => new AttentionPool({ threads, kernel: values.kernel as KernelChoice }));
     try {
       for (const kvHeads of [8, 2]) {
         for (const start of sks) {
-          const rates = await decodeTokensPerSecond(pool, { heads: 8, kvHeads, headDim: 64, start }, dtypes, 8, timedSteps);
+          const rates = await decodeTokensPerSecond(pools, { heads: 8, kvHeads, headDim: 64, start }, dtypes, 8, timedSteps);
           console.log([threads, kvHeads, start, ...rates.map((r) => r.toFixed(0)), ...rates.slice(1).map((r) => (r / rates[0]).toFixed(2) + '×')].join('\t'));
         }
       }
     } finally {
-      await pool.close();
+      await Promise.all(pools.map((pool) => pool.close()));
     }
   }
 }
