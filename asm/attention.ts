@@ -23,7 +23,7 @@ import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
 import { decodeKBlock, decodeVBlock, stagedPanels, stagedV, storedV } from './kv-decode';
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { pv1, pv4 } from './pv';
-import { pv1Float16 } from './pv-float16';
+import { pv1Float16, pv1Int8 } from './pv-stored';
 import { ALPHA_OFFSET, SCORE_ROW_BYTES } from './scratch';
 import { groupScores } from './scores';
 import { softmax4, softmaxStep } from './softmax';
@@ -62,8 +62,10 @@ export function attentionSpan(args: usize): void {
   const vFinite = load<i32>(args, SpanArg.V_FINITE) != 0;
   const stored = load<i32>(args, SpanArg.KV_FORMAT) != SpanArg.KV_FLOAT32;
   const dv = load<i32>(args, SpanArg.DV);
-  // Single rows read finite binary16 V as stored (pv-float16.ts), where its 8-value loads fit the rows.
-  const rowsReadStoredV = load<i32>(args, SpanArg.KV_FORMAT) == SpanArg.KV_FLOAT16 && vFinite && dv == dvPad && dv % 8 == 0;
+  // Single rows read finite stored V as it is (pv-stored.ts), where its 8-value loads fit the rows.
+  const rowsReadStoredV = stored && vFinite && dv == dvPad && dv % 8 == 0;
+  const float16 = load<i32>(args, SpanArg.KV_FORMAT) == SpanArg.KV_FLOAT16;
+  const vScaleRow = <usize>((dv + 31) / 32) << 2;
   const mask = load<usize>(args, SpanArg.MASK), maskStride = load<i32>(args, SpanArg.MASK_STRIDE);
   const bias = load<usize>(args, SpanArg.BIAS), biasStride = load<i32>(args, SpanArg.BIAS_STRIDE);
   const rowMax = load<usize>(args, SpanArg.ROW_MAX), rowSum = load<usize>(args, SpanArg.ROW_SUM), acc = load<usize>(args, SpanArg.ACC);
@@ -126,8 +128,10 @@ export function attentionSpan(args: usize): void {
           if ((active >> r & 1) == 0) continue;
           const rowAcc = accGroup + <usize>r * accRowBytes, p = scratch + <usize>r * SCORE_ROW_BYTES;
           const alpha = load<f32>(scratch + ALPHA_OFFSET + (<usize>r << 2));
-          if (rowsReadStoredV) pv1Float16(rowAcc, dv, p, alpha, storedV(args, local), blockKeys);
-          else pv1(rowAcc, dvPad, p, alpha, vBlock, panels * PANEL_WIDTH, !vFinite);
+          if (rowsReadStoredV && float16) pv1Float16(rowAcc, dv, p, alpha, storedV(args, local), blockKeys);
+          else if (rowsReadStoredV) {
+            pv1Int8(rowAcc, dv, p, alpha, storedV(args, local), load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow, blockKeys);
+          } else pv1(rowAcc, dvPad, p, alpha, vBlock, panels * PANEL_WIDTH, !vFinite);
         }
       }
     }

@@ -4,8 +4,8 @@
 // span loop (attention.ts) decodes one 64-key block at a time into float32 staging that the unchanged
 // inner loops (scores.ts, pv.ts) read: K straight into panels (stored-panels.ts), V into rows
 // [key][dvPad] with zero pad rows and columns. K and V are decoded separately, each the first time a
-// row group of the block needs it: a decode step's single row over finite binary16 V reads V as
-// stored (pv-float16.ts), so its V is never staged.
+// row group of the block needs it: a decode step's single row over finite V reads V as stored
+// (pv-stored.ts), so its V is never staged.
 //
 // Why a block's staging and not decoding inside dot4x8 / pv4: wasm SIMD has no f16 loads, so a
 // binary16 lane costs a few integer and float operations to decode (float16.ts); decoded inside the
