@@ -65,18 +65,26 @@ export function highHalvesHigh(h: v128): v128 {
 }
 
 /** Four binary16 values v, each in the high half of its 32-bit lane (the low half is ignored), as the
- *  float32 v · 2^-112 (exact; the bits only moved) — but for Infinity and NaN (see float16Specials). */
+ *  float32 v · 2^-112 (exact; the bits only moved) — but for Infinity and NaN (see float16Specials).
+ *  keep: keepMask(), which loops load once. */
 // @ts-ignore: decorator
 @inline
-export function float16Unscaled(x: v128): v128 {
-  return v128.and(i32x4.shr_s(x, 3), constant(KEEP));
+export function float16Unscaled(x: v128, keep: v128): v128 {
+  return v128.and(i32x4.shr_s(x, 3), keep);
+}
+
+/** The bits float16Unscaled keeps after its shift: the sign and binary16's exponent and mantissa. */
+// @ts-ignore: decorator
+@inline
+export function keepMask(): v128 {
+  return constant(KEEP);
 }
 
 /** The same four values as float32 — but for Infinity and NaN (see float16Specials). */
 // @ts-ignore: decorator
 @inline
 export function float16Finite(x: v128): v128 {
-  return f32x4.mul(float16Unscaled(x), constant(REBIAS_AT));
+  return f32x4.mul(float16Unscaled(x, constant(KEEP)), constant(REBIAS_AT));
 }
 
 /** All ones in the 16-bit lanes of h holding Infinity or NaN. */

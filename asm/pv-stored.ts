@@ -14,7 +14,7 @@
 // Only the block's real keys are read: the staging's zero pad rows would add p · 0 = +0, which changes
 // no accumulator (an accumulator is never −0: it starts at +0 and +0 + −0 is +0).
 
-import { float16Unscaled, highHalvesHigh, highHalvesLow, REBIAS } from './float16';
+import { float16Unscaled, highHalvesHigh, highHalvesLow, keepMask, REBIAS } from './float16';
 import { madd } from './madd';
 
 const INT8_BLOCK: i32 = 32;
@@ -36,6 +36,7 @@ function pv1Stored<T>(acc: usize, dv: i32, p: usize, alpha: f32, v: usize, scale
   const rowBytes = <usize>dv * sizeof<T>();
   const scaleRowBytes = <usize>((dv + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
   const a = f32x4.splat(alpha);
+  const keep = keepMask(); // loaded once: see float16.ts on constants
   const pEnd = p + (<usize>keys << 2);
   let c = 0;
   for (; c + 32 <= dv; c += 32) {
@@ -50,13 +51,13 @@ function pv1Stored<T>(acc: usize, dv: i32, p: usize, alpha: f32, v: usize, scale
       const x = weight<T>(pk);
       const sc = sizeof<T>() == 1 ? v128.load32_splat(scale) : x;
       let h = piece<T>(vk);
-      s0 = madd(x, low<T>(h, sc), s0); s1 = madd(x, high<T>(h, sc), s1);
+      s0 = madd(x, low<T>(h, sc, keep), s0); s1 = madd(x, high<T>(h, sc, keep), s1);
       h = piece<T>(vk + 8 * sizeof<T>());
-      s2 = madd(x, low<T>(h, sc), s2); s3 = madd(x, high<T>(h, sc), s3);
+      s2 = madd(x, low<T>(h, sc, keep), s2); s3 = madd(x, high<T>(h, sc, keep), s3);
       h = piece<T>(vk + 16 * sizeof<T>());
-      s4 = madd(x, low<T>(h, sc), s4); s5 = madd(x, high<T>(h, sc), s5);
+      s4 = madd(x, low<T>(h, sc, keep), s4); s5 = madd(x, high<T>(h, sc, keep), s5);
       h = piece<T>(vk + 24 * sizeof<T>());
-      s6 = madd(x, low<T>(h, sc), s6); s7 = madd(x, high<T>(h, sc), s7);
+      s6 = madd(x, low<T>(h, sc, keep), s6); s7 = madd(x, high<T>(h, sc, keep), s7);
       vk += rowBytes;
       scale += scaleRowBytes;
     }
@@ -72,7 +73,7 @@ function pv1Stored<T>(acc: usize, dv: i32, p: usize, alpha: f32, v: usize, scale
       const x = weight<T>(pk);
       const sc = sizeof<T>() == 1 ? v128.load32_splat(scale) : x;
       const h = piece<T>(vk);
-      s0 = madd(x, low<T>(h, sc), s0); s1 = madd(x, high<T>(h, sc), s1);
+      s0 = madd(x, low<T>(h, sc, keep), s0); s1 = madd(x, high<T>(h, sc, keep), s1);
       vk += rowBytes;
       scale += scaleRowBytes;
     }
@@ -98,14 +99,14 @@ function piece<T>(at: usize): v128 {
 /** Values 0–3 (high: 4–7) of a piece decoded: binary16 as v · 2^-112, int8 as float32(q · scale). */
 // @ts-ignore: decorator
 @inline
-function low<T>(h: v128, scale: v128): v128 {
-  if (sizeof<T>() == 2) return float16Unscaled(highHalvesLow(h));
+function low<T>(h: v128, scale: v128, keep: v128): v128 {
+  if (sizeof<T>() == 2) return float16Unscaled(highHalvesLow(h), keep);
   return f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h)), scale);
 }
 
 // @ts-ignore: decorator
 @inline
-function high<T>(h: v128, scale: v128): v128 {
-  if (sizeof<T>() == 2) return float16Unscaled(highHalvesHigh(h));
+function high<T>(h: v128, scale: v128, keep: v128): v128 {
+  if (sizeof<T>() == 2) return float16Unscaled(highHalvesHigh(h), keep);
   return f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h)), scale);
 }

@@ -10,7 +10,7 @@
 // value). The values are the row decoder's exactly (the same lane arithmetic), so the scores' bits are
 // what they were.
 
-import { allOnesExponent, float16Specials, float16Unscaled, largestFinite, magnitudeMask, rebiasVector } from './float16';
+import { allOnesExponent, float16Specials, float16Unscaled, keepMask, largestFinite, magnitudeMask, rebiasVector } from './float16';
 import { PANEL_WIDTH } from './layout';
 
 const INT8_BLOCK: i32 = 32;
@@ -88,8 +88,8 @@ function rowPiece<T>(at: usize): v128 {
 @inline
 function storeKeys<T>(keys: v128, out: usize, scaleLow: v128, scaleHigh: v128, special: bool): void {
   if (sizeof<T>() == 2) {
-    const rebias = rebiasVector();
-    let low = f32x4.mul(float16Unscaled(i32x4.shl(keys, 16)), rebias), high = f32x4.mul(float16Unscaled(keys), rebias);
+    const rebias = rebiasVector(), keep = keepMask();
+    let low = f32x4.mul(float16Unscaled(i32x4.shl(keys, 16), keep), rebias), high = f32x4.mul(float16Unscaled(keys, keep), rebias);
     if (special) { // Infinity or NaN somewhere in the 8 × 8: their exponent must be all ones (float16.ts)
       const specials = float16Specials(keys);
       const allOnes = allOnesExponent();
