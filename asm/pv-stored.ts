@@ -49,7 +49,7 @@ function pv1Stored<T>(acc: usize, dv: i32, p: usize, alpha: f32, v: usize, scale
     let scale = scales + (<usize>(c / INT8_BLOCK) << 2); // int8: the 32 columns are one scale block
     for (let pk = p; pk < pEnd; pk += 4) {
       const x = weight<T>(pk);
-      const sc = sizeof<T>() == 1 ? v128.load32_splat(scale) : x;
+      const sc = sizeof<T>() == 1 ? v128.load32_splat(scale) : x; // binary16 has no scale (unused)
       let h = piece<T>(vk);
       s0 = madd(x, low<T>(h, sc, keep), s0); s1 = madd(x, high<T>(h, sc, keep), s1);
       h = piece<T>(vk + 8 * sizeof<T>());
