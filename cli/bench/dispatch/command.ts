@@ -5,6 +5,7 @@ import { totalmem } from 'node:os';
 import { UsageError } from '../../errors.js';
 import { durationMs, positiveInt } from '../../options.js';
 import { progressBar } from '../../progress.js';
+import { SERVE_DEFAULTS } from '../serve/command.js';
 import type { KernelArgs } from '../../pool-options.js';
 import { dispatchDocument, formatDispatch } from './report.js';
 import { dispatchTicks, KERNEL_COPIES, runDispatchBench, type DispatchSettings } from './run.js';
@@ -36,8 +37,8 @@ export const dispatchOptions = {
     `with --mode serve: a comma-separated list, one attnpool side each (${DECODE_KV_DTYPES.join(', ')})`,
     defaultDescription: 'float32', coerce: kvDtypeList('kv-dtype') },
   streams: { requiresArg: true, describe: 'with --mode dispatch: sequences stepped together in the batching run (one by one, Promise.all, attentionBatch); ' +
-    `with --mode serve: the streams decoding together [default: 32]`,
-    defaultDescription: String(DISPATCH_DEFAULTS.streams), coerce: positiveInt('streams', 4096) },
+    'with --mode serve: the streams decoding together',
+    defaultDescription: `${DISPATCH_DEFAULTS.streams}; --mode serve: ${SERVE_DEFAULTS.streams}`, coerce: positiveInt('streams', 4096) },
   'mix-duration': { requiresArg: true, describe: 'with --mode dispatch: length of the calls-per-second run at each thread count (2s, 500ms)',
     defaultDescription: `${DISPATCH_DEFAULTS.mixDurationMs / 1000}s`, coerce: durationMs('mix-duration') },
 } as const;
