@@ -6,6 +6,7 @@ import type { WorkerSetup } from './task.js';
 import { kernelsFrom } from './kernels/select.js';
 import { serveWith } from './board/serve.js';
 
-const kernels = kernelsFrom((workerData as WorkerSetup).wasmModule);
+const setup = workerData as WorkerSetup;
+const kernels = kernelsFrom(setup.wasmModule, setup.sharedWasmModule ?? null);
 
 export default serveWith((name) => kernels[name]());

@@ -7,13 +7,14 @@ import { createWasmKernel } from './wasm/index.js';
 
 export type KernelSet = Record<KernelName, () => Kernel>;
 
-export function kernelsFrom(wasmModule: WebAssembly.Module | null): KernelSet {
+/** `sharedModule`: the same build's shared-memory twin, for jobs over a paged store. */
+export function kernelsFrom(wasmModule: WebAssembly.Module | null, sharedModule: WebAssembly.Module | null = null): KernelSet {
   let wasm: Kernel | undefined;
   return {
     js: () => jsKernel,
     wasm: () => {
       if (!wasmModule) throw new Error('attnpool: the wasm kernel is not available in this thread');
-      return (wasm ??= createWasmKernel(wasmModule));
+      return (wasm ??= createWasmKernel(wasmModule, sharedModule));
     },
   };
 }

@@ -4,7 +4,7 @@
 import type { FloatArray } from '../../../src/tensor.js';
 import type { PositionGap } from '../key-range.js';
 import type { KvRing } from '../kv-ring.js';
-import type { StoredArray } from '../../dtypes.js';
+import type { StoredArray, StoredDType } from '../../dtypes.js';
 import { tileLayout, type RecordOf } from './tile-record.js';
 import type { Broadcast4, View4 } from './views.js';
 
@@ -42,6 +42,27 @@ export interface KvSource {
 export type KvStorage =
   | { readonly dtype: 'float16' }
   | { readonly dtype: 'int8'; readonly kScales: View4<Float32Array>; readonly vScales: View4<Float32Array> };
+
+/** K/V in the pages of a paged store (src/paged/), read where they lie: key t of kv head h is row
+ *  t mod pageTokens of head h's region of page pages[⌊t / pageTokens⌋], which starts at byte
+ *  pagesBase + page·pageBytes + h·headRegionBytes of `memory` and is laid out as a KvPiece of
+ *  pageTokens keys (workers/kernels/wasm/kv-format.ts regionParts: float32 K panels and padded V rows,
+ *  or float16 / int8 rows as stored with their block scales). `flags[i·Hkv + h]`: bit b set when key
+ *  block b of head h of pages[i] holds a non-finite V value, over the job's keys only. A paged job's
+ *  k and v are empty: the pages stand in for them. Rows past Sk in the last page may change while the
+ *  job runs (appends); no kernel may let them reach a result. */
+export interface PagedKv {
+  readonly memory: WebAssembly.Memory;
+  readonly pages: Int32Array;
+  readonly flags: Int32Array;
+  readonly dtype: 'float32' | StoredDType;
+  readonly pageTokens: number;
+  readonly pagesBase: number;
+  readonly pageBytes: number;
+  readonly headRegionBytes: number;
+  /** Offsets inside a head's region (KvRegionParts). */
+  readonly parts: { readonly kScales: number; readonly v: number; readonly vScales: number; readonly bytes: number };
+}
 
 /** Query rows [rowStart, rowEnd) of head h of batch b, over the keys of split `split` (0 when the job
  *  has no `split`). */
@@ -95,6 +116,8 @@ export interface AttentionJob extends AttentionDims {
   readonly kvStorage?: KvStorage;
   /** Set only when k and v are views over a KvCache's buffers; see KvSource. */
   readonly kvSource?: KvSource;
+  /** Set only when K and V are a paged store's pages (then k and v are empty); see PagedKv. */
+  readonly paged?: PagedKv;
   /** A window cache that has dropped positions: where its keys sit in the sequence (key-range.ts). */
   readonly gap?: PositionGap;
   /** A window cache whose ring has wrapped: which row of k and v holds each key (kv-ring.ts). */

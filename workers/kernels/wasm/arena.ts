@@ -19,8 +19,9 @@ export class WasmArena {
   readonly base: number;
   private epoch = 0;
 
-  constructor(private readonly kernels: KernelExports) {
-    this.base = alignUp(kernels.heapBase());
+  /** `base`: where layouts start, by default just above the module's static data. */
+  constructor(protected readonly kernels: KernelExports, base = alignUp(kernels.heapBase())) {
+    this.base = base;
     this.refreshViews();
   }
 
@@ -46,7 +47,7 @@ export class WasmArena {
     this.refreshViews(); // growing detaches the old ArrayBuffer
   }
 
-  private refreshViews(): void {
+  protected refreshViews(): void {
     const buffer = this.kernels.memory.buffer;
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);

@@ -1,7 +1,8 @@
 // Runs attention tiles on the wasm kernel: streams each tile's inputs into the instance's memory,
 // calls asm/attention.ts (its arguments in a block of that memory, span-args.ts), and copies the
 // results out. This file is the chunk and step loop; where things live in memory, and why, is
-// attention-layout.ts, where a span's packed K/V come from kv-span-source.ts, and the mask and bias
+// attention-layout.ts, where a span's packed K/V come from kv-span-source.ts (for a paged store's
+// pages, read in place: paged-spans.ts on an instance over the store's memory), and the mask and bias
 // slices of a step score-inputs.ts; chunk-output.ts copies a chunk's results out.
 //
 // A chunk computes only the keys its rows can see — from the window start of its first row (rounded
@@ -26,9 +27,10 @@ import type { WasmArena } from './arena.js';
 import { PACKED_KV_BYTES, attentionLayout, maxSpanKeys, paddedDv, type AttentionLayout, type KernelGeometry } from './attention-layout.js';
 import { KeptPieceSpans } from './kept-piece-spans.js';
 import type { KernelExports } from './kernel-exports.js';
-import { kvFormatOf, type KvFormat } from './kv-format.js';
+import { kvFormatFor, kvFormatOf, type KvFormat } from './kv-format.js';
 import { KvPieces } from './kv-pieces.js';
 import type { KvRun, KvSpanSource } from './kv-span-source.js';
+import { PagedSpans } from './paged-spans.js';
 import { PerCallSpans } from './per-call-spans.js';
 import { requireFloat32, requireStored } from './require-float32.js';
 import { ScoreInputs, scoreTerms, sinkState } from './score-inputs.js';
@@ -186,7 +188,9 @@ export class WasmAttention {
   private prepareFor(job: AttentionJob): PreparedJob {
     if (this.prepared && this.arena.isCurrent(this.prepared.epoch) && this.lastJob?.deref() === job) return this.prepared;
     requireFloat32(job.q.data, 'job.q.data');
-    if (job.kvStorage) {
+    if (job.paged) {
+      if (job.weights) throw new Error('attnpool internal error: a job over a paged store with weights (pool.attention takes none)');
+    } else if (job.kvStorage) {
       requireStored(job.k.data, job.kvStorage.dtype, 'job.k.data');
       requireStored(job.v.data, job.kvStorage.dtype, 'job.v.data');
     } else {
@@ -198,20 +202,24 @@ export class WasmAttention {
     if (job.bias) requireFloat32(job.bias.data, 'job.bias.data');
     if (job.weights) requireFloat32(job.weights.data, 'job.weights.data');
 
-    const source = job.kvSource;
-    const format = kvFormatOf(job, paddedDv(job.Dv));
+    const { paged } = job;
+    const source = paged ? undefined : job.kvSource;
+    const format = paged ? kvFormatFor(paged.dtype, job.D, job.Dv, paddedDv(job.Dv)) : kvFormatOf(job, paddedDv(job.Dv));
     const pieces = source ? this.keptPieces(job.D, paddedDv(job.Dv), format) : undefined;
     // Grown before the layout, which puts the pieces' slots first.
     if (source && pieces) pieces.reserve(source, job.B * job.Hkv * Math.ceil(job.Sk / pieces.pieceKeys));
     const layout = attentionLayout(this.arena.base, job, this.geometry,
-      pieces ? { kept: true, bytes: pieces.bytes, pieceKeys: pieces.pieceKeys } : { kept: false }, format);
+      paged ? { kept: 'paged' } : pieces ? { kept: true, bytes: pieces.bytes, pieceKeys: pieces.pieceKeys } : { kept: false }, format);
     const epoch = this.arena.newEpoch();
     if (pieces) this.pieces = { pieces, epoch };
     this.arena.ensure(layout.end);
     const { at, dvPad } = layout;
-    const kv: KvSpanSource = source && pieces
-      ? new KeptPieceSpans(pieces, source, at.staging, this.geometry.keyBlock)
-      : new PerCallSpans(this.kernels, this.arena, layout.spanSlots!, at.staging, dvPad, format);
+    const { keyBlock, panelWidth } = this.geometry;
+    const kv: KvSpanSource = paged
+      ? new PagedSpans(this.arena, paged, format, at.staging, keyBlock, panelWidth, dvPad)
+      : source && pieces
+        ? new KeptPieceSpans(pieces, source, at.staging, keyBlock)
+        : new PerCallSpans(this.kernels, this.arena, layout.spanSlots!, at.staging, dvPad, format);
     this.lastJob = new WeakRef(job);
     const { scoreScale, shift } = scoreScaling(job.scale);
     this.prepared = {

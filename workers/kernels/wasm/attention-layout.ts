@@ -22,8 +22,10 @@
 //
 //   region    size                               holds
 //   kv        ≤ PACKED_KV_BYTES                   packed K/V: per-call span slots (PackedSlots, sized here)
-//                                                or pieces kept across calls (KvPieces, sized by them)
-//   staging   max(spanKeys, pieceKeys)·D·4       raw K rows of one span or piece, before packing (float32 K/V)
+//                                                or pieces kept across calls (KvPieces, sized by them);
+//                                                none for a paged job (the pages are in the same memory)
+//   staging   max(spanKeys, pieceKeys)·D·4       raw K rows of one span or piece, before packing (float32 K/V);
+//             paged: one block region (64 keys)  a float32 span's last partial block, copied (paged-spans.ts)
 //   kvBlock   64·(2·D + dvPad)·4  (stored K/V)   one 64-key block of float16/int8 K/V decoded (kv-format.ts)
 //   q         rows·D·4                           the chunk's Q rows
 //   keyLimit  rows·4                             per row, the end of the keys it sees (causal)
@@ -77,11 +79,13 @@ export interface KernelGeometry {
 /** The fields of a job its layout depends on. */
 export type LayoutShape = Pick<AttentionJob, 'B' | 'Hkv' | 'D' | 'Dv' | 'Sk' | 'split' | 'mask' | 'bias' | 'weights' | 'kvStorage'>;
 
-/** What holds the packed K/V at the arena's base: per-call span slots the layout sizes, or pieces kept
- *  across calls, whose owner knows their bytes. */
+/** What holds the packed K/V at the arena's base: per-call span slots the layout sizes, pieces kept
+ *  across calls, whose owner knows their bytes, or nothing: a paged job's K/V are the store's pages,
+ *  which lie in the instance's memory already (paged-instance.ts). */
 export type KvRegion =
   | { readonly kept: false }
-  | { readonly kept: true; readonly bytes: number; readonly pieceKeys: number };
+  | { readonly kept: true; readonly bytes: number; readonly pieceKeys: number }
+  | { readonly kept: 'paged' };
 
 /** Byte offsets of the regions above the kv region (see the table above). */
 export interface Regions {
@@ -149,7 +153,9 @@ export function attentionLayout(base: number, shape: LayoutShape, kernel: Kernel
 
   const layout = new RegionLayout(base);
   let spanSlots: SpanSlots | undefined;
-  if (kv.kept) {
+  if (kv.kept === 'paged') {
+    // No kv region: the pages are read where they lie.
+  } else if (kv.kept) {
     // First in the layout, at the arena's base: where the pieces' slots have always been.
     layout.take(kv.bytes);
   } else {
@@ -160,7 +166,8 @@ export function attentionLayout(base: number, shape: LayoutShape, kernel: Kernel
   }
   const packsFloat32 = blockStagingBytes(format, D, dvPad, kernel.keyBlock) === 0;
   const at: Regions = {
-    staging: layout.take(packsFloat32 ? Math.max(spanKeys, kv.kept ? kv.pieceKeys : 0) * D * 4 : 0),
+    staging: layout.take(kv.kept === 'paged' ? (packsFloat32 ? regionParts(format, kernel.keyBlock).bytes : 0)
+      : packsFloat32 ? Math.max(spanKeys, kv.kept ? kv.pieceKeys : 0) * D * 4 : 0),
     kvBlock: layout.take(blockStagingBytes(format, D, dvPad, kernel.keyBlock)),
     q: layout.take(chunkRows * D * 4),
     keyLimit: layout.take(chunkRows * 4),
@@ -183,4 +190,17 @@ function splitSpanKeys(keysPerSplit: number, spanLimit: number, keyBlock: number
   if (keysPerSplit <= spanLimit) return keysPerSplit;
   const parts = Math.ceil(keysPerSplit / spanLimit);
   return Math.ceil(keysPerSplit / parts / keyBlock) * keyBlock;
+}
+
+/** Bytes of the layout of any paged job of this D, Dv and storage, from a 64-byte aligned base: a
+ *  per-thread constant, which is what a kernel instance on a paged store's memory reserves once. Only
+ *  the mask and bias slices depend on Sk, and those stay within SLICE_BYTES (chunkRows shrinks for
+ *  them, which shrinks the other per-row regions too); a paged job has no weights (pool.attention
+ *  takes none) and no kv region. So the layout without slices plus SLICE_BYTES and the two slices'
+ *  alignment bounds every one. */
+export function pagedLayoutBytes(D: number, Dv: number, kernel: KernelGeometry, format: KvFormat): number {
+  const unsliced: LayoutShape = {
+    B: 1, Hkv: 1, D, Dv, Sk: 1, split: undefined, mask: undefined, bias: undefined, weights: undefined, kvStorage: undefined,
+  };
+  return attentionLayout(0, unsliced, kernel, { kept: 'paged' }, format).end + SLICE_BYTES + 2 * 64;
 }

@@ -9,7 +9,9 @@
 //
 // Each build is compiled at most once per process and can be posted to worker threads (a
 // WebAssembly.Module is structured-cloneable); each createWasmKernel call instantiates it with its own
-// memory, so every thread has private scratch and caches.
+// memory, so every thread has private scratch and caches. Each build has a shared-memory twin, the
+// same code over an imported memory (asm/build.mjs), which jobs over a paged K/V store run on: one
+// instance per (thread, store) on the store's own memory (paged-instance.ts).
 
 import { readFileSync } from 'node:fs';
 import type { Kernel } from '../jobs.js';
@@ -18,6 +20,7 @@ import { WasmAttention } from './attention-driver.js';
 import { WasmGemm } from './gemm-driver.js';
 import { SHARED_TILES } from '../shared-tiles.js';
 import { instantiateKernels } from './kernel-exports.js';
+import { PagedInstances } from './paged-instance.js';
 
 /** Which build of the kernels runs: with fused multiply-add, or plain SIMD. */
 export type WasmVariant = 'relaxed-simd' | 'simd';
@@ -29,14 +32,22 @@ export type WasmBuildChoice = 'auto' | WasmVariant;
 export const WASM_VARIANTS: readonly WasmVariant[] = ['relaxed-simd', 'simd'];
 
 // This file compiles to dist/workers/kernels/wasm/index.js; the modules are in dist/wasm/.
-const FILES: Record<WasmVariant, URL> = {
-  'relaxed-simd': new URL('../../../wasm/kernels-relaxed.wasm', import.meta.url),
-  simd: new URL('../../../wasm/kernels.wasm', import.meta.url),
+const FILES: Record<WasmVariant, { readonly own: URL; readonly shared: URL }> = {
+  'relaxed-simd': {
+    own: new URL('../../../wasm/kernels-relaxed.wasm', import.meta.url),
+    shared: new URL('../../../wasm/kernels-relaxed-shared.wasm', import.meta.url),
+  },
+  simd: {
+    own: new URL('../../../wasm/kernels.wasm', import.meta.url),
+    shared: new URL('../../../wasm/kernels-shared.wasm', import.meta.url),
+  },
 };
 
-/** A compiled build of the kernels. */
+/** A compiled build of the kernels: the module with its own memory and its shared-memory twin. */
 export interface WasmKernels {
   readonly module: WebAssembly.Module;
+  /** The same code importing a shared memory (env.memory), for jobs over a paged store. */
+  readonly sharedModule: WebAssembly.Module;
   readonly variant: WasmVariant;
 }
 
@@ -57,14 +68,15 @@ export function loadWasmBuild(variant: WasmVariant): WasmBuildLoad {
 }
 
 function compileBuild(variant: WasmVariant): WasmBuildLoad {
-  let bytes: Buffer<ArrayBuffer>;
+  let own: Buffer<ArrayBuffer>, shared: Buffer<ArrayBuffer>;
   try {
-    bytes = readFileSync(FILES[variant]);
+    own = readFileSync(FILES[variant].own);
+    shared = readFileSync(FILES[variant].shared);
   } catch {
     return { variant, unavailable: 'missing' };
   }
-  if (!WebAssembly.validate(bytes)) return { variant, unavailable: 'rejected' };
-  return { module: new WebAssembly.Module(bytes), variant };
+  if (!WebAssembly.validate(own) || !WebAssembly.validate(shared)) return { variant, unavailable: 'rejected' };
+  return { module: new WebAssembly.Module(own), sharedModule: new WebAssembly.Module(shared), variant };
 }
 
 /** The kernels `choice` names, compiled; null when that build cannot run here ('auto': when none
@@ -77,16 +89,19 @@ export function wasmKernels(choice: WasmBuildChoice = 'auto'): WasmKernels | nul
   return null;
 }
 
-/** A kernel on a fresh instance of `module`. Float32 jobs only (float64 jobs run on the js kernel). */
-export function createWasmKernel(module: WebAssembly.Module): Kernel {
+/** A kernel on a fresh instance of `module`, and for jobs over a paged store on instances of
+ *  `sharedModule` (the same build's shared-memory twin) over the store's memory; without it such jobs
+ *  throw. Float32 jobs only (float64 jobs run on the js kernel). */
+export function createWasmKernel(module: WebAssembly.Module, sharedModule: WebAssembly.Module | null = null): Kernel {
   const kernels = instantiateKernels(module);
   const arena = new WasmArena(kernels);
   const attention = new WasmAttention(kernels, arena);
   const gemm = new WasmGemm(kernels, arena);
+  const paged = new PagedInstances(sharedModule);
   return {
     name: 'wasm',
     tiles: {
-      attention: (job, tile, control) => attention.tile(job, tile, control),
+      attention: (job, tile, control) => (job.paged ? paged.attentionOn(job.paged, job) : attention).tile(job, tile, control),
       gemm: (job, tile) => gemm.tile(job, tile),
       ...SHARED_TILES,
     },
