@@ -4,24 +4,27 @@
 // (scratch-pool.ts) cross once, and a phase costs the calling thread the same at 64 threads as at 1.
 // Sending is one message per thread (their ports), batched per phase.
 //
+// A paged store's shared WebAssembly.Memory is registered the same way (as the memory: a thread runs a
+// kernel instance on it, workers/kernels/wasm/paged-instance.ts).
+//
 // The registry holds buffers weakly: once the calling thread drops one, the threads are told to drop
 // it too (FinalizationRegistry), so registering never keeps memory alive.
 
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { RegistryMessage } from '../../workers/board/registry-messages.js';
+import type { RegisteredBuffer, RegistryMessage } from '../../workers/board/registry-messages.js';
 
 export class BufferRegistry {
-  readonly #ids = new WeakMap<SharedArrayBuffer, number>();
-  readonly #live = new Map<number, WeakRef<SharedArrayBuffer>>();
+  readonly #ids = new WeakMap<RegisteredBuffer, number>();
+  readonly #live = new Map<number, WeakRef<RegisteredBuffer>>();
   readonly #ports = new Map<number, MessagePort>();
   readonly #finalizer = new FinalizationRegistry<number>((id) => this.#forget(id));
   #nextId = 1;
-  #added: [number, SharedArrayBuffer][] = [];
+  #added: [number, RegisteredBuffer][] = [];
   #forgotten: number[] = [];
   #forgetQueued = false;
 
   /** The id of `buffer`, registering it (sent with the next flush) when new. */
-  idOf(buffer: SharedArrayBuffer): number {
+  idOf(buffer: RegisteredBuffer): number {
     let id = this.#ids.get(buffer);
     if (id === undefined) {
       id = this.#nextId++;
@@ -48,7 +51,7 @@ export class BufferRegistry {
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     this.#ports.set(worker, port1);
-    const add: [number, SharedArrayBuffer][] = [];
+    const add: [number, RegisteredBuffer][] = [];
     for (const [id, ref] of this.#live) {
       const buffer = ref.deref();
       if (buffer) add.push([id, buffer]);

@@ -5,21 +5,25 @@
 // threads to read only: the parts' tile lists, its ALiBi slopes and sinks as validated — travel inline
 // instead, as lists of numbers (non-finite ones escaped, as everywhere in the descriptor).
 //
+// A paged store's WebAssembly.Memory travels as a reference too (registered as the memory itself).
+//
 // Offsets and lengths are plain numbers in JSON (exact doubles): views past 4 GiB come back whole,
 // which structured clone does not do (workers/packed-views.ts).
 
 import { VIEW_CONSTRUCTORS, type PackableView } from '../packed-views.js';
+import type { RegisteredBuffer } from './registry-messages.js';
 
 /** Keys no job or tensor object has. */
 const REF = '\u0000ref';
 const INLINE = '\u0000inline';
 const NUMBER = '\u0000num';
+const MEMORY = '\u0000memory';
 
 type Encoded = null | boolean | number | string | Encoded[] | { [key: string]: Encoded };
 
 export interface DescriptorEncoder {
-  /** The registered id of a shared buffer (registering it if new). */
-  idOf(buffer: SharedArrayBuffer): number;
+  /** The registered id of a shared buffer or memory (registering it if new). */
+  idOf(buffer: RegisteredBuffer): number;
 }
 
 export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): string {
@@ -27,7 +31,7 @@ export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): st
 }
 
 /** `lookup(id)`: the buffer registered under id (src/pool/buffer-registry.ts, worker side). */
-export function decodeDescriptor<T>(text: string, lookup: (id: number) => SharedArrayBuffer): T {
+export function decodeDescriptor<T>(text: string, lookup: (id: number) => RegisteredBuffer): T {
   return decode(JSON.parse(text) as Encoded, lookup) as T;
 }
 
@@ -39,6 +43,7 @@ function encode(value: unknown, encoder: DescriptorEncoder): Encoded {
     default: return null;
   }
   if (value === null) return null;
+  if (value instanceof WebAssembly.Memory) return { [MEMORY]: encoder.idOf(value) };
   if (ArrayBuffer.isView(value)) return encodeView(value, encoder);
   if (Array.isArray(value)) return value.map((item) => encode(item, encoder));
   const out: { [key: string]: Encoded } = {};
@@ -62,11 +67,13 @@ function encodeView(view: ArrayBufferView, encoder: DescriptorEncoder): Encoded 
   return { [REF]: [encoder.idOf(view.buffer), type, view.byteOffset, array.length] };
 }
 
-function decode(value: Encoded, lookup: (id: number) => SharedArrayBuffer): unknown {
+function decode(value: Encoded, lookup: (id: number) => RegisteredBuffer): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item) => decode(item, lookup));
   const ref = value[REF] as number[] | undefined;
-  if (ref) return new VIEW_CONSTRUCTORS[ref[1]](lookup(ref[0]), ref[2], ref[3]);
+  if (ref) return new VIEW_CONSTRUCTORS[ref[1]](lookup(ref[0]) as SharedArrayBuffer, ref[2], ref[3]);
+  const memory = value[MEMORY];
+  if (typeof memory === 'number') return lookup(memory);
   const inline = value[INLINE] as Encoded[] | undefined;
   if (inline) {
     const Ctor = VIEW_CONSTRUCTORS[inline[0] as number] as unknown as { from(values: number[]): PackableView };

@@ -155,7 +155,7 @@ class Server {
     const known = this.#decoded.get(slot);
     if (known?.gen === gen) return known.phase;
     const ints = this.#ints;
-    const buffer = this.#buffers.lookup(Atomics.load(ints, this.#at(slot, SLOT_DESC_ID)));
+    const buffer = this.#buffers.lookup(Atomics.load(ints, this.#at(slot, SLOT_DESC_ID))) as SharedArrayBuffer; // descriptors lie in buffers
     const bytes = new Uint8Array(buffer, Atomics.load(ints, this.#at(slot, SLOT_DESC_OFFSET)), Atomics.load(ints, this.#at(slot, SLOT_DESC_BYTES)));
     const phase = decodeDescriptor<PhaseDescriptor>(decoder.decode(bytes), (id) => this.#buffers.lookup(id));
     this.#decoded.set(slot, { gen, phase });

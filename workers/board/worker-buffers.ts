@@ -12,7 +12,7 @@
 
 import { queryObjects } from 'node:v8';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { RegistryMessage } from './registry-messages.js';
+import type { RegisteredBuffer, RegistryMessage } from './registry-messages.js';
 
 const FORGOTTEN_BYTES_PER_GC = 64 << 20;
 
@@ -20,7 +20,7 @@ const FORGOTTEN_BYTES_PER_GC = 64 << 20;
 class NeverConstructed {}
 
 export class WorkerBuffers {
-  readonly #buffers = new Map<number, SharedArrayBuffer>();
+  readonly #buffers = new Map<number, RegisteredBuffer>();
   #forgottenBytes = 0;
 
   constructor(private readonly port: MessagePort, initial: RegistryMessage) {
@@ -30,7 +30,7 @@ export class WorkerBuffers {
   }
 
   /** The buffer registered under `id`. */
-  lookup(id: number): SharedArrayBuffer {
+  lookup(id: number): RegisteredBuffer {
     let buffer = this.#buffers.get(id);
     while (!buffer) {
       const received = receiveMessageOnPort(this.port);
@@ -49,7 +49,8 @@ export class WorkerBuffers {
   #apply(message: RegistryMessage): void {
     for (const [id, buffer] of message.add ?? []) this.#buffers.set(id, buffer);
     for (const id of message.forget ?? []) {
-      this.#forgottenBytes += this.#buffers.get(id)?.byteLength ?? 0;
+      const buffer = this.#buffers.get(id);
+      this.#forgottenBytes += (buffer instanceof WebAssembly.Memory ? buffer.buffer : buffer)?.byteLength ?? 0;
       this.#buffers.delete(id);
     }
     if (this.#forgottenBytes >= FORGOTTEN_BYTES_PER_GC) {
