@@ -3,13 +3,16 @@
 // with its block's scale (workers/storage/). Every value read is the one the storage decodes to, and
 // the sums run in the same order for every storage, so a stored cache gives the bits of a float cache
 // holding the decoded values. Key j is row j of the head, or for a window cache whose ring has wrapped
-// the row ringRow gives (kv-ring.ts).
+// the row ringRow gives (kv-ring.ts); over a paged store, a row of one of the sequence's pages
+// (paged-readers.ts), read with these same sums.
 
 import type { AttentionJob } from '../jobs.js';
 import type { FloatArray } from '../../dtypes.js';
 import { float16Values } from '../../storage/float16.js';
 import { INT8_BLOCK } from '../../storage/int8-blocks.js';
 import { ringRow } from '../kv-ring.js';
+import { dot, dotFloat16, dotInt8 } from './kv-dots.js';
+import { pagedReader } from './paged-readers.js';
 
 export interface KvReader {
   /** q·k_j, q the D values of qData from qAt. */
@@ -20,6 +23,7 @@ export interface KvReader {
 
 /** The reader of kv head (b, kvHead) of the job. */
 export function kvReader(job: AttentionJob, b: number, kvHead: number): KvReader {
+  if (job.paged) return pagedReader(job, job.paged, kvHead);
   const { D, Dv, k, v, kvRing } = job;
   const kBase = k.offset + b * k.strideB + kvHead * k.strideH, kStride = k.strideRow;
   const vBase = v.offset + b * v.strideB + kvHead * v.strideH, vStride = v.strideRow;
@@ -28,7 +32,7 @@ export function kvReader(job: AttentionJob, b: number, kvHead: number): KvReader
   if (storage === undefined) {
     const kData = k.data as FloatArray, vData = v.data as FloatArray;
     return {
-      dotKey: (qData, qAt, j) => dot(qData, qAt, kData, kBase + rowOf(j) * kStride, D),
+      dotKey: (qData, qAt, j) => dot(qData, qAt, kData, kBase + rowOf(j) * kStride, 1, D),
       addValue: (acc, a, p, j) => {
         const at = vBase + rowOf(j) * vStride;
         for (let d = 0; d < Dv; d++) acc[a + d] += p * vData[at + d];
@@ -57,47 +61,4 @@ export function kvReader(job: AttentionJob, b: number, kvHead: number): KvReader
       for (let d = 0; d < Dv; d++) acc[a + d] += p * Math.fround(vq[at + d] * scales[sAt + Math.floor(d / INT8_BLOCK)]);
     },
   };
-}
-
-/** a·b with four independent partial sums: a single chain of float64 adds is bound by the adder's
- *  latency, four chains keep it busy. The order is fixed (and the same in the stored variants below),
- *  so results stay reproducible. */
-function dot(a: ArrayLike<number>, aOffset: number, b: ArrayLike<number>, bOffset: number, n: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    s0 += a[aOffset + d] * b[bOffset + d];
-    s1 += a[aOffset + d + 1] * b[bOffset + d + 1];
-    s2 += a[aOffset + d + 2] * b[bOffset + d + 2];
-    s3 += a[aOffset + d + 3] * b[bOffset + d + 3];
-  }
-  for (; d < n; d++) s0 += a[aOffset + d] * b[bOffset + d];
-  return (s0 + s1) + (s2 + s3);
-}
-
-function dotFloat16(a: ArrayLike<number>, aOffset: number, bits: Uint16Array, bOffset: number, values: Float32Array, n: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    s0 += a[aOffset + d] * values[bits[bOffset + d]];
-    s1 += a[aOffset + d + 1] * values[bits[bOffset + d + 1]];
-    s2 += a[aOffset + d + 2] * values[bits[bOffset + d + 2]];
-    s3 += a[aOffset + d + 3] * values[bits[bOffset + d + 3]];
-  }
-  for (; d < n; d++) s0 += a[aOffset + d] * values[bits[bOffset + d]];
-  return (s0 + s1) + (s2 + s3);
-}
-
-function dotInt8(a: ArrayLike<number>, aOffset: number, q: Int8Array, bOffset: number, scales: Float32Array, sOffset: number, n: number): number {
-  const value = (d: number) => Math.fround(q[bOffset + d] * scales[sOffset + Math.floor(d / INT8_BLOCK)]);
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    s0 += a[aOffset + d] * value(d);
-    s1 += a[aOffset + d + 1] * value(d + 1);
-    s2 += a[aOffset + d + 2] * value(d + 2);
-    s3 += a[aOffset + d + 3] * value(d + 3);
-  }
-  for (; d < n; d++) s0 += a[aOffset + d] * value(d);
-  return (s0 + s1) + (s2 + s3);
 }
