@@ -11,6 +11,7 @@ export type { RotaryOptions, RotarySettings } from './validate/rotary-args.js';
 export { mergeAttention, type AttentionPart } from './merge-attention.js';
 export type { KvCache } from './kv-cache.js';
 export type { KvCacheDType, KvCacheOptions } from './validate/kv-cache-args.js';
+export type { PagedKvCache, PagedSequence, PagedKvCacheOptions, PagedDType } from './paged/index.js';
 export type { MultiHeadAttentionOptions, MultiHeadAttentionWeights, NeedWeights } from './validate/mha-args.js';
 export type { MultiHeadAttentionResult } from './ops/mha-op.js';
 export { tensor, zeros, type Tensor, type Shape, type DType, type FloatArray, type TensorData } from './tensor.js';

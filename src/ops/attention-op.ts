@@ -1,7 +1,7 @@
 // pool.attention: one phase of (batch, head, query-row block) tiles, or split-KV's two phases
 // (attention-phases.ts).
 
-import type { KvSource, KvStorage, View4 } from '../../workers/kernels/jobs.js';
+import type { KvSource, KvStorage, PagedKv, View4 } from '../../workers/kernels/jobs.js';
 import type { KvRing } from '../../workers/kernels/kv-ring.js';
 import type { StoredArray } from '../../workers/dtypes.js';
 import type { FloatArray, Tensor } from '../tensor.js';
@@ -33,12 +33,12 @@ export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 
 /** `args`' inputs are on shared memory (shared-inputs.ts). `kv`: where the kernels read K and V — by
  *  default args.k and args.v; a KvCache passes strided views over its own buffers instead, the
  *  identity of those buffers, for float16 / int8 caches how they are stored, and for a wrapped window
- *  cache its ring (kv-cache.ts). */
+ *  cache its ring (kv-cache.ts); a paged sequence its snapshot's pages (paged-call.ts). */
 export async function runAttention(
   args: AttentionArgs, run: AttentionRun,
   kv: {
     readonly k: View4<FloatArray | StoredArray>; readonly v: View4<FloatArray | StoredArray>;
-    readonly kvSource?: KvSource; readonly kvStorage?: KvStorage; readonly kvRing?: KvRing;
+    readonly kvSource?: KvSource; readonly kvStorage?: KvStorage; readonly kvRing?: KvRing; readonly paged?: PagedKv;
   } = {
     k: contiguous4(args.k.data, args.Hkv, args.Sk, args.D),
     v: contiguous4(args.v.data, args.Hkv, args.Sk, args.Dv),
@@ -58,6 +58,7 @@ export async function runAttention(
     ...(kv.kvRing ? { kvRing: kv.kvRing } : {}),
     ...(args.gap ? { gap: args.gap } : {}),
     ...(kv.kvStorage ? { kvStorage: kv.kvStorage } : {}),
+    ...(kv.paged ? { paged: kv.paged } : {}),
     out: contiguous4(out.data, H, Sq, Dv),
     lse: lse ? contiguous4(lse.data, H, Sq, 1) : undefined,
     mask: args.mask && broadcastTo4('attention', 'options.mask', args.mask, scores),

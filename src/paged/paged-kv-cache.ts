@@ -66,6 +66,7 @@ export class PagedKvCache {
     this.#memory = new PageMemory(geometry);
     this.#table = new PageTable(this.#memory, geometry.pageCount);
     this.#parts = {
+      store: this,
       memory: this.#memory,
       table: this.#table,
       fullError: (op, tokens, pages) => new RangeError(`${op}: the store is full: appending ${tokens} positions needs ${pages} free ` +

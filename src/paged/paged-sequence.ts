@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.js';
 import { checkAppendTensors, checkStorable } from '../validate/kv-cache-args.js';
 import type { PageMemory } from './page-memory.js';
 import type { PageTable } from './page-table.js';
+import type { PagedKvCache } from './paged-kv-cache.js';
 
 /** What a call reads (for the kernel hook): the pages of positions [0, length), in order, and their
  *  flags as of the snapshot. Holds its pages until release(), so they are not reused under the call. */
@@ -22,6 +23,8 @@ export interface PagedSnapshot {
 
 /** The store's parts a sequence works with (paged-kv-cache.ts). */
 export interface PagedStoreParts {
+  /** The store itself, for the pool to check it made it (a call over a sequence of another pool's store). */
+  readonly store: PagedKvCache;
   readonly memory: PageMemory;
   readonly table: PageTable;
   /** The error for an append needing `pages` pages more than are free. */
@@ -34,7 +37,7 @@ export class PagedSequence {
   #released = false;
 
   /** Use store.sequence() or sequence.fork(). */
-  constructor(private readonly store: PagedStoreParts, pages: readonly number[] = [], length = 0) {
+  constructor(private readonly parts: PagedStoreParts, pages: readonly number[] = [], length = 0) {
     this.#pages = [...pages];
     this.#length = length;
   }
@@ -51,7 +54,7 @@ export class PagedSequence {
   append(kIn: Tensor, vIn: Tensor): void {
     const op = 'PagedSequence.append';
     this.#check(op);
-    const { memory, table } = this.store;
+    const { memory, table } = this.parts;
     const { geometry } = memory;
     const layout = { batch: 1, kvHeads: geometry.kvHeads, headDim: geometry.D, valueDim: geometry.Dv, dtype: geometry.dtype };
     const { k, v, n } = checkAppendTensors(op, 'store', layout, kIn, vIn);
@@ -61,7 +64,7 @@ export class PagedSequence {
     const last = this.#pages[this.#pages.length - 1];
     const copy = tail > 0 && table.isShared(last);
     const needed = Math.ceil(Math.max(0, n - (tail > 0 ? pageTokens - tail : 0)) / pageTokens) + (copy ? 1 : 0);
-    if (needed > table.freePages) throw this.store.fullError(op, n, needed);
+    if (needed > table.freePages) throw this.parts.fullError(op, n, needed);
     if (copy) {
       const own = table.take();
       memory.copyRows(last, own, tail);
@@ -83,8 +86,8 @@ export class PagedSequence {
    *  partial one until either side appends to it, which then copies it). */
   fork(): PagedSequence {
     this.#check('PagedSequence.fork');
-    for (const page of this.#pages) this.store.table.hold(page);
-    return new PagedSequence(this.store, this.#pages, this.#length);
+    for (const page of this.#pages) this.parts.table.hold(page);
+    return new PagedSequence(this.parts, this.#pages, this.#length);
   }
 
   /** Gives the sequence's pages back (those no other sequence or snapshot holds become free). Every
@@ -92,14 +95,20 @@ export class PagedSequence {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const page of this.#pages) this.store.table.drop(page);
+    for (const page of this.#pages) this.parts.table.drop(page);
     this.#pages = [];
   }
 
-  /** (pages, length, flags) as of now, holding the pages until its release(): for the kernel hook. */
-  snapshot(): PagedSnapshot {
-    this.#check('PagedSequence.snapshot');
-    const { table, memory } = this.store;
+  /** The store the sequence belongs to. */
+  get store(): PagedKvCache {
+    return this.parts.store;
+  }
+
+  /** (pages, length, flags) as of now, holding the pages until its release(): for the kernel hook.
+   *  `op`: the operation a released sequence's error names. */
+  snapshot(op = 'PagedSequence.snapshot'): PagedSnapshot {
+    this.#check(op);
+    const { table, memory } = this.parts;
     const { kvHeads } = memory.geometry;
     const pages = Int32Array.from(this.#pages);
     const flags = new Int32Array(pages.length * kvHeads);
@@ -119,7 +128,7 @@ export class PagedSequence {
   }
 
   #newPage(): number {
-    const page = this.store.table.take();
+    const page = this.parts.table.take();
     this.#pages.push(page);
     return page;
   }

@@ -16,6 +16,8 @@ import { runAttention } from '../ops/attention-op.js';
 import { runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { runRotary } from '../ops/rotary-op.js';
 import { KvCache, snapshotKvCache } from '../kv-cache.js';
+import { PagedKvCache, PagedSequence, createPagedKvCache, pagedLayoutOf, type PagedKvCacheOptions } from '../paged/index.js';
+import { pagedKvOf, pagedValidation } from '../ops/paged-call.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs, AttentionOptions } from '../validate/attention-args.js';
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
@@ -83,6 +85,8 @@ export class AttentionPool {
   readonly #scratch = new ScratchPool();
   readonly #running = new Set<CallContext>();
   readonly #admission: CallAdmission;
+  /** The paged stores this pool made: calls over their sequences are the only paged calls it takes. */
+  readonly #stores = new WeakSet<PagedKvCache>();
   #closing: Promise<void> | undefined;
 
   constructor(options?: AttentionPoolOptions) {
@@ -90,10 +94,11 @@ export class AttentionPool {
     const { threads, maxQueue, maxCallBytes } = resolved;
     const wasmKernels = poolWasmKernels(resolved);
     const wasmModule = wasmKernels?.module ?? null;
+    const sharedWasmModule = wasmKernels?.sharedModule ?? null;
     this.threads = threads;
     this.kernel = wasmKernels ? 'wasm' : 'js';
     this.wasmVariant = wasmKernels?.variant ?? null;
-    const workerData: WorkerSetup = { wasmModule };
+    const workerData: WorkerSetup = { wasmModule, sharedWasmModule };
     const hooks = poolHooksOf(options); // tests and benchmarks only (see pool-hooks.ts)
     // Before any thread starts: an unknown ATTNPOOL_SPLIT_KV throws here, like a bad option.
     this.#admission = new CallAdmission(maxCallBytes, resolveSplitKvSetting(hooks?.splitKv), this.#scratch);
@@ -125,7 +130,7 @@ export class AttentionPool {
     // new phases open while threads leave the last ones.
     const board = new Board({ threads, slots: 2 * running }, registry, this.#scratch);
     this.#serveTasks = new ServeTasks(this.#piscina, board, registry, this.#scratch);
-    this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule), hooks?.onPhase?.bind(hooks));
+    this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule, sharedWasmModule), hooks?.onPhase?.bind(hooks));
     releaseWhenDropped(this, destroyer(this.#piscina, board.ints));
   }
 
@@ -135,9 +140,14 @@ export class AttentionPool {
   /** The same over a KvCache, which stands in for k and v: the call reads the cache's positions
    *  [0, cache.length) as of the call (Sk = cache.length; `causal` is aligned to its end). */
   attention<A extends FloatArray = Float32Array>(q: Tensor<A>, cache: KvCache<A>, options?: AttentionOptions<A>): Promise<Tensor<A>>;
-  async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray>,
+  /** The same over a sequence of a paged store this pool made (createPagedKvCache): q [1, H, Sq, D]
+   *  float32, the sequence standing in for k and v as a KvCache does — positions [0, sequence.length)
+   *  as of the call, read where they lie in the store's pages. */
+  attention(q: Tensor<Float32Array>, sequence: PagedSequence, options?: AttentionOptions<Float32Array>): Promise<Tensor<Float32Array>>;
+  async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray> | PagedSequence,
     vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
     if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
+    if (kOrCache instanceof PagedSequence) return this.#attentionOverSequence(q, kOrCache, vOrOptions, options);
     // Everything up to #call's first await runs synchronously with the call: the arguments are read
     // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
     const admitted = this.#admission.attention(q, kOrCache, vOrOptions, options);
@@ -169,6 +179,35 @@ export class AttentionPool {
    *  in shared memory, for attention(q, cache, options). Options are checked as a call's are. */
   createKvCache<D extends KvCacheDType = 'float32'>(options: KvCacheOptions<D>): KvCache<D extends 'float64' ? Float64Array : Float32Array> {
     return new KvCache(options);
+  }
+
+  /** A paged K/V store for many sequences (src/paged/): pages of options.pageTokens positions in one
+   *  shared memory, for attention(q, sequence, options) on this pool. Options are checked first. */
+  createPagedKvCache(options: PagedKvCacheOptions): PagedKvCache {
+    if (this.#closing) throw new PoolClosedError('createPagedKvCache');
+    const store = createPagedKvCache(options);
+    this.#stores.add(store);
+    return store;
+  }
+
+  #attentionOverSequence(q: unknown, sequence: PagedSequence, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
+    if (!this.#stores.has(sequence.store)) {
+      throw new TypeError('attention: the second argument must be a sequence of a paged store this pool created ' +
+        '(pool.createPagedKvCache), got a sequence of a store made by another pool or by createPagedKvCache() alone');
+    }
+    const snapshot = sequence.snapshot('attention'); // synchronous with the call: later appends are not read
+    const store = pagedLayoutOf(sequence.store);
+    let admitted: Admitted<AttentionArgs>;
+    try {
+      const { layout, keys, values, holder } = pagedValidation(store);
+      admitted = this.#admission.cachedAttention(layout, { keys, values, length: snapshot.length, gap: undefined }, q, options, extra, holder);
+    } catch (err) {
+      snapshot.release();
+      throw err;
+    }
+    const { args } = admitted;
+    return this.#call('attention', args.signal, admitted, (ctx) =>
+      runAttention(args, this.#run(ctx, args.q.data), pagedKvOf(store, snapshot)), snapshot.release);
   }
 
   #attentionOverCache(q: unknown, cache: KvCache<FloatArray>, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {

@@ -15,7 +15,7 @@ import { optionInputsOf, outputsOf, validateAttentionArgs, type AttentionArgs } 
 import { inRequest, type ReadRequest } from '../validate/batch-args.js';
 import { checkAllApart, type NamedData } from '../validate/overlap.js';
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
-import { cacheBuffersOf, validateCachedAttentionArgs, type KvCacheLayout } from '../validate/kv-cache-args.js';
+import { cacheBuffersOf, validateCachedAttentionArgs, type KvCacheLayout, type KvHolder } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MhaArgs } from '../validate/mha-args.js';
 import { validateRotaryArgs, type RotaryArgs } from '../validate/rotary-args.js';
 import { checkAllocationLengths } from '../validate/typed-array-limit.js';
@@ -64,8 +64,9 @@ export class CallAdmission {
     return { args: shareAttentionInputs(checked, copies), copies, ...placement };
   }
 
-  cachedAttention(layout: KvCacheLayout, kv: CachedKv, q: unknown, options: unknown, extra: unknown): Admitted<AttentionArgs> {
-    const checked = validateCachedAttentionArgs(layout, kv.keys, kv.values, kv.length, kv.gap, q, options, extra);
+  /** `holder`: a paged sequence's names and buffers (src/ops/paged-call.ts); by default a KvCache's. */
+  cachedAttention(layout: KvCacheLayout, kv: CachedKv, q: unknown, options: unknown, extra: unknown, holder?: KvHolder): Admitted<AttentionArgs> {
+    const checked = validateCachedAttentionArgs(layout, kv.keys, kv.values, kv.length, kv.gap, q, options, extra, holder);
     const placement = this.#bound('attention', attentionFlops(checked), attentionAllocations(checked, this.splitKv, true));
     const copies = this.#copies(placement);
     return { args: shareAttentionInputs(checked, copies), copies, ...placement };

@@ -165,10 +165,10 @@ export function checkStorable(op: string, owner: string, dtype: KvCacheDType, k:
   }
 }
 
-function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType): void {
+function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType, holder = 'cache'): void {
   const expected = DTYPES[tensorDtypeOf(dtype)].array;
   const stored = DTYPES[dtype].holds === 'stored' ? `, which takes and gives ${expected.name}s` : '';
-  if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the cache's dtype is '${dtype}'${stored})`, data);
+  if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the ${holder}'s dtype is '${dtype}'${stored})`, data);
 }
 
 /** Stands in for a float cache's k or v in the tensor validator (which reads only shape, element type
@@ -186,27 +186,43 @@ const EMPTY_SHARED_F32 = new Float32Array(new SharedArrayBuffer(0));
  * whole buffers: calls read them in place, and later appends write them.
  */
 export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide, values: KvSide, length: number,
-  gap: PositionGap | undefined, qIn: unknown, optionsIn: unknown, extra: unknown): AttentionArgs {
+  gap: PositionGap | undefined, qIn: unknown, optionsIn: unknown, extra: unknown, holder: KvHolder = CACHE_HOLDER): AttentionArgs {
   const op = 'attention';
   if (extra !== undefined || isTensorLike(optionsIn)) {
-    throw typeError(op, 'the third argument', 'the options object (with a KvCache, the cache stands in for both k and v: attention(q, cache, options))',
-      extra !== undefined ? extra : optionsIn);
+    throw typeError(op, 'the third argument', `the options object (${holder.form})`, extra !== undefined ? extra : optionsIn);
   }
   const q = checkFloatTensor(op, 'q', qIn, ['B', 'H', 'Sq', 'D']);
-  checkCacheDtype(op, 'q', q.data, layout.dtype);
+  checkCacheDtype(op, 'q', q.data, layout.dtype, holder.name);
   const [B, H, , D] = q.shape;
-  checkDim(op, 'q.shape[0] (B)', B, layout.batch, 'cache.batch');
-  if (H < 1 || H % layout.kvHeads !== 0) throw rangeError(op, 'q.shape[1] (H)', `a positive multiple of cache.kvHeads = ${layout.kvHeads}`, H);
-  checkDim(op, 'q.shape[3] (D)', D, layout.headDim, 'cache.headDim');
+  checkDim(op, 'q.shape[0] (B)', B, layout.batch, holder.batch);
+  if (H < 1 || H % layout.kvHeads !== 0) throw rangeError(op, 'q.shape[1] (H)', `a positive multiple of ${holder.name}.kvHeads = ${layout.kvHeads}`, H);
+  checkDim(op, 'q.shape[3] (D)', D, layout.headDim, `${holder.name}.headDim`);
   const standIn = (side: KvSide, cols: number): Tensor<FloatArray> => {
     const shape = [B, layout.kvHeads, length, cols];
     const data = DTYPES[layout.dtype].holds === 'stored' ? EMPTY_SHARED_F32 : (side.data as FloatArray).subarray(0, B * layout.kvHeads * length * cols);
     return { data, shape };
   };
   const args = validateAttentionWithKv(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
-  checkOutputsApart(op, outputsOf(args), [...cacheBuffersOf(keys, values, "the cache's"), ...optionInputsOf(args)]);
+  checkOutputsApart(op, outputsOf(args), [...(holder.buffers ?? cacheBuffersOf(keys, values, "the cache's")), ...optionInputsOf(args)]);
   return gap ? { ...args, gap } : args;
 }
+
+/** What holds the K/V of a call over held keys, as its messages name it: a KvCache (the default), or a
+ *  paged store's sequence (src/validate/paged-attention-args.ts). */
+export interface KvHolder {
+  /** Its name in messages: `${name}.kvHeads`. */
+  readonly name: string;
+  /** How the call's form reads, for a misplaced third argument. */
+  readonly form: string;
+  /** What q.shape[0] must equal, as named in messages. */
+  readonly batch: string;
+  /** The buffers calls read in place, which out and lse must stay clear of (default: keys and values). */
+  readonly buffers?: readonly NamedData[];
+}
+
+const CACHE_HOLDER: KvHolder = {
+  name: 'cache', form: 'with a KvCache, the cache stands in for both k and v: attention(q, cache, options)', batch: 'cache.batch',
+};
 
 /** The buffers a cache call reads, named as `owner` + what each holds. */
 export function cacheBuffersOf(keys: KvSide, values: KvSide, owner: string): NamedData[] {
