@@ -38,7 +38,7 @@ export default defineConfig({
             'test/wasm-variant.test.ts', 'test/golden.test.ts', 'test/determinism.test.ts', 'test/wasm-kernel.test.ts',
             'test/wasm-kernel-tiling.test.ts', 'test/wasm-gemm.test.ts', 'test/wasm-float16.test.ts',
             'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts', 'test/large-scale.test.ts',
-            'test/tile-pause.test.ts', 'test/variants-golden.test.ts', 'test/variants-property.test.ts',
+            'test/tile-pause.test.ts', 'test/variants-golden.test.ts', 'test/variants-property.test.ts', 'test/paged-attention.test.ts',
           ],
         },
       },
