@@ -150,11 +150,11 @@ afterAll(() => {
 });
 
 describe('the packed tarball', () => {
-  it('holds the entry, the workers, the CLI, both wasm builds and the licence', () => {
+  it('holds the entry, the workers, the CLI, both wasm builds and their shared-memory twins, and the licence', () => {
     for (const file of [
       'package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/workers/worker.js',
       'dist/src/remote/engine-host.js', 'dist/cli/main.js', 'dist/cli/ort/ort-peer.js',
-      'dist/wasm/kernels.wasm', 'dist/wasm/kernels-relaxed.wasm',
+      'dist/wasm/kernels.wasm', 'dist/wasm/kernels-relaxed.wasm', 'dist/wasm/kernels-shared.wasm', 'dist/wasm/kernels-relaxed-shared.wasm',
     ]) {
       expect(packed, file).toContain(file);
     }
