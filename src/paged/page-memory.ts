@@ -19,7 +19,9 @@ export class PageMemory {
   readonly f32: Float32Array;
 
   constructor(readonly geometry: PageGeometry) {
-    // Never grown, so memory.buffer stays the one SharedArrayBuffer workers are handed.
+    // The store never grows it; kernel instances on it do, each by its own region past the pages
+    // (workers/kernels/wasm/paged-instance.ts). A shared buffer is never detached, so the views below
+    // keep covering the pages.
     this.memory = new WebAssembly.Memory({ initial: geometry.memoryBytes / WASM_PAGE_BYTES, maximum: MAX_WASM_PAGES, shared: true });
     const buffer = this.memory.buffer;
     this.u8 = new Uint8Array(buffer);
