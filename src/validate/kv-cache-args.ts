@@ -208,7 +208,7 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide,
 }
 
 /** What holds the K/V of a call over held keys, as its messages name it: a KvCache (the default), or a
- *  paged store's sequence (src/validate/paged-attention-args.ts). */
+ *  paged store's sequence (src/ops/paged-call.ts). */
 export interface KvHolder {
   /** Its name in messages: `${name}.kvHeads`. */
   readonly name: string;
