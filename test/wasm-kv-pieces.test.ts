@@ -92,7 +92,7 @@ function stepJob(cache: CacheBuffers, Sk: number, options: StepOptions = {}): At
   } : undefined;
   const tiles: AttentionTile[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
-    for (let split = 0; split < (kps ? count : 1); split++) tiles.push({ b, h, rowStart: 0, rowEnd: Sq, split });
+    for (let split = 0; split < (kps ? count : 1); split++) tiles.push({ b, h, heads: 1, rowStart: 0, rowEnd: Sq, split });
   }
   return {
     kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: 1 / Math.sqrt(D), causal: true,

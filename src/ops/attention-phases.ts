@@ -38,9 +38,9 @@ export function splitKvShape(range: SplitRange, rows: number, Dv: number): reado
 
 export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
-  const { B, H, Sq, Sk, D, Dv, causal, topLeft, window, gap } = body;
+  const { B, H, Hkv, Sq, Sk, D, Dv, causal, topLeft, window, gap } = body;
   const flopsPerKey = 2 * (D + Dv);
-  const shape: AttentionShape = { B, H, Sq, Sk, causal, topLeft, window, gap };
+  const shape: AttentionShape = { B, H, Hkv, alibi: body.alibiSlopes !== undefined, Sq, Sk, causal, topLeft, window, gap };
   const range = splitOf(shape, body.weights !== undefined, run.splitKv);
   if (!range) {
     await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads, flopsPerKey) }, kernel);

@@ -1,4 +1,5 @@
-// Tiles of an attention job: (batch, head, block of query rows[, key split]), ordered largest-first.
+// Tiles of an attention job: (batch, head — or the query heads of one kv head, tileHeads —, block of
+// query rows[, key split]), ordered largest-first.
 //
 // With causal masking row i costs i + Sk - Sq + 1 keys, so the last blocks of a head cost several
 // times the first. Threads pull tiles in list order, so handing out the costly ones first and the
@@ -14,6 +15,23 @@ import { MAX_ROW_BLOCK, MIN_TILE_FLOPS, ROW_ALIGN, TILES_PER_THREAD, blockLength
 export interface AttentionShape extends KeyRangeShape {
   readonly B: number;
   readonly H: number;
+  /** K/V heads (H a multiple of it); absent: H. */
+  readonly Hkv?: number;
+  /** The job has per-head ALiBi slopes (see tileHeads). */
+  readonly alibi?: boolean;
+}
+
+/**
+ * Query heads per tile: all H / Hkv heads of a kv head (tile-rows.ts), so one pass over its K/V serves
+ * them, or 1. A pure function of the shape, never of the thread count (like everything that decides
+ * which rows share a tile; none of it changes a bit). Per-head terms are handled row by row by both
+ * kernels — masks and bias (any stride over heads), sinks (a row's initial state) — except ALiBi: the
+ * wasm kernel takes one slope per call and row positions as consecutive from the chunk's first row, so
+ * an ALiBi job keeps one head per tile.
+ */
+export function tileHeads(shape: Pick<AttentionShape, 'H' | 'Hkv' | 'alibi'>): number {
+  const group = shape.H / (shape.Hkv ?? shape.H);
+  return shape.alibi || !Number.isInteger(group) ? 1 : group;
 }
 
 /** The splits some row can see: [first, first + count) of length keysPerSplit. */
@@ -39,9 +57,14 @@ interface Piece { readonly i0: number; readonly i1: number; readonly split: numb
 export function planAttentionTiles(shape: AttentionShape, threads: number, flopsPerKey: number, split?: SplitRange): Int32Array {
   const { B, H, Sq, Sk } = shape;
   if (Sq === 0 || B * H === 0) return new Int32Array(0);
-  const headFlops = flopsPerKey * Math.max(0, keyEnd(shape, Sq - 1) - keyStart(shape, 0)) * Sq;
-  const rowBlocksWanted = Math.min(Math.ceil((TILES_PER_THREAD * threads) / (B * H)), Math.ceil(headFlops / MIN_TILE_FLOPS));
-  const rowBlock = blockLength(Sq, rowBlocksWanted, ROW_ALIGN, MAX_ROW_BLOCK);
+  // A unit is what one tile's row block covers: one head, or a group of `heads` sharing a kv head.
+  const heads = tileHeads(shape), units = H / heads;
+  const unitFlops = flopsPerKey * Math.max(0, keyEnd(shape, Sq - 1) - keyStart(shape, 0)) * Sq * heads;
+  const rowBlocksWanted = Math.min(Math.ceil((TILES_PER_THREAD * threads) / (B * units)), Math.ceil(unitFlops / MIN_TILE_FLOPS));
+  // A grouped tile holds rowBlock · heads rows: its query rows are capped so that this stays within
+  // MAX_ROW_BLOCK where ROW_ALIGN allows (the js kernel's scratch and a pause slot hold a tile's rows).
+  const maxRowBlock = Math.max(ROW_ALIGN, Math.floor(MAX_ROW_BLOCK / heads / ROW_ALIGN) * ROW_ALIGN);
+  const rowBlock = blockLength(Sq, rowBlocksWanted, ROW_ALIGN, maxRowBlock);
   const pieces: Piece[] = [];
   for (let i0 = 0; i0 < Sq; i0 += rowBlock) {
     const i1 = Math.min(Sq, i0 + rowBlock);
@@ -59,13 +82,13 @@ export function planAttentionTiles(shape: AttentionShape, threads: number, flops
   // Stable sort: equal costs keep row order, so the list is a pure function of the shape.
   pieces.sort((x, y) => y.cost - x.cost);
   const tiles: AttentionTile[] = [];
-  const emit = (b: number, h: number, p: Piece) => tiles.push({ b, h, rowStart: p.i0, rowEnd: p.i1, split: p.split });
+  const emit = (b: number, unit: number, p: Piece) => tiles.push({ b, h: unit * heads, heads, rowStart: p.i0, rowEnd: p.i1, split: p.split });
   if (shape.window === undefined) {
-    for (const p of pieces) for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) emit(b, h, p);
+    for (const p of pieces) for (let b = 0; b < B; b++) for (let u = 0; u < units; u++) emit(b, u, p);
   } else {
     // Windowed blocks cost about the same, so nothing is gained by interleaving heads; head by head,
     // consecutive tiles read the same K/V spans, which the wasm kernel packs once per thread and caches.
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (const p of pieces) emit(b, h, p);
+    for (let b = 0; b < B; b++) for (let u = 0; u < units; u++) for (const p of pieces) emit(b, u, p);
   }
   return ATTENTION_TILE.pack(tiles);
 }

@@ -145,7 +145,7 @@ export function attentionTiles(B: number, H: number, Sq: number, cuts: readonly 
   const bounds = [0, ...cuts.filter((c) => c > 0 && c < Sq), Sq];
   const tiles: AttentionTile[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
-    for (let t = 0; t + 1 < bounds.length; t++) tiles.push({ b, h, rowStart: bounds[t], rowEnd: bounds[t + 1], split: 0 }); // unsplit job
+    for (let t = 0; t + 1 < bounds.length; t++) tiles.push({ b, h, heads: 1, rowStart: bounds[t], rowEnd: bounds[t + 1], split: 0 }); // unsplit job
   }
   return ATTENTION_TILE.pack(tiles);
 }

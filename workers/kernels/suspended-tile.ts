@@ -4,11 +4,12 @@
 // phase resumes the tile from it.
 //
 // Layout (float64, exact for the float32 state of the wasm kernel too):
-//   [0] tile + 1 (0: empty)  [1] first row of the paused chunk  [2] next key  [3] rows
+//   [0] tile + 1 (0: empty)  [1] first tile row of the paused chunk (tile-rows.ts)  [2] next key  [3] rows
 //   then m [rows], l [rows], acc [rows][cols].
 
 import type { FloatArray } from '../../src/tensor.js';
 import { ATTENTION_TILE, type AttentionJob } from './jobs.js';
+import { tileRowCount } from './tile-rows.js';
 
 const HEADER = 4;
 
@@ -26,13 +27,13 @@ export interface RowState {
 }
 
 export interface ResumePoint {
-  /** The first query row of the paused chunk (a tile's rows run in one or more chunks). */
+  /** The first tile row of the paused chunk (a tile's rows, tile-rows.ts, run in one or more chunks). */
   readonly rowStart: number;
   readonly nextKey: number;
 }
 
-/** A slot large enough for any tile of `job`: its largest row block, accumulators rounded up to 4
- *  columns (the wasm kernel's dvPad). */
+/** A slot large enough for any tile of `job`: its most rows (row block × heads), accumulators rounded
+ *  up to 4 columns (the wasm kernel's dvPad). */
 export function suspensionSlot(job: AttentionJob): Float64Array {
   return new Float64Array(new SharedArrayBuffer(suspensionSlotLength(job) * 8));
 }
@@ -40,7 +41,7 @@ export function suspensionSlot(job: AttentionJob): Float64Array {
 /** The float64 elements of suspensionSlot(job). */
 export function suspensionSlotLength(job: AttentionJob): number {
   let rows = 0;
-  for (const { rowStart, rowEnd } of ATTENTION_TILE.unpack(job.tiles)) rows = Math.max(rows, rowEnd - rowStart);
+  for (const tile of ATTENTION_TILE.unpack(job.tiles)) rows = Math.max(rows, tileRowCount(tile));
   const cols = Math.ceil(job.Dv / 4) * 4;
   return HEADER + rows * (2 + cols);
 }

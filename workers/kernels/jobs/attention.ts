@@ -1,5 +1,5 @@
-// The attention job: scaled dot-product attention over pre-split heads, one tile per (batch, head,
-// block of query rows[, key split]).
+// The attention job: scaled dot-product attention over pre-split heads, one tile per (batch, head or
+// group of heads sharing a kv head, block of query rows[, key split]).
 
 import type { FloatArray } from '../../../src/tensor.js';
 import type { PositionGap } from '../key-range.js';
@@ -64,9 +64,10 @@ export interface PagedKv {
   readonly parts: { readonly kScales: number; readonly v: number; readonly vScales: number; readonly bytes: number };
 }
 
-/** Query rows [rowStart, rowEnd) of head h of batch b, over the keys of split `split` (0 when the job
- *  has no `split`). */
-export const ATTENTION_TILE = tileLayout(['b', 'h', 'rowStart', 'rowEnd', 'split']);
+/** Query rows [rowStart, rowEnd) of heads [h, h + heads) of batch b — heads > 1 only for query heads
+ *  sharing one kv head (grouped-query attention; the order of the tile's rows is tile-rows.ts) —, over
+ *  the keys of split `split` (0 when the job has no `split`). */
+export const ATTENTION_TILE = tileLayout(['b', 'h', 'heads', 'rowStart', 'rowEnd', 'split']);
 export type AttentionTile = RecordOf<typeof ATTENTION_TILE>;
 
 /** The sizes of an attention problem: batch, query heads, K/V heads (H a multiple of Hkv: grouped-query

@@ -1,4 +1,6 @@
-// Scalar attention kernel: one tile = one (batch, head, block of query rows), FlashAttention-2 style.
+// Scalar attention kernel: one tile = one (batch, head or heads of one kv head, block of query rows),
+// FlashAttention-2 style. A tile's rows are walked in tile-rows.ts's order; each row reads its own
+// head's q, mask, bias, slope and sink, so a grouped tile computes each row exactly as a one-head tile.
 //
 // For each key block the tile's rows get their scores, a running maximum m, a running sum l of
 // exp(s - m) and an unnormalised accumulator acc = Σ exp(s - m)·v; when a block raises m, l and acc are
@@ -27,6 +29,7 @@ import { ATTENTION_TILE, type AttentionJob } from '../jobs.js';
 import { keyEnd, keyPosition, keyStart, queryPosition } from '../key-range.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
+import { headOfRow, queryRowOf, tileRowCount, type TileRows } from '../tile-rows.js';
 import { kvReader } from './kv-readers.js';
 
 /** Keys per online-softmax step. A fixed constant, never derived from the tile: the block boundaries
@@ -51,23 +54,23 @@ function ensureScratch(rows: number, dv: number): void {
 
 export function attentionTileJs(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
   const { Sk, D, Dv, scale, q, mask, bias, split } = job;
-  const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
-  const rows = i1 - i0;
-  const kvHead = Math.floor(h / (job.H / job.Hkv));
+  const rowsOf = ATTENTION_TILE.read(job.tiles, tile);
+  const { b, h, rowStart: i0, rowEnd: i1, split: s } = rowsOf;
+  const rows = tileRowCount(rowsOf);
+  const kvHead = Math.floor(h / (job.H / job.Hkv)); // every head of the tile shares it
   ensureScratch(rows, Dv);
   // Locals, not module variables or object fields, inside the hot loops: V8 then keeps them in
   // registers instead of reloading (and re-checking the type of) each one per element.
   const scores = scoreScratch, acc = accScratch, rowMax = rowMaxScratch, rowSum = rowSumScratch;
-  const qData = q.data, qStride = q.strideRow;
+  const qData = q.data;
   const kv = kvReader(job, b, kvHead);
-  const sink = job.sinks && !split ? job.sinks[h] : undefined;
-  rowMax.fill(sink ?? -Infinity, 0, rows);
-  rowSum.fill(sink === undefined ? 0 : 1, 0, rows);
+  for (let r = 0; r < rows; r++) {
+    const sink = job.sinks && !split ? job.sinks[headOfRow(rowsOf, r)] : undefined;
+    rowMax[r] = sink ?? -Infinity;
+    rowSum[r] = sink === undefined ? 0 : 1;
+  }
   acc.fill(0, 0, rows * Dv);
-  const qBase = q.offset + b * q.strideB + h * q.strideH;
-  const maskBase = mask ? mask.offset + b * mask.strideB + h * mask.strideH : 0;
-  const biasBase = bias ? bias.offset + b * bias.strideB + h * bias.strideH : 0;
-  const softcap = job.softcap ?? 0, slope = job.alibiSlopes?.[h] ?? 0;
+  const softcap = job.softcap ?? 0;
 
   // Key blocks past the causal limit of the tile's last row, or before the window of its first row, or
   // outside the tile's split, are skipped whole. Blocks start at multiples of JS_KEY_BLOCK (splits too).
@@ -85,21 +88,21 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
       const verdict = control.check();
       if (verdict === 'stop') return 'stopped';
       if (verdict === 'pause') {
-        control.suspended!.save(tile, i0, j0, rows, state);
+        control.suspended!.save(tile, 0, j0, rows, state); // the whole tile: its rows from tile row 0
         return 'paused';
       }
     }
     const blockEnd = Math.min(j0 + JS_KEY_BLOCK, tileKeyEnd);
     for (let r = 0; r < rows; r++) {
-      const i = i0 + r;
+      const i = queryRowOf(rowsOf, r), head = headOfRow(rowsOf, r);
       const jStart = Math.max(j0, keyStart(job, i));
       const j1 = Math.min(blockEnd, keyEnd(job, i));
       if (j1 <= jStart) continue;
       const s = r * JS_KEY_BLOCK - j0; // scores[s + j] holds key j of this row
-      const qRow = qBase + i * qStride;
-      const maskRow = mask ? maskBase + i * mask.strideRow : 0;
-      const biasRow = bias ? biasBase + i * bias.strideRow : 0;
-      const position = queryPosition(job, i);
+      const qRow = q.offset + b * q.strideB + head * q.strideH + i * q.strideRow;
+      const maskRow = mask ? mask.offset + b * mask.strideB + head * mask.strideH + i * mask.strideRow : 0;
+      const biasRow = bias ? bias.offset + b * bias.strideB + head * bias.strideH + i * bias.strideRow : 0;
+      const position = queryPosition(job, i), slope = job.alibiSlopes?.[head] ?? 0;
       let blockMax = -Infinity;
       for (let j = jStart; j < j1; j++) {
         let score: number;
@@ -133,10 +136,10 @@ export function attentionTileJs(job: AttentionJob, tile: number, control?: TileC
     }
   }
   if (split) {
-    writePartials(job, b, h, i0, rows, s);
+    writePartials(job, rowsOf, s);
   } else {
-    writeRows(job, b, h, i0, rows);
-    if (job.weights) writeWeights(job, b, h, i0, rows, kvHead);
+    writeRows(job, rowsOf);
+    if (job.weights) writeWeights(job, rowsOf, kvHead);
   }
   return 'done';
 }
@@ -149,21 +152,25 @@ function scoreWithTerms(s: number, softcap: number, biasTerm: number, alibiTerm:
 }
 
 /** The rows' state after their split's keys, unnormalised, for the merge phase. */
-function writePartials(job: AttentionJob, b: number, h: number, i0: number, rows: number, s: number): void {
+function writePartials(job: AttentionJob, tile: TileRows, s: number): void {
   const { H, Sq, Dv } = job;
   const split = job.split!;
-  const first = (s - split.first) * job.B * H * Sq + (b * H + h) * Sq + i0;
-  split.max.set(rowMaxScratch.subarray(0, rows), first);
-  split.sum.set(rowSumScratch.subarray(0, rows), first);
-  split.acc.set(accScratch.subarray(0, rows * Dv), first * Dv);
+  const splitFirst = (s - split.first) * job.B * H * Sq;
+  for (let r = 0; r < tileRowCount(tile); r++) {
+    const row = splitFirst + (tile.b * H + headOfRow(tile, r)) * Sq + queryRowOf(tile, r);
+    split.max[row] = rowMaxScratch[r];
+    split.sum[row] = rowSumScratch[r];
+    split.acc.set(accScratch.subarray(r * Dv, (r + 1) * Dv), row * Dv);
+  }
 }
 
 /** out = acc / l and lse = m + log(l); a row that attended nothing gives zeros and lse = -Infinity. */
-function writeRows(job: AttentionJob, b: number, h: number, i0: number, rows: number): void {
+function writeRows(job: AttentionJob, tile: TileRows): void {
   const { out, lse, Dv } = job;
-  const outBase = out.offset + b * out.strideB + h * out.strideH;
-  for (let r = 0; r < rows; r++) {
-    const o = outBase + (i0 + r) * out.strideRow;
+  const { b } = tile;
+  for (let r = 0; r < tileRowCount(tile); r++) {
+    const h = headOfRow(tile, r), i = queryRowOf(tile, r);
+    const o = out.offset + b * out.strideB + h * out.strideH + i * out.strideRow;
     const l = rowSumScratch[r];
     const a = r * Dv;
     if (l === 0) {
@@ -172,20 +179,21 @@ function writeRows(job: AttentionJob, b: number, h: number, i0: number, rows: nu
       const inv = 1 / l;
       for (let d = 0; d < Dv; d++) out.data[o + d] = accScratch[a + d] * inv;
     }
-    if (lse) lse.data[lse.offset + b * lse.strideB + h * lse.strideH + (i0 + r) * lse.strideRow] = l === 0 ? -Infinity : rowMaxScratch[r] + Math.log(l);
+    if (lse) lse.data[lse.offset + b * lse.strideB + h * lse.strideH + i * lse.strideRow] = l === 0 ? -Infinity : rowMaxScratch[r] + Math.log(l);
   }
 }
 
 /** Second pass over the keys when the caller asked for the probabilities: p = exp(s - m) / l (with a
  *  sink in l, a row's weights sum to less than 1). */
-function writeWeights(job: AttentionJob, b: number, h: number, i0: number, rows: number, kvHead: number): void {
+function writeWeights(job: AttentionJob, tile: TileRows, kvHead: number): void {
   const { Sk, scale, q, mask, bias } = job;
   const weights = job.weights!;
-  const qBase = q.offset + b * q.strideB + h * q.strideH;
+  const { b } = tile;
   const kv = kvReader(job, b, kvHead);
-  const softcap = job.softcap ?? 0, slope = job.alibiSlopes?.[h] ?? 0;
-  for (let r = 0; r < rows; r++) {
-    const i = i0 + r;
+  const softcap = job.softcap ?? 0;
+  for (let r = 0; r < tileRowCount(tile); r++) {
+    const h = headOfRow(tile, r), i = queryRowOf(tile, r);
+    const qBase = q.offset + b * q.strideB + h * q.strideH, slope = job.alibiSlopes?.[h] ?? 0;
     const position = queryPosition(job, i);
     const w = weights.offset + b * weights.strideB + h * weights.strideH + i * weights.strideRow;
     const l = rowSumScratch[r];

@@ -5,6 +5,10 @@
 // pages, read in place: paged-spans.ts on an instance over the store's memory), and the mask and bias
 // slices of a step score-inputs.ts; chunk-output.ts copies a chunk's results out.
 //
+// A tile's rows (tile-rows.ts) may be those of several query heads sharing its kv head: a chunk is a
+// run of tile rows, each Q row copied from its own head and each result written back to it, so the
+// kv head's spans are read — and float16/int8 blocks decoded — once for all of them.
+//
 // A chunk computes only the keys its rows can see — from the window start of its first row (rounded
 // down to a 64-key block) to the causal end of its last row, within the tile's split — as sub-spans
 // of the fixed spans, so whole blocks outside that range cost nothing. Split jobs (split-KV) use spans
@@ -38,6 +42,7 @@ import { scoreScaling } from './score-scaling.js';
 import { writeSpanArgs } from './span-args.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
+import { headOfRow, headRuns, queryRowOf, tileRowCount } from '../tile-rows.js';
 import { copyRows, rowStart } from './strided-copy.js';
 
 interface PreparedJob {
@@ -58,6 +63,7 @@ interface PreparedJob {
  *  tile's split. */
 interface Chunk extends ChunkRows {
   readonly tile: number;
+  readonly b: number;
   readonly kvHead: number;
   readonly splitEnd: number;
 }
@@ -89,7 +95,11 @@ export class WasmAttention {
 
   tile(job: AttentionJob, tile: number, control?: TileControl): TileOutcome {
     const prepared = this.prepareFor(job);
-    const { b, h, rowStart: i0, rowEnd: i1, split: s } = ATTENTION_TILE.read(job.tiles, tile);
+    const tileRows = ATTENTION_TILE.read(job.tiles, tile);
+    const { b, h, split: s } = tileRows;
+    // The kernel takes one ALiBi slope per call and a chunk's rows as consecutive positions: the
+    // planner never groups heads of an ALiBi job (tileHeads, src/plan/attention-plan.ts).
+    if (tileRows.heads > 1 && job.alibiSlopes) throw new Error('wasm attention: a tile of an ALiBi job holds one head');
     const kvHead = Math.floor(h / (job.H / job.Hkv));
     const split = job.split;
     const splitStart = split ? s * split.keysPerSplit : 0;
@@ -97,9 +107,10 @@ export class WasmAttention {
     const { chunkRows } = prepared.layout, { rowGroup } = this.geometry;
     const resumed = control?.suspended?.take(tile);
     let resumeKey = resumed?.nextKey; // for the first chunk only
-    for (let r0 = resumed ? resumed.rowStart : i0; r0 < i1; r0 += chunkRows) {
-      const rows = Math.min(i1, r0 + chunkRows) - r0;
-      const chunk: Chunk = { tile, b, h, kvHead, r0, rows, groupRows: Math.ceil(rows / rowGroup) * rowGroup, splitStart, splitEnd };
+    const total = tileRowCount(tileRows);
+    for (let from = resumed ? resumed.rowStart : 0; from < total; from += chunkRows) {
+      const rows = Math.min(total, from + chunkRows) - from;
+      const chunk: Chunk = { tile, b, tileRows, kvHead, from, rows, groupRows: Math.ceil(rows / rowGroup) * rowGroup, splitStart, splitEnd };
       const outcome = this.chunk(job, prepared, chunk, control, resumeKey);
       if (outcome !== 'done') return outcome;
       resumeKey = undefined;
@@ -114,17 +125,21 @@ export class WasmAttention {
     const { at, dvPad, scoresStride, spanKeys: fullSpanKeys } = prepared.layout;
     const { D, Dv, Sk } = job;
     const { f32, i32 } = this.arena;
-    const { b, h, r0, rows, groupRows } = chunk;
+    const { b, tileRows, from: rowFrom, rows, groupRows } = chunk;
+    const { heads } = tileRows;
 
-    copyRows(f32, at.q / 4, D, job.q.data as Float32Array, rowStart(job.q, b, h, r0), job.q.strideRow, rows, D);
-    for (let r = 0; r < groupRows; r++) i32[at.keyLimit / 4 + r] = r < rows ? keyEnd(job, r0 + r) : 0;
+    for (const run of headRuns(tileRows, rowFrom, rows)) {
+      copyRows(f32, at.q / 4 + run.first * D, heads * D, job.q.data as Float32Array, rowStart(job.q, b, run.head, run.queryRow),
+        job.q.strideRow, run.count, D);
+    }
+    for (let r = 0; r < groupRows; r++) i32[at.keyLimit / 4 + r] = r < rows ? keyEnd(job, queryRowOf(tileRows, rowFrom + r)) : 0;
     // Padding rows get the largest floor, so they never hold back the kernel's skip of a row group.
-    for (let r = 0; r < groupRows; r++) i32[at.keyFloor / 4 + r] = r < rows ? keyStart(job, r0 + r) : 0x7fffffff;
-    const initial = sinkState(job, prepared.shift, h);
-    f32.fill(initial.max, at.rowMax / 4, at.rowMax / 4 + rows);
-    f32.fill(-Infinity, at.rowMax / 4 + rows, at.rowMax / 4 + groupRows);
-    f32.fill(initial.sum, at.rowSum / 4, at.rowSum / 4 + rows);
-    f32.fill(0, at.rowSum / 4 + rows, at.rowSum / 4 + groupRows);
+    for (let r = 0; r < groupRows; r++) i32[at.keyFloor / 4 + r] = r < rows ? keyStart(job, queryRowOf(tileRows, rowFrom + r)) : 0x7fffffff;
+    for (let r = 0; r < groupRows; r++) {
+      const initial = r < rows ? sinkState(job, prepared.shift, headOfRow(tileRows, rowFrom + r)) : { max: -Infinity, sum: 0 };
+      f32[at.rowMax / 4 + r] = initial.max;
+      f32[at.rowSum / 4 + r] = initial.sum;
+    }
     f32.fill(0, at.acc / 4, at.acc / 4 + groupRows * dvPad);
     if (job.weights) f32.fill(-Infinity, at.scores / 4, at.scores / 4 + groupRows * scoresStride);
     const state: RowState = {
@@ -136,8 +151,9 @@ export class WasmAttention {
     // global positions (split starts are multiples of the block already). Steps start at multiples of
     // the block too, so cutting the keys into steps changes no block.
     const { keyBlock } = this.geometry;
-    const chunkStart = Math.max(chunk.splitStart, Math.floor(keyStart(job, r0) / keyBlock) * keyBlock);
-    const chunkEnd = Math.min(chunk.splitEnd, keyEnd(job, r0 + rows - 1));
+    const firstRow = queryRowOf(tileRows, rowFrom), lastRow = queryRowOf(tileRows, rowFrom + rows - 1);
+    const chunkStart = Math.max(chunk.splitStart, Math.floor(keyStart(job, firstRow) / keyBlock) * keyBlock);
+    const chunkEnd = Math.min(chunk.splitEnd, keyEnd(job, lastRow));
     const firstKey = resumeKey ?? chunkStart;
     const stepKeys = keysPerStep(rows, D, Dv, keyBlock);
     for (let spanStart = Math.floor(firstKey / fullSpanKeys) * fullSpanKeys; spanStart < chunkEnd; spanStart += fullSpanKeys) {
@@ -154,7 +170,7 @@ export class WasmAttention {
           // A chunk recording the weights keeps all its scores in this instance's memory: it never
           // pauses (it is stopped all the same).
           if (verdict === 'pause' && !job.weights) {
-            control!.suspended!.save(chunk.tile, r0, from, rows, state);
+            control!.suspended!.save(chunk.tile, rowFrom, from, rows, state);
             return 'paused';
           }
         }
@@ -172,7 +188,7 @@ export class WasmAttention {
     const { format } = prepared;
     const skipped = from - run.start; // a multiple of the block, hence of the panel width
     const scaled = format.kScaleBytes > 0;
-    const slices = prepared.scoreInputs.prepare(job, { b: chunk.b, h: chunk.h, r0: chunk.r0, rows: chunk.rows, from, keys });
+    const slices = prepared.scoreInputs.prepare(job, { tileRows: chunk.tileRows, rowFrom: chunk.from, rows: chunk.rows, from, keys });
     writeSpanArgs(this.arena, at.spanArgs, {
       rows: chunk.groupRows, depth: job.D, dvPad, scale: prepared.scoreScale, shift: prepared.shift, spanStart: from, spanKeys: keys,
       q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, vFinite, ...slices,
@@ -180,7 +196,7 @@ export class WasmAttention {
       kvFormat: format.code, dv: job.Dv, kvStaging: at.kvBlock,
       kScales: scaled ? run.kScales + skipped * format.kScaleBytes : 0, vScales: scaled ? run.vScales + skipped * format.vScaleBytes : 0,
       rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0, scoresStride,
-      ...scoreTerms(job, prepared.shift, chunk.h, chunk.r0),
+      ...scoreTerms(job, prepared.shift, headOfRow(chunk.tileRows, chunk.from), queryRowOf(chunk.tileRows, chunk.from)),
     });
     this.kernels.attentionSpan(at.spanArgs);
   }

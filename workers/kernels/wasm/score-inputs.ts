@@ -10,6 +10,7 @@
 import type { FloatArray } from '../../../src/tensor.js';
 import type { AttentionJob, Broadcast4 } from '../jobs.js';
 import { queryPosition } from '../key-range.js';
+import { headRuns, type TileRows } from '../tile-rows.js';
 import type { WasmArena } from './arena.js';
 import { copyStridedRow } from './strided-copy.js';
 
@@ -22,11 +23,11 @@ export interface ScoreSlices {
   readonly biasStride: number;
 }
 
-/** Rows r0 … r0 + rows − 1 of head (b, h) and keys [from, from + keys): which the step computes. */
+/** Tile rows [rowFrom, rowFrom + rows) of `tileRows` (tile-rows.ts) and keys [from, from + keys): which
+ *  the step computes. */
 export interface StepKeys {
-  readonly b: number;
-  readonly h: number;
-  readonly r0: number;
+  readonly tileRows: TileRows;
+  readonly rowFrom: number;
   readonly rows: number;
   readonly from: number;
   readonly keys: number;
@@ -45,7 +46,8 @@ export interface ScoreTerms {
   readonly gapSize: number;
 }
 
-/** The terms for head h's chunk starting at row r0. */
+/** The terms for a chunk of head h's rows starting at query row r0 (the kernel takes the rows as
+ *  consecutive positions from there; only ALiBi reads them, and ALiBi tiles hold one head). */
 export function scoreTerms(job: AttentionJob, shift: number, h: number, r0: number): ScoreTerms {
   const c = job.softcap, slope = job.alibiSlopes?.[h] ?? 0;
   return {
@@ -84,14 +86,22 @@ export class ScoreInputs {
   }
 }
 
-/** Copies the step's rows of a mask or bias to dst[dstAt …] (row stride `spanStride` elements); returns
- *  that stride, or 0 when the view is broadcast over rows (one row copied). */
+/** Copies the step's rows of a mask or bias to dst[dstAt …] (row stride `spanStride` elements), each
+ *  chunk row from its own head's row; returns that stride, or 0 when every row of the step reads the
+ *  same one (broadcast over rows, and over heads or a one-head tile: one row copied). */
 function copySlice<A extends Float32Array | Uint8Array>(dst: A, dstAt: number, view: Broadcast4<FloatArray | Uint8Array>, data: A,
-  spanStride: number, { b, h, r0, rows, from, keys }: StepKeys): number {
-  const first = view.offset + b * view.strideB + h * view.strideH + from * view.strideCol;
-  const sharedRow = view.strideRow === 0;
-  for (let r = 0; r < (sharedRow ? 1 : rows); r++) {
-    copyStridedRow(dst, dstAt + r * spanStride, data, first + (r0 + r) * view.strideRow, view.strideCol, keys);
+  spanStride: number, { tileRows, rowFrom, rows, from, keys }: StepKeys): number {
+  const first = view.offset + tileRows.b * view.strideB + from * view.strideCol;
+  const runs = headRuns(tileRows, rowFrom, rows);
+  if (view.strideRow === 0 && (view.strideH === 0 || runs.length === 1)) {
+    copyStridedRow(dst, dstAt, data, first + runs[0].head * view.strideH, view.strideCol, keys);
+    return 0;
   }
-  return sharedRow ? 0 : spanStride;
+  for (const { head, first: r, queryRow, count } of runs) {
+    for (let k = 0; k < count; k++) {
+      copyStridedRow(dst, dstAt + (r + k * tileRows.heads) * spanStride, data,
+        first + head * view.strideH + (queryRow + k) * view.strideRow, view.strideCol, keys);
+    }
+  }
+  return spanStride;
 }
