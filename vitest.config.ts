@@ -39,6 +39,7 @@ export default defineConfig({
             'test/wasm-kernel-tiling.test.ts', 'test/wasm-gemm.test.ts', 'test/wasm-float16.test.ts',
             'test/nonfinite.test.ts', 'test/wasm-kv-pieces.test.ts', 'test/large-scale.test.ts',
             'test/tile-pause.test.ts', 'test/variants-golden.test.ts', 'test/variants-property.test.ts', 'test/paged-attention.test.ts',
+            'test/gqa-group.test.ts',
           ],
         },
       },
