@@ -3,7 +3,8 @@
 // resumed each time on a fresh kernel instance (as on another thread, with nothing cached), must give
 // the bits of the tile run straight through; a 'stop' must abandon the tile at its first check.
 // Both kernels; layouts the pool produces: several spans per chunk, several chunks per tile (mask and
-// bias slices), attention weights, split-KV partials, K/V from a KvCache (pieces).
+// bias slices), attention weights, split-KV partials, K/V from a KvCache (pieces), tiles holding the query
+// heads of a kv head (grouped-query tiles: a pause mid-tile resumes at a chunk of mixed heads).
 
 import { describe, expect, it } from 'vitest';
 import { ATTENTION_TILE, tileCount, type AttentionJob, type Kernel, type SplitKv } from '../dist/workers/kernels/jobs.js';
@@ -29,7 +30,14 @@ const kernels: ReadonlyArray<{ name: string; fresh: () => Kernel }> = [
   },
 ];
 
-interface PauseCase { readonly label: string; readonly spec: AttentionCase; readonly split?: number; readonly kvSource?: boolean }
+interface PauseCase {
+  readonly label: string;
+  readonly spec: AttentionCase;
+  readonly split?: number;
+  readonly kvSource?: boolean;
+  /** Tiles hold all H / Hkv query heads of a kv head, as the planner makes them for GQA. */
+  readonly grouped?: boolean;
+}
 const mb = (seed: number, Sq: number, Sk: number) => {
   const rng = new Rng(seed);
   return { mask: randomBroadcastable([1, 1, Sq, Sk], rng, 'mask'), bias: randomBroadcastable([1, 1, Sq, Sk], rng, 'bias') };
@@ -42,6 +50,9 @@ const cases: readonly PauseCase[] = [
   { label: 'attention weights', spec: { seed: 3, B: 1, H: 1, Hkv: 1, Sq: 64, Sk: 8000, D: 32, Dv: 32, weights: true } },
   { label: 'split-KV partials', spec: { seed: 4, B: 1, H: 2, Hkv: 2, Sq: 48, Sk: 5000, D: 32, Dv: 32 }, split: 2048 },
   { label: 'K/V from a KvCache (pieces)', spec: { seed: 5, B: 1, H: 2, Hkv: 1, Sq: 64, Sk: 9000, D: 64, Dv: 64, causal: true }, kvSource: true },
+  // 4 heads × 64 rows = 256 tile rows: wasm chunks of 128, so a pause lands in either chunk.
+  { label: 'grouped-query tiles (4 heads a tile)', spec: { seed: 6, B: 1, H: 8, Hkv: 2, Sq: 64, Sk: 8300, D: 32, Dv: 32, causal: true }, grouped: true },
+  { label: 'grouped-query tiles, split-KV', spec: { seed: 7, B: 1, H: 6, Hkv: 2, Sq: 3, Sk: 20000, D: 64, Dv: 64, causal: true }, grouped: true, split: 8192 },
 ];
 
 function splitKv(job: AttentionJob, keysPerSplit: number): SplitKv {
@@ -55,7 +66,12 @@ function splitKv(job: AttentionJob, keysPerSplit: number): SplitKv {
 /** A fresh job of the case: every tile (split) of every head, 128-row tiles. */
 function jobOf(c: PauseCase): AttentionJob {
   const { B, H, Sq } = c.spec;
-  const base = attentionJob(attentionInputs(c.spec), attentionTiles(B, H, Sq, [128]));
+  const perHead = attentionJob(attentionInputs(c.spec), attentionTiles(B, H, Sq, [128]));
+  const group = H / c.spec.Hkv;
+  const base = c.grouped ? {
+    ...perHead,
+    tiles: ATTENTION_TILE.pack(ATTENTION_TILE.unpack(perHead.tiles).filter((t) => t.h % group === 0).map((t) => ({ ...t, heads: group }))),
+  } : perHead;
   const kvSource = c.kvSource ? { kvSource: { id: 1, epoch: 1 } } : {};
   if (c.split === undefined) return { ...base, ...kvSource };
   const split = splitKv(base, c.split);

@@ -30,8 +30,7 @@ export interface AttentionShape extends KeyRangeShape {
  * an ALiBi job keeps one head per tile.
  */
 export function tileHeads(shape: Pick<AttentionShape, 'H' | 'Hkv' | 'alibi'>): number {
-  const group = shape.H / (shape.Hkv ?? shape.H);
-  return shape.alibi || !Number.isInteger(group) ? 1 : group;
+  return shape.alibi ? 1 : shape.H / (shape.Hkv ?? shape.H); // validation made Hkv divide H
 }
 
 /** The splits some row can see: [first, first + count) of length keysPerSplit. */
