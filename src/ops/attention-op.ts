@@ -30,16 +30,23 @@ export function attentionFlops(a: Pick<AttentionArgs, 'B' | 'H' | 'Sq' | 'Sk' | 
   return perPair * scoredPairs(a.Sq, a.Sk, a.causal, a.topLeft);
 }
 
+/** Where a job reads K and V (see runAttention). */
+export interface AttentionKv {
+  readonly k: View4<FloatArray | StoredArray>;
+  readonly v: View4<FloatArray | StoredArray>;
+  readonly kvSource?: KvSource;
+  readonly kvStorage?: KvStorage;
+  readonly kvRing?: KvRing;
+  readonly paged?: PagedKv;
+}
+
 /** `args`' inputs are on shared memory (shared-inputs.ts). `kv`: where the kernels read K and V — by
  *  default args.k and args.v; a KvCache passes strided views over its own buffers instead, the
  *  identity of those buffers, for float16 / int8 caches how they are stored, and for a wrapped window
  *  cache its ring (kv-cache.ts); a paged sequence its snapshot's pages (paged-call.ts). */
 export async function runAttention(
   args: AttentionArgs, run: AttentionRun,
-  kv: {
-    readonly k: View4<FloatArray | StoredArray>; readonly v: View4<FloatArray | StoredArray>;
-    readonly kvSource?: KvSource; readonly kvStorage?: KvStorage; readonly kvRing?: KvRing; readonly paged?: PagedKv;
-  } = {
+  kv: AttentionKv = {
     k: contiguous4(args.k.data, args.Hkv, args.Sk, args.D),
     v: contiguous4(args.v.data, args.Hkv, args.Sk, args.Dv),
   },

@@ -15,9 +15,8 @@ import { DTYPES, dtypeOf } from '../../workers/dtypes.js';
 import { runAttention } from '../ops/attention-op.js';
 import { runMha, type MultiHeadAttentionResult } from '../ops/mha-op.js';
 import { runRotary } from '../ops/rotary-op.js';
-import { KvCache, snapshotKvCache } from '../kv-cache.js';
-import { PagedKvCache, PagedSequence, createPagedKvCache, pagedLayoutOf, type PagedKvCacheOptions } from '../paged/index.js';
-import { pagedKvOf, pagedValidation } from '../ops/paged-call.js';
+import { KvCache } from '../kv-cache.js';
+import { PagedKvCache, PagedSequence, createPagedKvCache, type PagedKvCacheOptions } from '../paged/index.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionArgs, AttentionOptions } from '../validate/attention-args.js';
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
@@ -34,6 +33,7 @@ import { resolvePoolOptions, type AttentionPoolOptions } from './pool-options.js
 import { poolHooksOf } from './pool-hooks.js';
 import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import { poolWasmKernels } from './wasm-build.js';
+import { holdAll, holdKv, isHeldKvSource, type HeldKv } from './held-kv.js';
 import { CallScratch, ScratchPool } from './scratch-pool.js';
 import { closeBoard, ServeTasks } from './serve-tasks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
@@ -146,8 +146,7 @@ export class AttentionPool {
   attention(q: Tensor<Float32Array>, sequence: PagedSequence, options?: AttentionOptions<Float32Array>): Promise<Tensor<Float32Array>>;
   async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray> | PagedSequence,
     vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
-    if (kOrCache instanceof KvCache) return this.#attentionOverCache(q, kOrCache, vOrOptions, options);
-    if (kOrCache instanceof PagedSequence) return this.#attentionOverSequence(q, kOrCache, vOrOptions, options);
+    if (isHeldKvSource(kOrCache)) return this.#attentionOverHeld(q, holdKv(kOrCache, this.#stores, 'attention'), vOrOptions, options);
     // Everything up to #call's first await runs synchronously with the call: the arguments are read
     // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
     const admitted = this.#admission.attention(q, kOrCache, vOrOptions, options);
@@ -155,23 +154,26 @@ export class AttentionPool {
     return this.#call('attention', args.signal, admitted, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
   }
 
-  /** Many independent attention calls as one: each request over its own q, k and v, or over a KvCache,
-   *  with its own options (attention's, but for signal: the batch has one). Their tiles run as one
-   *  phase, pulled from one counter, and outs[i] has exactly the bits of attention() for request i.
-   *  Errors name the request; the batch is admitted, bounded (maxCallBytes) and aborted as one call. */
+  /** Many independent attention calls as one: each request over its own q, k and v, or over a KvCache
+   *  or a sequence of a paged store this pool made, with its own options (attention's, but for signal:
+   *  the batch has one). Their tiles run as one phase, pulled from one counter, and outs[i] has exactly
+   *  the bits of attention() for request i. Errors name the request; the batch is admitted, bounded
+   *  (maxCallBytes) and aborted as one call. Caches and sequences are held (snapshots) synchronously
+   *  with the call and all released when the batch settles, or at once when it is refused. */
   async attentionBatch<A extends FloatArray = Float32Array>(requests: readonly AttentionRequest<A>[], options?: BatchOptions): Promise<Tensor<A>[]> {
-    const { requests: read, signal } = readBatchRequests(requests, options, (value): value is KvCache<FloatArray> => value instanceof KvCache);
-    const snapshots = read.map((request) => request.kv && snapshotKvCache(request.kv)); // as of the call, like attention()
-    const release = () => { for (const snapshot of snapshots) snapshot?.release(); };
+    const { requests: read, signal } = readBatchRequests(requests, options, isHeldKvSource);
+    // As of the call, like attention(); the same sequence twice is held twice.
+    const held = holdAll(read, (request, i) => request.kv && holdKv(request.kv, this.#stores, 'attentionBatch', `requests[${i}].kv`));
+    const release = () => { for (const h of held) h?.release(); };
     let admitted: Admitted<readonly AttentionArgs[]>;
     try {
-      admitted = this.#admission.attentionBatch(read, snapshots);
+      admitted = this.#admission.attentionBatch(read, held);
     } catch (err) {
       release();
       throw err;
     }
     const outs = await this.#call('attentionBatch', signal, admitted, (ctx) =>
-      everyOne(admitted.args.map((args, i) => runAttention(args, this.#run(ctx, args.q.data), snapshots[i]))), release);
+      everyOne(admitted.args.map((args, i) => runAttention(args, this.#run(ctx, args.q.data), held[i]?.job))), release);
     return outs as Tensor<A>[];
   }
 
@@ -190,38 +192,18 @@ export class AttentionPool {
     return store;
   }
 
-  #attentionOverSequence(q: unknown, sequence: PagedSequence, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
-    if (!this.#stores.has(sequence.store)) {
-      throw new TypeError('attention: the second argument must be a sequence of a paged store this pool created ' +
-        '(pool.createPagedKvCache), got a sequence of a store made by another pool or by createPagedKvCache() alone');
-    }
-    const snapshot = sequence.snapshot('attention'); // synchronous with the call: later appends are not read
-    const store = pagedLayoutOf(sequence.store);
+  /** A call over a KvCache or a paged sequence, held (`held`) synchronously with the call: later
+   *  appends are not read; released when the call settles or is refused. */
+  #attentionOverHeld(q: unknown, held: HeldKv, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
     let admitted: Admitted<AttentionArgs>;
     try {
-      const { layout, keys, values, holder } = pagedValidation(store);
-      admitted = this.#admission.cachedAttention(layout, { keys, values, length: snapshot.length, gap: undefined }, q, options, extra, holder);
+      admitted = this.#admission.cachedAttention(held.layout, held.kv, q, options, extra, held.holder);
     } catch (err) {
-      snapshot.release();
+      held.release();
       throw err;
     }
     const { args } = admitted;
-    return this.#call('attention', args.signal, admitted, (ctx) =>
-      runAttention(args, this.#run(ctx, args.q.data), pagedKvOf(store, snapshot)), snapshot.release);
-  }
-
-  #attentionOverCache(q: unknown, cache: KvCache<FloatArray>, options: unknown, extra: unknown): Promise<Tensor<FloatArray>> {
-    const snapshot = snapshotKvCache(cache); // synchronous with the call: later appends are not read
-    let admitted: Admitted<AttentionArgs>;
-    try {
-      admitted = this.#admission.cachedAttention(cache, snapshot, q, options, extra);
-    } catch (err) {
-      snapshot.release();
-      throw err;
-    }
-    const { args } = admitted;
-    return this.#call('attention', args.signal, admitted, (ctx) =>
-      runAttention(args, this.#run(ctx, args.q.data), snapshot), snapshot.release);
+    return this.#call('attention', args.signal, admitted, (ctx) => runAttention(args, this.#run(ctx, args.q.data), held.job), held.release);
   }
 
   /** The multi-head attention layer (torch.nn.MultiheadAttention, batch_first=True):

@@ -10,15 +10,15 @@ import { mhaFlops } from '../ops/mha-op.js';
 import { rotaryFlops } from '../ops/rotary-op.js';
 import { shareAttentionInputs, shareMhaInputs, shareRotaryInputs } from '../ops/shared-inputs.js';
 import type { SplitKvSetting } from '../plan/split-kv-setting.js';
-import type { KvSnapshot } from '../kv-cache.js';
 import { optionInputsOf, outputsOf, validateAttentionArgs, type AttentionArgs } from '../validate/attention-args.js';
 import { inRequest, type ReadRequest } from '../validate/batch-args.js';
 import { checkAllApart, type NamedData } from '../validate/overlap.js';
 import { allocationBytes, checkCallBytes, type Allocation } from '../validate/call-bytes.js';
-import { cacheBuffersOf, validateCachedAttentionArgs, type KvCacheLayout, type KvHolder } from '../validate/kv-cache-args.js';
+import { validateCachedAttentionArgs, type KvCacheLayout, type KvHolder } from '../validate/kv-cache-args.js';
 import { validateMhaArgs, type MhaArgs } from '../validate/mha-args.js';
 import { validateRotaryArgs, type RotaryArgs } from '../validate/rotary-args.js';
 import { checkAllocationLengths } from '../validate/typed-array-limit.js';
+import type { CachedKv, HeldKv } from './held-kv.js';
 import { CallScratch, type ScratchPool } from './scratch-pool.js';
 
 /** Below this many flops a call runs on the calling thread: ~50 µs per message to a worker and back
@@ -50,9 +50,6 @@ export interface Admitted<A> extends Placement {
   readonly copies: CallScratch | undefined;
 }
 
-/** What a call over a KvCache reads: its snapshot's buffers and length (kv-cache.ts). */
-type CachedKv = Pick<KvSnapshot, 'keys' | 'values' | 'length' | 'gap'>;
-
 export class CallAdmission {
   /** `scratch`: where copies of non-shared inputs go (the pool's, reused); without it, new buffers. */
   constructor(private readonly maxCallBytes: number, readonly splitKv: SplitKvSetting, private readonly scratch?: ScratchPool) {}
@@ -74,18 +71,18 @@ export class CallAdmission {
 
   /** attentionBatch's requests, each checked as attention() checks a call (errors name the request),
    *  then all of them against each other's outputs, and bounded together: a batch is one call.
-   *  `snapshots[i]`: request i's KvCache as of the call, when it has one. */
-  attentionBatch(requests: readonly ReadRequest[], snapshots: readonly (CachedKv | undefined)[]): Admitted<readonly AttentionArgs[]> {
+   *  `held[i]`: request i's KvCache or paged sequence as of the call, when it has one (held-kv.ts). */
+  attentionBatch(requests: readonly ReadRequest[], held: readonly (Pick<HeldKv, 'layout' | 'kv' | 'holder' | 'buffersAs'> | undefined)[]): Admitted<readonly AttentionArgs[]> {
     const checked: AttentionArgs[] = [];
     const allocations: Allocation[] = [];
     const outputs: NamedData[] = [], inputs: NamedData[] = [];
     let flops = 0;
     requests.forEach((request, i) => {
-      const snapshot = snapshots[i];
+      const kv = held[i];
       let args: AttentionArgs;
       try {
-        args = request.kv && snapshot
-          ? validateCachedAttentionArgs(request.kv, snapshot.keys, snapshot.values, snapshot.length, snapshot.gap, request.q, request.options, undefined)
+        args = kv
+          ? validateCachedAttentionArgs(kv.layout, kv.kv.keys, kv.kv.values, kv.kv.length, kv.kv.gap, request.q, request.options, undefined, kv.holder)
           : validateAttentionArgs(request.q, request.k, request.v, request.options);
       } catch (err) {
         throw inRequest(err, i);
@@ -93,9 +90,9 @@ export class CallAdmission {
       checked.push(args);
       flops += attentionFlops(args);
       const named = (list: readonly NamedData[]) => list.map(({ name, data }) => ({ name: `requests[${i}].${name}`, data }));
-      for (const a of attentionAllocations(args, this.splitKv, snapshot !== undefined)) allocations.push({ ...a, name: `requests[${i}]: ${a.name}` });
+      for (const a of attentionAllocations(args, this.splitKv, kv !== undefined)) allocations.push({ ...a, name: `requests[${i}]: ${a.name}` });
       outputs.push(...named(outputsOf(args)));
-      inputs.push(...named(optionInputsOf(args)), ...named(snapshot ? cacheBuffersOf(snapshot.keys, snapshot.values, "kv's") : [{ name: 'k', data: args.k.data }, { name: 'v', data: args.v.data }]));
+      inputs.push(...named(optionInputsOf(args)), ...named(kv ? kv.buffersAs("kv's") : [{ name: 'k', data: args.k.data }, { name: 'v', data: args.v.data }]));
     });
     checkAllApart('attentionBatch', outputs, inputs);
     const placement = this.#bound('attentionBatch', flops, allocations);

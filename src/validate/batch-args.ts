@@ -4,6 +4,7 @@
 
 import { rangeError, typeError } from '../errors.js';
 import type { KvCache } from '../kv-cache.js';
+import type { PagedSequence } from '../paged/paged-sequence.js';
 import type { FloatArray, Tensor } from '../tensor.js';
 import type { AttentionOptions } from './attention-args.js';
 import { checkSignal, readOptions } from './tensor-arg.js';
@@ -16,10 +17,11 @@ export const MAX_BATCH_REQUESTS = 1 << 16;
 /** A request's options: pool.attention's, but for `signal` (the batch has one, for all of them). */
 export type BatchRequestOptions<A extends FloatArray = Float32Array> = Omit<AttentionOptions<A>, 'signal'>;
 
-/** One independent attention call of a batch: over its own q, k and v, or over a KvCache. */
+/** One independent attention call of a batch: over its own q, k and v, or over a KvCache or a sequence
+ *  of a paged store (pool.createPagedKvCache; q float32, as pool.attention over it). */
 export type AttentionRequest<A extends FloatArray = Float32Array> =
   | { readonly q: Tensor<A>; readonly k: Tensor<A>; readonly v: Tensor<A>; readonly kv?: undefined; readonly options?: BatchRequestOptions<A> }
-  | { readonly q: Tensor<A>; readonly kv: KvCache<A>; readonly k?: undefined; readonly v?: undefined; readonly options?: BatchRequestOptions<A> };
+  | { readonly q: Tensor<A>; readonly kv: KvCache<A> | PagedSequence; readonly k?: undefined; readonly v?: undefined; readonly options?: BatchRequestOptions<A> };
 
 export interface BatchOptions {
   readonly signal?: AbortSignal;
@@ -30,23 +32,26 @@ export interface ReadRequest {
   readonly q: unknown;
   readonly k?: unknown;
   readonly v?: unknown;
-  /** A KvCache (checked here). */
-  readonly kv?: KvCache<FloatArray>;
+  /** A KvCache or a paged sequence (checked here). */
+  readonly kv?: HeldKvSource;
   readonly options: unknown;
 }
 
-/** `isCache`: whether a value is a KvCache (the pool's check, kept out of this module's imports). */
-export function readBatchRequests(requestsIn: unknown, optionsIn: unknown, isCache: (value: unknown) => value is KvCache<FloatArray>):
+/** What a request's kv may be. */
+export type HeldKvSource = KvCache<FloatArray> | PagedSequence;
+
+/** `isKv`: whether a value is a KvCache or a paged sequence (the pool's check, kept out of this module's imports). */
+export function readBatchRequests(requestsIn: unknown, optionsIn: unknown, isKv: (value: unknown) => value is HeldKvSource):
   { readonly requests: readonly ReadRequest[]; readonly signal: AbortSignal | undefined } {
   const options = readOptions(OP, optionsIn, ['signal']);
   const signal = checkSignal(OP, options.signal);
   if (!Array.isArray(requestsIn)) throw typeError(OP, 'requests', 'an array of requests ({ q, k, v, options? } or { q, kv, options? })', requestsIn);
   if (requestsIn.length > MAX_BATCH_REQUESTS) throw rangeError(OP, 'requests.length', `at most ${MAX_BATCH_REQUESTS}`, requestsIn.length);
-  const requests = Array.from(requestsIn as unknown[], (request, i) => readRequest(request, `requests[${i}]`, isCache));
+  const requests = Array.from(requestsIn as unknown[], (request, i) => readRequest(request, `requests[${i}]`, isKv));
   return { requests, signal };
 }
 
-function readRequest(request: unknown, name: string, isCache: (value: unknown) => value is KvCache<FloatArray>): ReadRequest {
+function readRequest(request: unknown, name: string, isKv: (value: unknown) => value is HeldKvSource): ReadRequest {
   if (request === null || typeof request !== 'object') throw typeError(OP, name, 'a request object ({ q, k, v, options? } or { q, kv, options? })', request);
   const { q, k, v, kv, options } = request as Record<string, unknown>;
   for (const key of Object.keys(request)) {
@@ -57,7 +62,7 @@ function readRequest(request: unknown, name: string, isCache: (value: unknown) =
   }
   if (kv === undefined) return { q, k, v, options };
   if (k !== undefined || v !== undefined) throw new RangeError(`${OP}: ${name} has both kv and k/v: give one or the other`);
-  if (!isCache(kv)) throw typeError(OP, `${name}.kv`, 'a KvCache (pool.createKvCache)', kv);
+  if (!isKv(kv)) throw typeError(OP, `${name}.kv`, 'a KvCache (pool.createKvCache) or a sequence of a paged store (store.sequence())', kv);
   return { q, kv, options };
 }
 
