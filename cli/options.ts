@@ -57,6 +57,16 @@ export function positiveIntList(option: string): (value: unknown) => number[] {
   };
 }
 
+/** "a,b" → ['a', 'b'], each one of `names` (duplicates dropped, order kept). */
+export function nameList<T extends string>(option: string, names: readonly T[]): (value: unknown) => T[] {
+  return (value) => {
+    const items = String(value).split(',').map((item) => item.trim());
+    const bad = items.find((item) => !names.includes(item as T));
+    if (bad !== undefined) throw new UsageError(`--${option} must be ${names.join(', ')} or a comma-separated list of them, got ${JSON.stringify(String(value))}`);
+    return [...new Set(items as T[])];
+  };
+}
+
 const BYTE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
 
 /** "64MiB", "1.5GiB", "1048576" → bytes (a whole number); "Infinity" stays Infinity (no bound). */

@@ -1,6 +1,6 @@
-// `attnpool bench --mode serve` end to end on tiny settings: --json carries every side at every thread
-// count with figures consistent with each other and with the K/V bytes counted here from the storage
-// rules; the first step of every side is within its bound of a float64 reference (the bench's own,
+// `attnpool bench --mode serve` end to end on tiny settings: --json carries every side (a KvCache per
+// stream and one paged store, per dtype) at every thread count with figures consistent with each other
+// and with the K/V bytes counted here from the storage rules; the first step of every side is within its bound of a float64 reference (the bench's own,
 // itself checked below on cases solved by hand); onnxruntime's kernel time never exceeds the wall time
 // of the same runs; the text output has its header, bandwidth line, tables and RSS line; bad flags exit 2.
 
@@ -50,7 +50,7 @@ describe('attnpool bench --mode serve', () => {
     const doc = JSON.parse(result.stdout) as ServeDoc;
     expect([doc.command, doc.mode]).toEqual(['bench', 'serve']);
     expect(doc.settings).toMatchObject({ streams: 3, heads: 4, kvHeads: 2, headDim: 40, minLength: 64, maxLength: 200, steps: 2, warmup: 1,
-      threads: [1, 2], kvDtypes: ['float32', 'float16', 'int8'], attentionBatch: true });
+      threads: [1, 2], kvDtypes: ['float32', 'float16', 'int8'], stores: ['cache', 'paged'], attentionBatch: true });
     expect([...doc.initialLengths].sort((a, b) => a - b)).toEqual([64, 132, 200]); // spread evenly over the range
     expect(doc.bandwidth!.bufferBytes).toBe(512 * 2 ** 20);
     for (const gbps of [doc.bandwidth!.oneThreadGBps, doc.bandwidth!.twoThreadsGBps]) expect(gbps).toBeGreaterThan(0.1);
@@ -62,8 +62,8 @@ describe('attnpool bench --mode serve', () => {
     const meanPositions = doc.initialLengths.reduce((n, l) => n + l + 1.5, 0);
     for (const c of doc.configurations) {
       expect(c.sides.map((r) => `${r.impl} ${r.how} ${r.dtype}`)).toEqual([
-        'attnpool KvCache float32', 'attnpool KvCache float16', 'attnpool KvCache int8',
-        'onnxruntime GQA, output only (wall) float32', 'onnxruntime GQA, in place (wall) float32', 'onnxruntime GQA, in place (kernel, profiler) float32',
+        'attnpool KvCache float32', 'attnpool paged float32', 'attnpool KvCache float16', 'attnpool paged float16',
+        'attnpool KvCache int8', 'attnpool paged int8', 'onnxruntime GQA, output only (wall) float32', 'onnxruntime GQA, in place (wall) float32', 'onnxruntime GQA, in place (kernel, profiler) float32',
       ]);
       for (const r of c.sides) {
         const what = `${c.threads} threads ${r.impl} ${r.how} ${r.dtype}`;
@@ -74,17 +74,19 @@ describe('attnpool bench --mode serve', () => {
         expect(r.kvGBps, what).toBeCloseTo((meanPositions * HKV * BYTES_PER_POSITION[r.dtype]!) / (r.medianMs / 1000) / 1e9, 9);
         expect(r.maxAbsDiff, what).toBeLessThanOrEqual(BOUND[r.dtype]!);
       }
-      // float16 and int8 storage round: their error is real, not a copy of float32's.
-      expect(c.sides[1]!.maxAbsDiff).toBeGreaterThan(c.sides[0]!.maxAbsDiff);
+      // float16 and int8 storage round: their error is real, not a copy of float32's; a paged store's first
+      // step has its KvCache twin's bits, so the same error.
       expect(c.sides[2]!.maxAbsDiff).toBeGreaterThan(c.sides[0]!.maxAbsDiff);
-      const [inPlaceWall, kernel] = [c.sides[4]!, c.sides[5]!];
+      expect(c.sides[4]!.maxAbsDiff).toBeGreaterThan(c.sides[0]!.maxAbsDiff);
+      for (const at of [0, 2, 4]) expect(c.sides[at + 1]!.maxAbsDiff).toBe(c.sides[at]!.maxAbsDiff);
+      const [inPlaceWall, kernel] = [c.sides[7]!, c.sides[8]!];
       expect(kernel.medianMs).toBeLessThanOrEqual(inPlaceWall.medianMs); // the node's time is part of each run's wall time
       expect(c.ortVsAttnpool).toBeLessThanOrEqual(1e-5);
     }
   });
 
   it.concurrent('text, Promise.all, no bandwidth: header, one table per thread count, RSS line', async () => {
-    const result = await runCli([...TINY, '--threads', '2', '--no-attention-batch', '--no-bandwidth']);
+    const result = await runCli([...TINY, '--threads', '2', '--no-attention-batch', '--no-bandwidth', '--store', 'cache']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const out = result.stdout;
@@ -92,16 +94,32 @@ describe('attnpool bench --mode serve', () => {
     expect(out).toMatch(/^machine: .+, \d+ CPUs, Node v[\d.]+ \(shared with other work: compare rows of one run\)$/m);
     expect(out).toMatch(/^streaming read: not measured \(--no-bandwidth\)$/m);
     expect(out).toMatch(/^2 threads, kernel (js|wasm \((simd|relaxed-simd) build\))$/m);
-    expect(out).toMatch(/^side +tokens\/s +ms\/step median +min–max +K\/V GB\/s +of read b\/w +vs ORT kernel +max \|Δ\| vs float64$/m);
-    expect(out.match(/^attnpool KvCache float32 +\d+ +[\d.]+ +[\d.]+–[\d.]+ +[\d.]+ +— +— +\d\.\de-\d+$/gm)).toHaveLength(1);
+    expect(out).toMatch(/^side +tokens\/s +ms\/step median +min–max +K\/V GB\/s +of read b\/w +vs ORT kernel +vs KvCache +max \|Δ\| vs float64$/m);
+    expect(out.match(/^attnpool KvCache float32 +\d+ +[\d.]+ +[\d.]+–[\d.]+ +[\d.]+ +— +— +— +\d\.\de-\d+$/gm)).toHaveLength(1);
+    expect(out).not.toMatch(/^attnpool paged/m);
     expect(out).not.toMatch(/^onnxruntime|onnxruntime counted/m); // no peer asked for: no rows, no note about its bytes
     expect(out).toMatch(/^peak RSS [\d.]+ GiB: process\.resourceUsage\(\)\.maxRSS/m);
+  });
+
+  it.concurrent('--store paged: one paged side per dtype, its speed-up over the KvCache left out (no KvCache row), first steps within bounds', async () => {
+    const result = await runCli([...TINY, '--threads', '2', '--no-bandwidth', '--store', 'paged', '--kv-dtype', 'int8,float32']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const out = result.stdout;
+    const rows = out.match(/^attnpool .+$/gm)!;
+    expect(rows.map((row) => row.split(/ {2,}/)[0])).toEqual(['attnpool paged int8', 'attnpool paged float32']);
+    for (const row of rows) {
+      const cells = row.split(/ {2,}/);
+      expect(cells[7]).toBe('—'); // vs KvCache: none in this run
+      expect(Number(cells[8])).toBeLessThanOrEqual(BOUND[cells[0]!.split(' ')[2]!]!);
+    }
   });
 
   it.concurrent.each([
     [['--steps', '0'], /--steps must be a positive integer, got 0/],
     [['--min-len', '300', '--max-len', '200'], /--min-len \(300\) must be at most --max-len \(200\)/],
     [['--kv-dtype', 'float64'], /--kv-dtype must be float32, float16, int8 or a comma-separated list of them, got "float64"/],
+    [['--store', 'cache,pages'], /--store must be cache, paged or a comma-separated list of them, got "cache,pages"/],
     [['--batch', '2'], /--batch 2: --mode serve steps streams of B = 1 each/],
     [['--seq', '128'], /--seq is read only with --mode attention or mha or dispatch/],
     [['--causal'], /--causal: --mode serve always decodes causally/],
@@ -115,7 +133,7 @@ describe('attnpool bench --mode serve', () => {
   });
 
   it.concurrent('serve-only options are refused in the other modes', async () => {
-    for (const args of [['bench', '--min-len', '10'], ['bench', '--mode', 'dispatch', '--steps', '3'], ['bench', '--no-attention-batch']]) {
+    for (const args of [['bench', '--min-len', '10'], ['bench', '--mode', 'dispatch', '--steps', '3'], ['bench', '--no-attention-batch'], ['bench', '--mode', 'dispatch', '--store', 'paged']]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/is read only with --mode serve/);

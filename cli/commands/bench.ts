@@ -5,6 +5,7 @@ import { benchDispatch, checkDispatchFits, DISPATCH_DEFAULTS, dispatchOptions, d
 import type { DecodeKvDtype } from '../bench/dispatch/shapes.js';
 import { benchServe, checkServeFits, SERVE_DEFAULTS, serveOptions } from '../bench/serve/command.js';
 import type { ServeSettings } from '../bench/serve/run.js';
+import type { StoreName } from '../bench/serve/backends.js';
 import { machineInfo } from '../bench/machine.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { openOrtSide, type OrtSide } from '../bench/ort-side.js';
@@ -45,6 +46,7 @@ interface ParsedBenchArgs {
   mixDuration?: number;
   streams?: number;
   kvDtype?: DecodeKvDtype[];
+  store?: StoreName[];
   minLen?: number;
   maxLen?: number;
   steps?: number;
@@ -116,7 +118,7 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
     .example('$0 bench --mode mha --heads 8 --kv-heads 2', 'a grouped-query layer (onnxruntime has none to compare)')
     .example('$0 bench --seq 256 --repeat 3 --json > bench.json', 'machine-readable results')
     .example('$0 bench --mode dispatch --threads 1,2,8,16,32,64', 'per-call cost of small calls against the thread count')
-    .example('$0 bench --mode serve --streams 32 --kv-dtype float32,float16,int8 --vs ort', '32 streams decoding together, beside onnxruntime') as unknown as Argv<ParsedBenchArgs>;
+    .example('$0 bench --mode serve --streams 32 --kv-dtype float32,float16,int8 --vs ort', '32 streams decoding together, a KvCache each and one paged store, beside onnxruntime') as unknown as Argv<ParsedBenchArgs>;
 }
 
 type ModeArgs =
@@ -127,7 +129,7 @@ type ModeArgs =
 /** Options that only some modes read: given to another mode, they are refused rather than ignored. */
 const MODE_ONLY: readonly (readonly [keyof ParsedBenchArgs, string, readonly BenchCommandMode[]])[] = [
   ['kvLength', '--kv-length', ['dispatch']], ['concurrency', '--concurrency', ['dispatch']], ['mixDuration', '--mix-duration', ['dispatch']],
-  ['streams', '--streams', ['dispatch', 'serve']], ['kvDtype', '--kv-dtype', ['dispatch', 'serve']],
+  ['streams', '--streams', ['dispatch', 'serve']], ['kvDtype', '--kv-dtype', ['dispatch', 'serve']], ['store', '--store', ['serve']],
   ['minLen', '--min-len', ['serve']], ['maxLen', '--max-len', ['serve']], ['steps', '--steps', ['serve']],
   ['attentionBatch', '--attention-batch', ['serve']], ['bandwidth', '--bandwidth', ['serve']],
   ['seq', '--seq', ['attention', 'mha', 'dispatch']], ['repeat', '--repeat', ['attention', 'mha', 'dispatch']],
@@ -148,7 +150,7 @@ function serveModeArgs(args: ParsedBenchArgs): ModeArgs {
     settings: {
       streams: args.streams ?? d.streams, heads: args.heads, kvHeads: args.kvHeads ?? args.heads, headDim: args.headDim,
       minLength: args.minLen ?? d.minLength, maxLength: args.maxLen ?? d.maxLength, warmupSteps: args.warmup ?? d.warmup,
-      steps: args.steps ?? d.steps, seed: args.seed, threads: args.threads ?? [...d.threads], dtypes: args.kvDtype ?? [...d.kvDtypes],
+      steps: args.steps ?? d.steps, seed: args.seed, threads: args.threads ?? [...d.threads], dtypes: args.kvDtype ?? [...d.kvDtypes], stores: args.store ?? [...d.stores],
       batched: args.attentionBatch ?? true, bandwidth: args.bandwidth ?? true, pool: { kernel: args.kernel, wasmBuild: args.wasmBuild },
     },
   };

@@ -3,7 +3,7 @@
 
 import { totalmem } from 'node:os';
 import { UsageError } from '../../errors.js';
-import { durationMs, positiveInt } from '../../options.js';
+import { durationMs, nameList, positiveInt } from '../../options.js';
 import { progressBar } from '../../progress.js';
 import { SERVE_DEFAULTS } from '../serve/command.js';
 import type { KernelArgs } from '../../pool-options.js';
@@ -19,12 +19,7 @@ export const DISPATCH_DEFAULTS = {
 
 /** "float16,int8" → ['float16', 'int8'] (duplicates dropped, order kept). */
 export function kvDtypeList(option: string): (value: unknown) => DecodeKvDtype[] {
-  return (value) => {
-    const items = String(value).split(',').map((item) => item.trim());
-    const bad = items.find((item) => !DECODE_KV_DTYPES.includes(item as DecodeKvDtype));
-    if (bad !== undefined) throw new UsageError(`--${option} must be ${DECODE_KV_DTYPES.join(', ')} or a comma-separated list of them, got ${JSON.stringify(String(value))}`);
-    return [...new Set(items as DecodeKvDtype[])];
-  };
+  return nameList(option, DECODE_KV_DTYPES);
 }
 
 /** Options only --mode dispatch reads (no yargs defaults: other modes refuse them when given). */

@@ -8,12 +8,18 @@ import { positiveInt } from '../../options.js';
 import { progressBar } from '../../progress.js';
 import type { OrtRuntime } from '../../ort/ort-peer.js';
 import type { DecodeKvDtype } from '../dispatch/shapes.js';
+import { storeList, type StoreName } from './backends.js';
 import { bytesPerPosition } from './kv-bytes.js';
+import { pagedCapacity } from './paged-backend.js';
 import { formatServe, serveDocument } from './report.js';
 import { runServeBench, serveTicks, type ServeResult, type ServeSettings } from './run.js';
 
 export const SERVE_DEFAULTS = {
   streams: 32, minLength: 1024, maxLength: 4096, steps: 20, warmup: 2, kvDtypes: ['float32'] as DecodeKvDtype[],
+  // Both: the run is there to compare a paged store with a KvCache per stream, step by step in one
+  // process, so that the shared machine's slow spells land on both alike; `--store paged` alone for a
+  // peak RSS of the pages only.
+  stores: ['cache', 'paged'] as StoreName[],
   threads: [availableParallelism()],
 } as const;
 
@@ -25,6 +31,9 @@ export const serveOptions = {
     coerce: positiveInt('max-len') },
   steps: { requiresArg: true, describe: 'with --mode serve: timed decode steps (each appends one position to every stream)',
     defaultDescription: String(SERVE_DEFAULTS.steps), coerce: positiveInt('steps') },
+  store: { requiresArg: true, describe: `with --mode serve: how attnpool keeps the streams' K/V, a comma-separated list, one side per (store, --kv-dtype): ` +
+    'cache: a KvCache per stream; paged: one pool.createPagedKvCache store for all', defaultDescription: SERVE_DEFAULTS.stores.join(','),
+    coerce: storeList('store') },
   'attention-batch': { type: 'boolean', describe: 'with --mode serve: a step\'s decode calls as one pool.attentionBatch (--no-attention-batch: pool.attention calls under Promise.all)',
     defaultDescription: 'true' },
   bandwidth: { type: 'boolean', describe: 'with --mode serve: measure the machine\'s streaming-read bandwidth (wasm SIMD, 1 and 2 threads, under a second)',
@@ -42,10 +51,13 @@ export function checkServeFits(s: ServeSettings, vsOrt: boolean): void {
   if (vsOrt && s.headDim % 8 !== 0) throw new UsageError(`--vs ort: onnxruntime's GroupQueryAttention needs --head-dim a multiple of 8, got ${s.headDim}`);
   const longest = s.maxLength + s.warmupSteps + s.steps;
   const positions = s.streams * longest * s.kvHeads;
-  const bytes = s.dtypes.reduce((sum, dtype) => sum + positions * bytesPerPosition(dtype, s.headDim), 0) + (vsOrt ? positions * bytesPerPosition('float32', s.headDim) : 0);
+  // A paged store rounds every stream up to whole pages.
+  const held = (store: StoreName) => (store === 'paged' ? pagedCapacity(Array<number>(s.streams).fill(longest)) * s.kvHeads : positions);
+  const stored = s.stores.reduce((sum, store) => sum + held(store), 0);
+  const bytes = s.dtypes.reduce((sum, dtype) => sum + stored * bytesPerPosition(dtype, s.headDim), 0) + (vsOrt ? positions * bytesPerPosition('float32', s.headDim) : 0);
   if (bytes > totalmem() / 2) {
     throw new UsageError(`too large for --mode serve: the caches need up to ${bytes} bytes (--streams ${s.streams}, --max-len ${s.maxLength}, ` +
-      `--kv-heads ${s.kvHeads}, --head-dim ${s.headDim}, --kv-dtype ${s.dtypes.join(',')}${vsOrt ? ', --vs ort' : ''}), more than half of this machine's ${totalmem()} bytes`);
+      `--kv-heads ${s.kvHeads}, --head-dim ${s.headDim}, --kv-dtype ${s.dtypes.join(',')}, --store ${s.stores.join(',')}${vsOrt ? ', --vs ort' : ''}), more than half of this machine's ${totalmem()} bytes`);
   }
 }
 

@@ -5,9 +5,9 @@ import type { StreamBackend } from './stream-backend.js';
 
 export const kvCacheBackend: StreamBackend = {
   name: 'KvCache',
-  open(pool, { kvHeads, headDim, dtype, batched }, streams, initial) {
-    const caches: KvCache[] = Array.from({ length: streams }, (_, i) => {
-      const { k, v, capacity } = initial(i);
+  open(pool, { kvHeads, headDim, dtype, batched }, capacities, initial) {
+    const caches: KvCache[] = capacities.map((capacity, i) => {
+      const { k, v } = initial(i);
       const cache = pool.createKvCache({ batch: 1, kvHeads, headDim, capacity, dtype: dtype as 'float32' });
       cache.append(k, v);
       return cache;

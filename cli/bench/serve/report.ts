@@ -33,16 +33,22 @@ function sideLabel(r: SideResult): string {
   return r.impl === 'attnpool' ? `attnpool ${r.how} ${r.dtype}` : `onnxruntime ${r.how}`;
 }
 
+/** A paged row's speed-up over the KvCache row of its dtype in the same table; '—' for other rows. */
+function vsKvCache(config: ServeConfigResult, r: SideResult): string {
+  const cache = config.sides.find((other) => other.impl === 'attnpool' && other.how === 'KvCache' && other.dtype === r.dtype);
+  return r.impl === 'attnpool' && r.how !== 'KvCache' && cache ? ratio(cache.medianMs / r.medianMs) : '—';
+}
+
 function formatConfig(config: ServeConfigResult, result: ServeResult): string {
   const build = config.wasmVariant ? ` (${config.wasmVariant} build)` : '';
   const ceiling = ceilingGBps(result, config.threads);
   const kernel = config.sides.find((r) => r.how.includes('kernel'));
   const table = formatTable(
-    ['side', 'tokens/s', 'ms/step median', 'min–max', 'K/V GB/s', 'of read b/w', 'vs ORT kernel', 'max |Δ| vs float64'],
+    ['side', 'tokens/s', 'ms/step median', 'min–max', 'K/V GB/s', 'of read b/w', 'vs ORT kernel', 'vs KvCache', 'max |Δ| vs float64'],
     config.sides.map((r) => [
       sideLabel(r), r.tokensPerSecond.toFixed(0), ms(r.medianMs), `${ms(r.minMs)}–${ms(r.maxMs)}`, r.kvGBps.toFixed(1),
       ceiling === null ? '—' : `${((100 * r.kvGBps) / ceiling).toFixed(0)}%`,
-      kernel === undefined ? '—' : ratio(kernel.medianMs / r.medianMs), r.maxAbsDiff.toExponential(1),
+      kernel === undefined ? '—' : ratio(kernel.medianMs / r.medianMs), vsKvCache(config, r), r.maxAbsDiff.toExponential(1),
     ]),
   );
   const agreement = config.ortVsAttnpool === null ? [] : [`onnxruntime vs attnpool float32, first step of every stream: max |Δ| ${config.ortVsAttnpool.toExponential(1)}`];
@@ -71,7 +77,7 @@ export function serveDocument(result: ServeResult, s: ServeSettings) {
     command: 'bench', mode: 'serve', machine: machineInfo(),
     settings: {
       streams: s.streams, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, minLength: s.minLength, maxLength: s.maxLength,
-      steps: s.steps, warmup: s.warmupSteps, seed: s.seed, threads: s.threads, kvDtypes: s.dtypes, attentionBatch: s.batched,
+      steps: s.steps, warmup: s.warmupSteps, seed: s.seed, threads: s.threads, kvDtypes: s.dtypes, stores: s.stores, attentionBatch: s.batched,
       kernel: s.pool.kernel, wasmBuild: s.pool.wasmBuild,
     },
     initialLengths: result.lengths,

@@ -1,6 +1,6 @@
 // The serving benchmark's run: at each thread count, every side over the same streams, stepping in
-// turns — each step, every attnpool store (one per --kv-dtype) takes its step, then onnxruntime's two
-// paths — so a slow spell of the shared machine lands on every side alike. The first step of every side
+// turns — each step, every attnpool side (one per --kv-dtype and --store) takes its step, then
+// onnxruntime's two paths — so a slow spell of the shared machine lands on every side alike. The first step of every side
 // is checked against a float64 reference before any time counts; the machine's streaming-read bandwidth
 // is measured last, after the process's peak RSS has been read (its 512 MiB buffer would hide the rest).
 
@@ -11,7 +11,7 @@ import type { OrtRuntime } from '../../ort/ort-peer.js';
 import { median } from '../../format.js';
 import type { DecodeKvDtype } from '../dispatch/shapes.js';
 import { stepBytes } from './kv-bytes.js';
-import { kvCacheBackend } from './kv-cache-backend.js';
+import { STREAM_BACKENDS, type StoreName } from './backends.js';
 import { openOrtGqa, type OrtGqaPeer } from './ort-gqa.js';
 import { measureReadBandwidth, type ReadBandwidth } from './read-bandwidth.js';
 import { maxAbsDiff } from '../../bitwise.js';
@@ -22,6 +22,8 @@ import { finalLength, initialKv, initialLengths, stepRows, type ServeShape, type
 export interface ServeSettings extends ServeShape {
   readonly threads: readonly number[];
   readonly dtypes: readonly DecodeKvDtype[];
+  /** The attnpool stores: one side per (dtype, store), a dtype's stores side by side. */
+  readonly stores: readonly StoreName[];
   readonly batched: boolean;
   readonly bandwidth: boolean;
   readonly pool: KernelArgs;
@@ -29,7 +31,7 @@ export interface ServeSettings extends ServeShape {
 
 export interface SideResult {
   readonly impl: 'attnpool' | 'onnxruntime';
-  /** attnpool: the store ('KvCache'); onnxruntime: which path and which clock. */
+  /** attnpool: the store ('KvCache', 'paged'); onnxruntime: which path and which clock. */
   readonly how: string;
   readonly dtype: DecodeKvDtype;
   readonly medianMs: number;
@@ -67,9 +69,9 @@ interface TimedSide {
   readonly dtype: DecodeKvDtype;
   run(rows: StepRows): Promise<void>;
   output(): Float32Array;
+  /** Gives its K/V back (a paged store's pages); the side is not run again. */
+  release(): void;
 }
-
-const BACKEND: StreamBackend = kvCacheBackend;
 
 export const serveTicks = (s: ServeSettings) => s.threads.length * (s.warmupSteps + s.steps);
 
@@ -100,9 +102,13 @@ async function runConfig(s: ServeSettings, threads: number, lengths: readonly nu
   ort: OrtRuntime | null, tick: () => void): Promise<ServeConfigResult> {
   const pool = openPool(threads, s.pool);
   let peer: OrtGqaPeer | null = null;
+  const sides: TimedSide[] = [];
   try {
-    const initial = (i: number) => ({ ...initialKv(s, i, lengths[i]!), capacity: finalLength(s, lengths[i]!) });
-    const sides = s.dtypes.map((dtype) => attnpoolSide(pool, s, dtype, initial));
+    const capacities = lengths.map((length) => finalLength(s, length));
+    const initial = (i: number) => initialKv(s, i, lengths[i]!);
+    for (const dtype of s.dtypes) {
+      for (const store of s.stores) sides.push(attnpoolSide(pool, s, STREAM_BACKENDS[store], dtype, capacities, initial));
+    }
     if (ort) {
       peer = await openOrtGqa(ort, s, lengths, threads, (i) => initialKv(s, i, lengths[i]!));
       sides.push(...ortSides(peer));
@@ -134,16 +140,18 @@ async function runConfig(s: ServeSettings, threads: number, lengths: readonly nu
       ortVsAttnpool: f32 >= 0 && ortIndex >= 0 ? maxAbsDiff(firstOutputs[f32]!, firstOutputs[ortIndex]!) : null,
     };
   } finally {
+    for (const side of sides) side.release();
     await peer?.release();
     await pool.close();
   }
 }
 
-function attnpoolSide(pool: AttentionPool, s: ServeSettings, dtype: DecodeKvDtype, initial: Parameters<StreamBackend['open']>[3]): TimedSide {
-  const store = BACKEND.open(pool, { heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, dtype, batched: s.batched }, s.streams, initial);
+function attnpoolSide(pool: AttentionPool, s: ServeSettings, backend: StreamBackend, dtype: DecodeKvDtype, capacities: readonly number[],
+  initial: Parameters<StreamBackend['open']>[3]): TimedSide {
+  const store = backend.open(pool, { heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, dtype, batched: s.batched }, capacities, initial);
   let last: readonly Tensor[] = [];
   return {
-    impl: 'attnpool', how: BACKEND.name, dtype,
+    impl: 'attnpool', how: backend.name, dtype,
     async run(step) {
       last = await store.step(step);
     },
@@ -153,13 +161,14 @@ function attnpoolSide(pool: AttentionPool, s: ServeSettings, dtype: DecodeKvDtyp
       last.forEach((t, i) => flat.set(t.data, i * width));
       return flat;
     },
+    release: () => store.release(),
   };
 }
 
 function ortSides(peer: OrtGqaPeer): TimedSide[] {
   const side = (how: string, call: () => Promise<Float32Array>): TimedSide => {
     let last: Float32Array = new Float32Array(0);
-    return { impl: 'onnxruntime', how, dtype: 'float32', run: async () => void (last = await call()), output: () => last };
+    return { impl: 'onnxruntime', how, dtype: 'float32', run: async () => void (last = await call()), output: () => last, release: () => {} };
   };
   return [side('GQA, output only (wall)', () => peer.outputOnly()), side('GQA, in place (wall)', () => peer.inPlace())];
 }

@@ -1,8 +1,8 @@
 // The attnpool side of the serving benchmark, as the harness sees it: a store of many streams, opened
 // with each stream's initial K/V, stepped together (one decode call per stream over everything it holds,
 // all in flight at once, then one append per stream), released at the end. Each way of keeping K/V for
-// many sequences is one implementation of StreamBackend; today the only one is a KvCache per stream
-// (./kv-cache-backend.ts). A paged store is one more file implementing it, listed in STREAM_BACKENDS.
+// many sequences is one implementation of StreamBackend, listed in STREAM_BACKENDS (./backends.ts): a
+// KvCache per stream (./kv-cache-backend.ts), or one paged store for all of them (./paged-backend.ts).
 
 import type { AttentionPool, Tensor } from '../../../src/index.js';
 import type { DecodeKvDtype } from '../dispatch/shapes.js';
@@ -17,11 +17,10 @@ export interface StreamStoreSpec {
   readonly batched: boolean;
 }
 
-/** What one stream starts with, and how many positions it must be able to hold by the end of the run. */
+/** What one stream starts with. */
 export interface InitialStream {
   readonly k: Tensor;
   readonly v: Tensor;
-  readonly capacity: number;
 }
 
 export interface StreamStore {
@@ -34,6 +33,8 @@ export interface StreamStore {
 export interface StreamBackend {
   /** How the report names the storage, e.g. 'KvCache'. */
   readonly name: string;
-  /** `initial(i)` is called once per stream, in order, and its tensors may be dropped after. */
-  open(pool: AttentionPool, spec: StreamStoreSpec, streams: number, initial: (stream: number) => InitialStream): StreamStore;
+  /** `capacities[i]`: the positions stream i must hold by the end of the run (one stream each). Known up
+   *  front, so that a store for all streams can be sized before any stream's K/V is drawn; `initial(i)`
+   *  is then called once per stream, in order, and its tensors may be dropped after. */
+  open(pool: AttentionPool, spec: StreamStoreSpec, capacities: readonly number[], initial: (stream: number) => InitialStream): StreamStore;
 }
