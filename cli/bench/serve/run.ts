@@ -17,7 +17,7 @@ import { measureReadBandwidth, type ReadBandwidth } from './read-bandwidth.js';
 import { maxAbsDiff } from '../../bitwise.js';
 import { decodeReference } from './reference.js';
 import type { StreamBackend } from './stream-backend.js';
-import { finalLength, initialKv, initialLengths, stepRows, type ServeShape, type StepRows } from './streams.js';
+import { finalLength, initialKvDraws, initialLengths, type InitialKvDraw, stepRows, type ServeShape, type StepRows } from './streams.js';
 
 export interface ServeSettings extends ServeShape {
   readonly threads: readonly number[];
@@ -78,39 +78,40 @@ export const serveTicks = (s: ServeSettings) => s.threads.length * (s.warmupStep
 export async function runServeBench(s: ServeSettings, ort: OrtRuntime | null, tick: (label: string) => void): Promise<ServeResult> {
   const lengths = initialLengths(s);
   const rows = stepRows(s);
-  const reference = referenceOfFirstStep(s, lengths, rows[0]!);
+  const draw = initialKvDraws(s);
+  const reference = referenceOfFirstStep(s, lengths, rows[0]!, draw);
   const configs: ServeConfigResult[] = [];
   for (const threads of s.threads) {
-    configs.push(await runConfig(s, threads, lengths, rows, reference, ort, () => tick(`${threads} thread${threads === 1 ? '' : 's'}`)));
+    configs.push(await runConfig(s, threads, lengths, rows, reference, draw, ort, () => tick(`${threads} thread${threads === 1 ? '' : 's'}`)));
   }
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   return { lengths, configs, peakRssBytes, bandwidth: s.bandwidth ? await measureReadBandwidth() : null };
 }
 
 /** Every stream's first-step output, [streams · H · D], in float64. */
-function referenceOfFirstStep(s: ServeShape, lengths: readonly number[], first: StepRows): Float64Array {
+function referenceOfFirstStep(s: ServeShape, lengths: readonly number[], first: StepRows, draw: InitialKvDraw): Float64Array {
   const width = s.heads * s.headDim;
   const out = new Float64Array(s.streams * width);
   lengths.forEach((length, i) => {
-    const { k, v } = initialKv(s, i, length);
+    const { k, v } = draw(i, length);
     out.set(decodeReference(first.q[i]!.data, k.data, v.data, s.heads, s.kvHeads, s.headDim), i * width);
   });
   return out;
 }
 
 async function runConfig(s: ServeSettings, threads: number, lengths: readonly number[], rows: readonly StepRows[], reference: Float64Array,
-  ort: OrtRuntime | null, tick: () => void): Promise<ServeConfigResult> {
+  draw: InitialKvDraw, ort: OrtRuntime | null, tick: () => void): Promise<ServeConfigResult> {
   const pool = openPool(threads, s.pool);
   let peer: OrtGqaPeer | null = null;
   const sides: TimedSide[] = [];
   try {
     const capacities = lengths.map((length) => finalLength(s, length));
-    const initial = (i: number) => initialKv(s, i, lengths[i]!);
+    const initial = (i: number) => draw(i, lengths[i]!);
     for (const dtype of s.dtypes) {
       for (const store of s.stores) sides.push(attnpoolSide(pool, s, STREAM_BACKENDS[store], dtype, capacities, initial));
     }
     if (ort) {
-      peer = await openOrtGqa(ort, s, lengths, threads, (i) => initialKv(s, i, lengths[i]!));
+      peer = await openOrtGqa(ort, s, lengths, threads, initial);
       sides.push(...ortSides(peer));
     }
     const times = sides.map((): number[] => []);
