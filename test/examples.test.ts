@@ -21,6 +21,11 @@ const EXPECTED_CHECKS: Readonly<Record<string, ReadonlyArray<readonly [string, n
     ['prefill, 12 tokens', 1e-5],
     ...[12, 13, 14, 15].map((t) => [`decode step at position ${t}, cache.length ${t + 1}`, 1e-5] as const),
   ],
+  'serving-loop.mjs': [
+    ['system prompt prefill', 1e-5],
+    ...[[5, 12], [17, 9], [3, 20], [30, 6], [11, 15], [8, 11]].map(([prompt, count], n) =>
+      [`request ${n}: ${prompt}-token prompt, ${count} tokens generated`, 1e-5] as const),
+  ],
 };
 
 const OK_LINE = /^ok: (.+): max \|Δ\| vs reference (\S+) < (\S+)$/;
@@ -64,7 +69,7 @@ describe('examples/', () => {
   });
 
   it('holds the examples the README points to', () => {
-    expect(examples).toEqual(expect.arrayContaining(['quick-start.mjs', 'float64.mjs', 'kv-cache-decode.mjs']));
+    expect(examples).toEqual(expect.arrayContaining(['quick-start.mjs', 'float64.mjs', 'kv-cache-decode.mjs', 'serving-loop.mjs']));
   });
 
   it.each(examples)('%s runs cleanly and prints its checks, each within its bound', async (file) => {
