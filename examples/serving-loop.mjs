@@ -55,6 +55,9 @@ class Server {
   #waiting = [];
   #active = [];
   #looping = false;
+  /** Steps run, and the most requests one step served. */
+  steps = 0;
+  widest = 0;
 
   constructor(pool, store, system) {
     Object.assign(this, { pool, store, system });
@@ -84,6 +87,8 @@ class Server {
         return { q, kv: r.seq, options: { causal: true } };
       });
       const outs = await this.pool.attentionBatch(steps);
+      this.steps++;
+      this.widest = Math.max(this.widest, steps.length);
       this.#active.forEach((r, i) => {
         r.rows.push(outs[i]);
         r.tokens.push(nextToken(outs[i]));
@@ -148,6 +153,7 @@ results.forEach(({ tokens, rows }, n) => {
   }
   check(`request ${n}: ${prompts[n].length}-token prompt, ${tokens.length} tokens generated`, got, wanted, 1e-5);
 });
+console.log(`${REQUESTS.length} requests in ${server.steps} steps, at most ${server.widest} in one step (what the store's pages allowed)`);
 system.release();
 if (store.usedTokens !== 0) throw new Error(`the store still holds ${store.usedTokens} positions after every sequence was released`);
 await pool.close();
