@@ -1,7 +1,7 @@
 // The serving benchmark's attnpool side as a server does it today: one KvCache per stream.
 
 import type { KvCache } from '../../../src/index.js';
-import type { StreamBackend } from './stream-backend.js';
+import { STEP_OPTIONS, stepHeld, type StreamBackend } from './stream-backend.js';
 
 export const kvCacheBackend: StreamBackend = {
   name: 'KvCache',
@@ -12,15 +12,8 @@ export const kvCacheBackend: StreamBackend = {
       cache.append(k, v);
       return cache;
     });
-    const options = { causal: true } as const;
     return {
-      async step({ q, k, v }) {
-        const outs = batched
-          ? await pool.attentionBatch(caches.map((cache, i) => ({ q: q[i]!, kv: cache, options })))
-          : await Promise.all(caches.map((cache, i) => pool.attention(q[i]!, cache, options)));
-        caches.forEach((cache, i) => cache.append(k[i]!, v[i]!));
-        return outs;
-      },
+      step: (rows) => stepHeld(pool, batched, caches, rows, (q, kv) => pool.attention(q, kv, STEP_OPTIONS)),
       release() {
         caches.length = 0; // a KvCache has no release: its shared buffers go with the last reference
       },

@@ -4,7 +4,7 @@
 // whole pages (a stream's pages are its own), so its pages' bytes are the run's K/V memory.
 
 import type { PagedSequence } from '../../../src/index.js';
-import type { StreamBackend } from './stream-backend.js';
+import { STEP_OPTIONS, stepHeld, type StreamBackend } from './stream-backend.js';
 
 /** The store's page size: the default of pool.createPagedKvCache. */
 export const SERVE_PAGE_TOKENS = 256;
@@ -26,15 +26,8 @@ export const pagedBackend: StreamBackend = {
       sequence.append(k, v);
       return sequence;
     });
-    const options = { causal: true } as const;
     return {
-      async step({ q, k, v }) {
-        const outs = batched
-          ? await pool.attentionBatch(sequences.map((sequence, i) => ({ q: q[i]!, kv: sequence, options })))
-          : await Promise.all(sequences.map((sequence, i) => pool.attention(q[i]!, sequence, options)));
-        sequences.forEach((sequence, i) => sequence.append(k[i]!, v[i]!));
-        return outs;
-      },
+      step: (rows) => stepHeld(pool, batched, sequences, rows, (q, kv) => pool.attention(q, kv, STEP_OPTIONS)),
       release() {
         for (const sequence of sequences) sequence.release();
         sequences.length = 0;

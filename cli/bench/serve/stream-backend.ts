@@ -4,7 +4,7 @@
 // many sequences is one implementation of StreamBackend, listed in STREAM_BACKENDS (./backends.ts): a
 // KvCache per stream (./kv-cache-backend.ts), or one paged store for all of them (./paged-backend.ts).
 
-import type { AttentionPool, Tensor } from '../../../src/index.js';
+import type { AttentionPool, KvCache, PagedSequence, Tensor } from '../../../src/index.js';
 import type { DecodeKvDtype } from '../dispatch/shapes.js';
 import type { StepRows } from './streams.js';
 
@@ -37,4 +37,19 @@ export interface StreamBackend {
    *  front, so that a store for all streams can be sized before any stream's K/V is drawn; `initial(i)`
    *  is then called once per stream, in order, and its tensors may be dropped after. */
   open(pool: AttentionPool, spec: StreamStoreSpec, capacities: readonly number[], initial: (stream: number) => InitialStream): StreamStore;
+}
+
+/** Every step's decode call is causal over all a stream holds. */
+export const STEP_OPTIONS = { causal: true } as const;
+
+/** StreamStore.step over one KvCache or paged sequence per stream: every stream's decode call together
+ *  (one attentionBatch, or `attend` — pool.attention, whose overload takes the one kind — under one
+ *  Promise.all), then one append each. */
+export async function stepHeld<H extends KvCache | PagedSequence>(pool: AttentionPool, batched: boolean, held: readonly H[],
+  { q, k, v }: StepRows, attend: (q: Tensor, kv: H) => Promise<Tensor>): Promise<readonly Tensor[]> {
+  const outs = batched
+    ? await pool.attentionBatch(held.map((kv, i) => ({ q: q[i]!, kv, options: STEP_OPTIONS })))
+    : await Promise.all(held.map((kv, i) => attend(q[i]!, kv)));
+  held.forEach((kv, i) => kv.append(k[i]!, v[i]!));
+  return outs;
 }
