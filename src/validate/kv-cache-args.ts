@@ -140,8 +140,8 @@ export function checkAppendTensors(op: string, owner: string, layout: KvCacheLay
   { k: Tensor<FloatArray>; v: Tensor<FloatArray>; n: number } {
   const k = checkFloatTensor(op, 'k', kIn, ['B', 'Hkv', 'n', 'D']);
   const v = checkFloatTensor(op, 'v', vIn, ['B', 'Hkv', 'n', 'Dv']);
-  checkCacheDtype(op, 'k', k.data, layout.dtype);
-  checkCacheDtype(op, 'v', v.data, layout.dtype);
+  checkCacheDtype(op, 'k', k.data, layout.dtype, owner);
+  checkCacheDtype(op, 'v', v.data, layout.dtype, owner);
   const [B, Hkv, n, D] = k.shape;
   checkDim(op, 'k.shape[0] (B)', B, layout.batch, `${owner}.batch`);
   checkDim(op, 'k.shape[1] (Hkv)', Hkv, layout.kvHeads, `${owner}.kvHeads`);
