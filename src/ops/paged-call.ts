@@ -44,7 +44,7 @@ export function pagedKvOf(store: PagedLayout, snapshot: PagedSnapshot): { readon
     v: contiguous4(EMPTY, store.kvHeads, 0, store.Dv),
     paged: {
       memory: store.memory, pages: snapshot.pages, flags: snapshot.flags, dtype: store.dtype, pageTokens: store.pageTokens,
-      pagesBase: store.pagesBase, pageBytes: store.pageBytes, headRegionBytes: store.headRegionBytes, parts: store.parts,
+      pagesBase: store.pagesBase, pageBytes: store.pageBytes, headRegionBytes: store.headRegionBytes, dvPad: store.dvPad, parts: store.parts,
     },
   };
 }

@@ -11,6 +11,7 @@
 
 import { kvFormatFor, regionParts, type KvFormat, type KvRegionParts } from '../../workers/kernels/wasm/kv-format.js';
 import { paddedDv } from '../../workers/kernels/wasm/attention-layout.js';
+import { WASM_PAGE_BYTES } from '../../workers/kernels/wasm/arena.js';
 import type { StoredDType } from '../../workers/dtypes.js';
 import { SPLIT_ALIGN } from '../plan/split-kv-plan.js';
 
@@ -33,7 +34,7 @@ export const PANEL_WIDTH = 8;
 export const MAX_PAGE_TOKENS = 32 * PAGE_KEY_BLOCK;
 
 /** A wasm32 memory holds at most 65536 wasm pages of 64 KiB: 4 GiB, pages and PAGES_BASE included. */
-export const WASM_PAGE_BYTES = 65536;
+export { WASM_PAGE_BYTES };
 export const MAX_WASM_PAGES = 65536;
 
 /** Everything a worker needs to read a store's pages, besides the memory and the flags' buffer. */

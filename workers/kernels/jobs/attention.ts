@@ -60,6 +60,8 @@ export interface PagedKv {
   readonly pagesBase: number;
   readonly pageBytes: number;
   readonly headRegionBytes: number;
+  /** Floats between float32 V rows (paddedDv(Dv)); float16 / int8 V rows are Dv apart. */
+  readonly dvPad: number;
   /** Offsets inside a head's region (KvRegionParts). */
   readonly parts: { readonly kScales: number; readonly v: number; readonly vScales: number; readonly bytes: number };
 }

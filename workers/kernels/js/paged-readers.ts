@@ -8,21 +8,18 @@
 import type { AttentionJob, PagedKv } from '../jobs.js';
 import { float16Values } from '../../storage/float16.js';
 import { INT8_BLOCK, int8BlocksPerRow } from '../../storage/int8-blocks.js';
+import { PANEL_WIDTH } from '../../../src/paged/page-layout.js';
 import { dot, dotFloat16, dotInt8 } from './kv-dots.js';
 import type { KvReader } from './kv-readers.js';
 
-/** Keys per K panel of a float32 page (asm/layout.ts PANEL_WIDTH). */
-const PANEL_WIDTH = 8;
-
 export function pagedReader(job: AttentionJob, paged: PagedKv, kvHead: number): KvReader {
   const { D, Dv } = job;
-  const { pages, pageTokens, pagesBase, pageBytes, headRegionBytes, parts } = paged;
+  const { pages, pageTokens, pagesBase, pageBytes, headRegionBytes, dvPad, parts } = paged;
   const buffer = paged.memory.buffer;
   /** Byte offset of the head's region of key j's page (j is row j mod pageTokens of it). */
   const regionOf = (j: number) => pagesBase + pages[Math.floor(j / pageTokens)] * pageBytes + kvHead * headRegionBytes;
   if (paged.dtype === 'float32') {
     const f32 = new Float32Array(buffer);
-    const dvPad = Math.ceil(Dv / 4) * 4;
     return {
       dotKey: (qData, qAt, j) => {
         const row = j % pageTokens;

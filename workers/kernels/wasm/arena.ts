@@ -6,7 +6,8 @@
 
 import type { KernelExports } from './kernel-exports.js';
 
-const PAGE_BYTES = 65536;
+/** Bytes per WebAssembly memory page (what Memory.grow counts in). */
+export const WASM_PAGE_BYTES = 65536;
 const ALIGN = 64;
 
 export class WasmArena {
@@ -43,7 +44,7 @@ export class WasmArena {
   ensure(end: number): void {
     const have = this.kernels.memory.buffer.byteLength;
     if (end <= have) return;
-    this.kernels.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+    this.kernels.memory.grow(Math.ceil((end - have) / WASM_PAGE_BYTES));
     this.refreshViews(); // growing detaches the old ArrayBuffer
   }
 

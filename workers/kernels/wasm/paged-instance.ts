@@ -23,13 +23,11 @@
 // The instance lives as long as the thread holds the memory (a WeakMap keyed by it).
 
 import type { AttentionJob, PagedKv } from '../jobs.js';
-import { WasmArena, alignUp } from './arena.js';
+import { WASM_PAGE_BYTES, WasmArena, alignUp } from './arena.js';
 import { WasmAttention } from './attention-driver.js';
 import { pagedLayoutBytes, paddedDv } from './attention-layout.js';
 import type { KernelExports } from './kernel-exports.js';
 import { kvFormatFor } from './kv-format.js';
-
-const WASM_PAGE_BYTES = 65536;
 
 /** The per-memory attention drivers of one thread. */
 export class PagedInstances {
