@@ -1,7 +1,7 @@
 // node dist/bench/serving.bench.js — many streams decoding together: the same benchmark as
 // `attnpool bench --mode serve` (cli/bench/serve/), with its defaults: 32 streams B1 H8 D64 (Hkv = H),
-// initial lengths spread over 1,024–4,096, 20 timed steps after 2 warm-up at os.availableParallelism()
-// threads, a KvCache per stream and one paged store for all (--store cache,paged); a step is one decode
+// initial lengths spread over 1,024–4,096, 20 timed steps after 40 warm-up (V8 tiers the code up over a
+// server's first steps) at os.availableParallelism() threads, a KvCache per stream and one paged store for all (--store cache,paged); a step is one decode
 // call per stream (one attentionBatch) then one append each; every side's
 // first step checked against a float64 reference; the machine's streaming-read bandwidth in the header.
 // With --vs ort, onnxruntime's GroupQueryAttention steps in turn with attnpool over the same streams.

@@ -95,7 +95,7 @@ function builder(yargs: Argv): Argv<ParsedBenchArgs> {
       repeat: { requiresArg: true, describe: 'timed calls per thread count (and shape)',
         defaultDescription: `${DEFAULTS.repeat}; --mode dispatch: ${DISPATCH_DEFAULTS.repeat}`, coerce: positiveInt('repeat') },
       warmup: { requiresArg: true, describe: 'untimed calls first',
-        defaultDescription: `${DEFAULTS.warmup}; --mode dispatch: ${DISPATCH_DEFAULTS.warmup}`, coerce: nonNegativeInt('warmup') },
+        defaultDescription: `${DEFAULTS.warmup}; --mode dispatch: ${DISPATCH_DEFAULTS.warmup}; --mode serve: ${SERVE_DEFAULTS.warmup} steps`, coerce: nonNegativeInt('warmup') },
       vs: { choices: ['ort'] as const, describe: 'also time onnxruntime-node on the same inputs (needs onnxruntime-node and onnx-proto installed)' },
       json: { type: 'boolean', default: false, describe: 'print one JSON document instead of tables (no progress bar)' },
       seed: { requiresArg: true, describe: 'seed of the random inputs', default: 1, coerce: nonNegativeInt('seed') },

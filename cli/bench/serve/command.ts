@@ -15,7 +15,11 @@ import { formatServe, serveDocument } from './report.js';
 import { runServeBench, serveTicks, type ServeResult, type ServeSettings } from './run.js';
 
 export const SERVE_DEFAULTS = {
-  streams: 32, minLength: 1024, maxLength: 4096, steps: 20, warmup: 2, kvDtypes: ['float32'] as DecodeKvDtype[],
+  // 40 warm-up steps: V8 tiers up the pool's JavaScript and wasm code over a server's first steps, which
+  // are slower than its steady state — measured here (Intel Xeon, 2 threads, 32 streams H8 Hkv8, paged
+  // float32): 31.6 ms a step over steps 2–9, 25.5 over 10–19, 22.9 over 20–39, 22.1 over 40–59. A
+  // server runs for hours: the steady state is what it gets.
+  streams: 32, minLength: 1024, maxLength: 4096, steps: 20, warmup: 40, kvDtypes: ['float32'] as DecodeKvDtype[],
   // Both: the run is there to compare a paged store with a KvCache per stream, step by step in one
   // process, so that the shared machine's slow spells land on both alike; `--store paged` alone for a
   // peak RSS of the pages only.
