@@ -39,7 +39,7 @@ import { PerCallSpans } from './per-call-spans.js';
 import { requireFloat32, requireStored } from './require-float32.js';
 import { ScoreInputs, scoreTerms, sinkState } from './score-inputs.js';
 import { scoreScaling } from './score-scaling.js';
-import { writeSpanArgs } from './span-args.js';
+import { writeChunkArgs, writeStepArgs } from './span-args.js';
 import type { RowState } from '../suspended-tile.js';
 import { keysPerStep, type TileControl, type TileOutcome } from '../tile-control.js';
 import { headOfRow, headRuns, queryRowOf, tileRowCount } from '../tile-rows.js';
@@ -150,6 +150,7 @@ export class WasmAttention {
     // The keys some row of the chunk can see; the start rounded down to a block, so blocks keep their
     // global positions (split starts are multiples of the block already). Steps start at multiples of
     // the block too, so cutting the keys into steps changes no block.
+    this.writeChunkArgs(job, prepared, chunk);
     const { keyBlock } = this.geometry;
     const firstRow = queryRowOf(tileRows, rowFrom), lastRow = queryRowOf(tileRows, rowFrom + rows - 1);
     const chunkStart = Math.max(chunk.splitStart, Math.floor(keyStart(job, firstRow) / keyBlock) * keyBlock);
@@ -182,23 +183,32 @@ export class WasmAttention {
     return 'done';
   }
 
-  /** One step's keys through the kernel for the chunk's rows, with the chunk's score inputs for them. */
-  private runKernel(job: AttentionJob, prepared: PreparedJob, chunk: Chunk, { from, keys, run, vFinite }: KernelStep): void {
+  /** The argument block's fields that stay for the chunk's steps (span-args.ts). */
+  private writeChunkArgs(job: AttentionJob, prepared: PreparedJob, chunk: Chunk): void {
     const { at, dvPad, scoresStride } = prepared.layout;
+    writeChunkArgs(this.arena, at.spanArgs, {
+      rows: chunk.groupRows, depth: job.D, dvPad, scale: prepared.scoreScale, shift: prepared.shift,
+      q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, kvFormat: prepared.format.code, dv: job.Dv, kvStaging: at.kvBlock,
+      rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0, scoresStride,
+      ...scoreTerms(job, prepared.shift, headOfRow(chunk.tileRows, chunk.from), queryRowOf(chunk.tileRows, chunk.from)),
+    });
+  }
+
+  /** One step's keys through the kernel for the chunk's rows (whose fields writeChunkArgs wrote), with the
+   *  chunk's score inputs for them. */
+  private runKernel(job: AttentionJob, prepared: PreparedJob, chunk: Chunk, { from, keys, run, vFinite }: KernelStep): void {
     const { format } = prepared;
     const skipped = from - run.start; // a multiple of the block, hence of the panel width
     const scaled = format.kScaleBytes > 0;
     const slices = prepared.scoreInputs.prepare(job, { tileRows: chunk.tileRows, rowFrom: chunk.from, rows: chunk.rows, from, keys });
-    writeSpanArgs(this.arena, at.spanArgs, {
-      rows: chunk.groupRows, depth: job.D, dvPad, scale: prepared.scoreScale, shift: prepared.shift, spanStart: from, spanKeys: keys,
-      q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, vFinite, ...slices,
+    const { spanArgs } = prepared.layout.at;
+    writeStepArgs(this.arena, spanArgs, {
+      spanStart: from, spanKeys: keys, vFinite,
       kPanels: run.kPanels + skipped * format.kKeyBytes, vRows: run.vRows + skipped * format.vKeyBytes,
-      kvFormat: format.code, dv: job.Dv, kvStaging: at.kvBlock,
       kScales: scaled ? run.kScales + skipped * format.kScaleBytes : 0, vScales: scaled ? run.vScales + skipped * format.vScaleBytes : 0,
-      rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0, scoresStride,
-      ...scoreTerms(job, prepared.shift, headOfRow(chunk.tileRows, chunk.from), queryRowOf(chunk.tileRows, chunk.from)),
+      mask: slices.mask, maskStride: slices.maskStride, bias: slices.bias, biasStride: slices.biasStride,
     });
-    this.kernels.attentionSpan(at.spanArgs);
+    this.kernels.attentionSpan(spanArgs);
   }
 
   private prepareFor(job: AttentionJob): PreparedJob {

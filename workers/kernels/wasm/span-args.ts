@@ -2,6 +2,13 @@
 // span-args-layout.ts gives (the kernel reads them back from there; asm/attention.ts documents each).
 // The finish stage (asm/finish.ts) reads its arguments from a block of the same layout: the fields of
 // the chunk's state alone (FinishArgs).
+//
+// A chunk calls the kernel once per step of keys — over a paged store once per page at least, thousands
+// of times a decode step — and most fields are the chunk's own: they are written once per chunk
+// (writeChunkArgs), and a step writes only its keys' fields (writeStepArgs). The step writer names its
+// fields one by one rather than looping over the table: a loop reading args[name] for eleven names is a
+// megamorphic property load per field, which made writing the block a tenth of a paged decode step's
+// thread time (Intel Xeon, Node 24).
 
 import type { WasmArena } from './arena.js';
 import type { ScoreTerms } from './score-inputs.js';
@@ -61,19 +68,46 @@ const SPAN_FIELDS: readonly (readonly [name: keyof SpanArgs, offset: number, vie
   ['queryPosition', SpanArg.QUERY_POSITION, 'i32'], ['gapAfter', SpanArg.GAP_AFTER, 'i32'], ['gapSize', SpanArg.GAP_SIZE, 'i32'],
 ];
 
+/** The fields a step of a chunk sets (its keys, their K/V and score slices); the others are the chunk's. */
+const STEP_NAMES = ['spanStart', 'spanKeys', 'kPanels', 'vRows', 'vFinite', 'kScales', 'vScales', 'mask', 'maskStride', 'bias',
+  'biasStride'] as const;
+type StepName = (typeof STEP_NAMES)[number];
+const CHUNK_FIELDS = SPAN_FIELDS.filter(([name]) => !(STEP_NAMES as readonly string[]).includes(name));
+
+/** What a step of a chunk sets, and what stays from the chunk's writeChunkArgs. */
+export type StepArgs = Pick<SpanArgs, StepName>;
+export type ChunkArgs = Omit<SpanArgs, StepName>;
+
 const FINISH_NAMES = ['rows', 'dvPad', 'shift', 'rowMax', 'rowSum', 'acc', 'scores', 'scoresStride'] as const;
 const FINISH_FIELDS = SPAN_FIELDS.filter(([name]) => (FINISH_NAMES as readonly string[]).includes(name));
 
 /** What finishRows and finishWeights read: the chunk's rows and their state. */
 export type FinishArgs = Pick<SpanArgs, (typeof FINISH_NAMES)[number]>;
 
-/** Writes `args` into the block at byte offset `block` (4-byte aligned). Pointers of 2 GiB and more
- *  wrap to negative int32 values, whose bits are the u32 the kernel reads; vFinite is stored as 0 or 1. */
-export function writeSpanArgs(arena: WasmArena, block: number, args: SpanArgs): void {
-  writeFields(arena, block, args, SPAN_FIELDS);
+/** Writes the chunk's fields of `args` into the block at byte offset `block` (4-byte aligned), leaving
+ *  the step's. Pointers of 2 GiB and more wrap to negative int32 values, whose bits are the u32 the
+ *  kernel reads. */
+export function writeChunkArgs(arena: WasmArena, block: number, args: ChunkArgs): void {
+  writeFields(arena, block, args, CHUNK_FIELDS);
 }
 
-/** Writes `args` into the block at byte offset `block`, as writeSpanArgs does, leaving its other fields
+/** Writes a step's fields into a block holding its chunk's (writeChunkArgs); vFinite as 0 or 1. */
+export function writeStepArgs({ i32 }: WasmArena, block: number, step: StepArgs): void {
+  const at = block >> 2;
+  i32[at + SpanArg.START / 4] = step.spanStart;
+  i32[at + SpanArg.KEYS / 4] = step.spanKeys;
+  i32[at + SpanArg.K_PANELS / 4] = step.kPanels;
+  i32[at + SpanArg.V_ROWS / 4] = step.vRows;
+  i32[at + SpanArg.V_FINITE / 4] = step.vFinite ? 1 : 0;
+  i32[at + SpanArg.K_SCALES / 4] = step.kScales;
+  i32[at + SpanArg.V_SCALES / 4] = step.vScales;
+  i32[at + SpanArg.MASK / 4] = step.mask;
+  i32[at + SpanArg.MASK_STRIDE / 4] = step.maskStride;
+  i32[at + SpanArg.BIAS / 4] = step.bias;
+  i32[at + SpanArg.BIAS_STRIDE / 4] = step.biasStride;
+}
+
+/** Writes `args` into the block at byte offset `block`, as writeChunkArgs does, leaving its other fields
  *  as they are. */
 export function writeFinishArgs(arena: WasmArena, block: number, args: FinishArgs): void {
   writeFields(arena, block, args, FINISH_FIELDS);
