@@ -47,10 +47,15 @@ export function holdKv(kv: HeldKvSource, stores: WeakSet<PagedKvCache>, op: stri
   return holdSequence(kv, request ? `${op}: ${request}` : op);
 }
 
-function holdCache(cache: KvCache<FloatArray>): HeldKv {
+/** A KvCache held for a call, with the snapshot it holds (what a remote engine sends its host). */
+export interface HeldCache extends HeldKv {
+  readonly snapshot: KvSnapshot;
+}
+
+export function holdCache(cache: KvCache<FloatArray>): HeldCache {
   const snapshot = snapshotKvCache(cache);
   return {
-    layout: cache, kv: snapshot, holder: undefined, job: snapshot,
+    snapshot, layout: cache, kv: snapshot, holder: undefined, job: snapshot,
     buffersAs: (owner) => cacheBuffersOf(snapshot.keys, snapshot.values, owner),
     release: snapshot.release,
   };
@@ -69,8 +74,8 @@ function holdSequence(sequence: PagedSequence, op: string): HeldKv {
 }
 
 /** Holds every request's K/V in order; when one throws, those held already are released first. */
-export function holdAll<T>(items: readonly T[], hold: (item: T, index: number) => HeldKv | undefined): (HeldKv | undefined)[] {
-  const held: (HeldKv | undefined)[] = [];
+export function holdAll<T, H extends HeldKv>(items: readonly T[], hold: (item: T, index: number) => H | undefined): (H | undefined)[] {
+  const held: (H | undefined)[] = [];
   try {
     items.forEach((item, i) => held.push(hold(item, i)));
   } catch (err) {

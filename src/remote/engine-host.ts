@@ -50,6 +50,9 @@ const host: EngineHostApi = {
     const [q, cache, options] = unpackViews(args);
     return openPool().attention(q, kvCacheOver(cache), { ...options, signal });
   }),
+  attentionBatch: (callId, requests) => track(callId, (signal) => openPool().attentionBatch(unpackViews(requests).map((request) => (request.cache
+    ? { q: request.q, kv: kvCacheOver(request.cache), options: request.options }
+    : { q: request.q, k: request.k, v: request.v, options: request.options })), { signal })),
   multiHeadAttention: (callId, args) => track(callId, (signal) => {
     const [query, key, value, weights, options] = unpackViews(args);
     return openPool().multiHeadAttention(query, key, value, weights, { ...options, signal });

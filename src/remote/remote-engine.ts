@@ -23,9 +23,11 @@ import type { AttentionArgs, AttentionOptions } from '../validate/attention-args
 import { variantOptions } from '../validate/variant-args.js';
 import type { KvCacheDType, KvCacheOptions } from '../validate/kv-cache-args.js';
 import type { MultiHeadAttentionOptions, MultiHeadAttentionWeights } from '../validate/mha-args.js';
+import { holdAll, holdCache, isHeldKvSource } from '../pool/held-kv.js';
+import { readBatchRequests, type AttentionRequest, type BatchOptions, type HeldKvSource } from '../validate/batch-args.js';
 import { HostLink } from './host-link.js';
 import { packViews } from '../../workers/packed-views.js';
-import type { Answer, EngineHostApi, EngineInfo, WireAttentionOptions } from './wire.js';
+import type { Answer, EngineHostApi, EngineInfo, WireAttentionOptions, WireBatchRequest } from './wire.js';
 
 interface InFlight {
   readonly op: string;
@@ -110,17 +112,30 @@ export class RemoteEngine {
   async #sendAttention(args: AttentionArgs,
     send: (host: Remote<EngineHostApi>, callId: number, options: WireAttentionOptions) => Answer<Tensor<FloatArray>>,
   ): Promise<Tensor<FloatArray>> {
-    const outBuffer = args.out && resultBuffer(args.out);
-    const lseBuffer = args.lse && resultBuffer(args.lse);
-    const wireOptions: WireAttentionOptions = {
-      ...variantOptions(args), window: args.window, scale: args.scale, mask: args.mask, bias: args.bias,
-      out: outBuffer && args.out && { data: outBuffer.data, shape: args.out.shape },
-      lse: lseBuffer && args.lse && { data: lseBuffer.data, shape: args.lse.shape },
-    };
-    const result = await this.#call('attention', args.signal, (host, id) => send(host, id, wireOptions));
-    lseBuffer?.finish();
-    outBuffer?.finish();
-    return args.outGiven ?? result;
+    const call = wireCall(args);
+    return call.finish(await this.#call('attention', args.signal, (host, id) => send(host, id, call.options)));
+  }
+
+  /** As AttentionPool.attentionBatch, over plain tensors and KvCaches (from createKvCache() here or on
+   *  any pool): every request is read, held and checked here, as the pool does, and the batch crosses
+   *  as one message; the host runs it as one pool.attentionBatch, so outs[i] has the bits of
+   *  attention() for request i. A paged store's sequence belongs to the pool that made it: refused. */
+  async attentionBatch<A extends FloatArray = Float32Array>(requests: readonly AttentionRequest<A>[], options?: BatchOptions): Promise<Tensor<A>[]> {
+    const { requests: read, signal } = readBatchRequests(requests, options, isHeldKvSource);
+    const held = holdAll(read, (request, i) => request.kv && holdCache(cacheOf(request.kv, i)));
+    try {
+      const { args } = this.#admission.attentionBatch(read, held);
+      const calls = args.map(wireCall);
+      const wire = args.map((a, i): WireBatchRequest => {
+        const cache = held[i];
+        const options = calls[i]!.options;
+        return cache ? { q: a.q, cache: kvCacheContents(read[i]!.kv as KvCache<FloatArray>, cache.snapshot), options } : { q: a.q, k: a.k, v: a.v, options };
+      });
+      const outs = await this.#call('attentionBatch', signal, (host, id) => host.attentionBatch(id, packViews(wire)));
+      return outs.map((out, i) => calls[i]!.finish(out)) as Tensor<A>[];
+    } finally {
+      for (const h of held) h?.release();
+    }
   }
 
   /** As AttentionPool.multiHeadAttention. */
@@ -182,6 +197,34 @@ export class RemoteEngine {
  *  cannot capture the engine. */
 function terminator(link: HostLink): () => void {
   return () => void link.terminate(new PoolClosedError('remote engine'));
+}
+
+/** A validated call's options as they cross, and what turns the host's answer into the caller's result:
+ *  out and lse written where the caller gave them (copied back from shared staging when theirs is not
+ *  shared), and the caller's own out object returned. */
+function wireCall(args: AttentionArgs): { readonly options: WireAttentionOptions; finish(result: Tensor<FloatArray>): Tensor<FloatArray> } {
+  const outBuffer = args.out && resultBuffer(args.out);
+  const lseBuffer = args.lse && resultBuffer(args.lse);
+  const options: WireAttentionOptions = {
+    ...variantOptions(args), window: args.window, scale: args.scale, mask: args.mask, bias: args.bias,
+    out: outBuffer && args.out && { data: outBuffer.data, shape: args.out.shape },
+    lse: lseBuffer && args.lse && { data: lseBuffer.data, shape: args.lse.shape },
+  };
+  return {
+    options,
+    finish(result) {
+      lseBuffer?.finish();
+      outBuffer?.finish();
+      return args.outGiven ?? result;
+    },
+  };
+}
+
+/** A batch request's kv: a KvCache crosses to the host as its shared buffers; a paged sequence cannot. */
+function cacheOf(kv: HeldKvSource, index: number): KvCache<FloatArray> {
+  if (kv instanceof KvCache) return kv;
+  throw new TypeError(`attentionBatch: requests[${index}].kv must be a KvCache on a remote engine, got a sequence of a paged store: ` +
+    'a store belongs to the pool that made it (pool.createPagedKvCache), which runs its calls');
 }
 
 /** Where the host writes a result the caller provided: the caller's own shared memory, or a shared

@@ -41,6 +41,10 @@ export type WireMhaOptions = Omit<MultiHeadAttentionOptions, 'signal'>;
 export type WireAttentionArgs = readonly [q: Tensor<FloatArray>, k: Tensor<FloatArray>, v: Tensor<FloatArray>, options: WireAttentionOptions];
 /** attention(q, cache, options): the cache's buffers cross shared, with the length of the call's snapshot. */
 export type WireCachedAttentionArgs = readonly [q: Tensor<FloatArray>, cache: KvCacheContents, options: WireAttentionOptions];
+/** One request of attentionBatch: q with its own k and v, or with a KvCache's contents (as attentionOverCache). */
+export type WireBatchRequest =
+  | { readonly q: Tensor<FloatArray>; readonly k: Tensor<FloatArray>; readonly v: Tensor<FloatArray>; readonly cache?: undefined; readonly options: WireAttentionOptions }
+  | { readonly q: Tensor<FloatArray>; readonly cache: KvCacheContents; readonly k?: undefined; readonly v?: undefined; readonly options: WireAttentionOptions };
 export type WireMhaArgs = readonly [
   query: Tensor<FloatArray>, key: Tensor<FloatArray>, value: Tensor<FloatArray>,
   weights: MultiHeadAttentionWeights<FloatArray>, options: WireMhaOptions,
@@ -54,6 +58,7 @@ export interface EngineHostApi {
   open(options: ResolvedPoolOptions): Answer<EngineInfo>;
   attention(callId: number, args: Packed<WireAttentionArgs>): Answer<Tensor<FloatArray>>;
   attentionOverCache(callId: number, args: Packed<WireCachedAttentionArgs>): Answer<Tensor<FloatArray>>;
+  attentionBatch(callId: number, requests: Packed<readonly WireBatchRequest[]>): Answer<Tensor<FloatArray>[]>;
   multiHeadAttention(callId: number, args: Packed<WireMhaArgs>): Answer<MultiHeadAttentionResult<FloatArray>>;
   /** Aborts call `callId` if it is still running; a late or unknown id is ignored. */
   abort(callId: number): void;
