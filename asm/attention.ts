@@ -24,6 +24,7 @@ import { decodeKBlock, decodeVBlock, stagedPanels, stagedV, storedV } from './kv
 import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
 import { pv1, pv4 } from './pv';
 import { pv1Float16, pv1Int8 } from './pv-stored';
+import { readLines } from './read-ahead';
 import { ALPHA_OFFSET, SCORE_ROW_BYTES } from './scratch';
 import { groupScores } from './scores';
 import { softmax4, softmaxStep } from './softmax';
@@ -74,16 +75,25 @@ export function attentionSpan(args: usize): void {
   // Softcap and ALiBi are terms of every score: rows take softmaxStep, which adds them (scores.ts).
   const termed = load<f32>(args, SpanArg.SOFTCAP_IN) != 0 || load<f32>(args, SpanArg.ALIBI_SLOPE) != 0;
   const queryPos = load<i32>(args, SpanArg.QUERY_POSITION);
+
   const spanEnd = spanStart + spanKeys;
   const qRowBytes = <usize>depth << 2;
   const accRowBytes = <usize>dvPad << 2;
+  const readAhead = load<i32>(args, SpanArg.READ_AHEAD) != 0;
+  // A block's bytes of K and V as the span holds them (float32 panels and padded rows, or stored rows
+  // and, for int8, their scales): what read-ahead.ts reads ahead.
+  const kKeyBytes: usize = stored ? <usize>depth * (float16 ? 2 : 1) : qRowBytes;
+  const vKeyBytes: usize = stored ? <usize>dv * (float16 ? 2 : 1) : accRowBytes;
+  const kScaleRow = <usize>((depth + 31) / 32) << 2;
+  const int8 = stored && !float16;
+  let readSink: i32 = 0;
   for (let j0 = spanStart; j0 < spanEnd; j0 += KEY_BLOCK) {
     const local = j0 - spanStart;
     const panels = (min(KEY_BLOCK, spanEnd - j0) + PANEL_WIDTH - 1) / PANEL_WIDTH;
     let kBlock = kPanels + <usize>local * qRowBytes; // 8 keys × depth floats per panel
     let vBlock = vRows + <usize>local * accRowBytes;
     const blockKeys = min(KEY_BLOCK, spanEnd - j0);
-    let kDecoded = !stored, vDecoded = !stored;
+    let kDecoded = !stored, vDecoded = !stored, readBlock = !readAhead;
     for (let g = 0; g < rows; g += ROW_GROUP) {
       const limits = keyLimit + (<usize>g << 2);
       const floors = keyFloor + (<usize>g << 2);
@@ -91,6 +101,16 @@ export function attentionSpan(args: usize): void {
       // Causal limit or window: no row of the group sees a key of this block (each would be inactive).
       if ((visible & 0xf) == 0) continue;
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
+      if (!readBlock) { // the first group that computes on the block: its K and V read ahead, once
+        const keys = <usize>(stored ? blockKeys : panels * PANEL_WIDTH);
+        readSink |= readLines(kPanels + <usize>local * kKeyBytes, keys * kKeyBytes);
+        readSink |= readLines(vRows + <usize>local * vKeyBytes, <usize>blockKeys * vKeyBytes);
+        if (int8) {
+          readSink |= readLines(load<usize>(args, SpanArg.K_SCALES) + <usize>local * kScaleRow, <usize>blockKeys * kScaleRow);
+          readSink |= readLines(load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow, <usize>blockKeys * vScaleRow);
+        }
+        readBlock = true;
+      }
       if (!kDecoded) { // stored K: the block's panels in float32, once, for the first group that sees it
         decodeKBlock(args, local, blockKeys);
         kBlock = stagedPanels(args);
@@ -136,6 +156,7 @@ export function attentionSpan(args: usize): void {
       }
     }
   }
+  store<i32>(args, readSink, SpanArg.READ_AHEAD_SINK);
 }
 
 /**

@@ -19,7 +19,7 @@ function memory(): WasmArena {
 const chunk: ChunkArgs = {
   rows: 12, depth: 64, dvPad: 80, scale: 0.25, shift: 2, q: 4096, keyLimit: 8192, keyFloor: 8256, kvFormat: SpanArg.KV_INT8,
   dv: 72, kvStaging: 9000, rowMax: 9100, rowSum: 9200, acc: 9300, scratch: 9400, scores: 9500, scoresStride: 300,
-  softcapIn: 0.5, softcapOut: 1.5, alibiSlope: -0.125, queryPosition: 77, gapAfter: 33, gapSize: 5,
+  softcapIn: 0.5, softcapOut: 1.5, alibiSlope: -0.125, queryPosition: 77, gapAfter: 33, gapSize: 5, readAhead: true,
 };
 // kPanels past 2 GiB: stored as the int32 with the same bits (the kernel reads a u32).
 const step: StepArgs = {
@@ -45,7 +45,7 @@ function expected(c: ChunkArgs, s: StepArgs): [offset: number, kind: 'i32' | 'f3
     [SpanArg.DV, 'i32', c.dv], [SpanArg.K_SCALES, 'i32', s.kScales], [SpanArg.V_SCALES, 'i32', s.vScales],
     [SpanArg.KV_STAGING, 'i32', c.kvStaging], [SpanArg.SOFTCAP_IN, 'f32', c.softcapIn], [SpanArg.SOFTCAP_OUT, 'f32', c.softcapOut],
     [SpanArg.ALIBI_SLOPE, 'f32', c.alibiSlope], [SpanArg.QUERY_POSITION, 'i32', c.queryPosition], [SpanArg.GAP_AFTER, 'i32', c.gapAfter],
-    [SpanArg.GAP_SIZE, 'i32', c.gapSize],
+    [SpanArg.GAP_SIZE, 'i32', c.gapSize], [SpanArg.READ_AHEAD, 'i32', c.readAhead ? 1 : 0],
   ];
 }
 
@@ -61,11 +61,13 @@ describe('the kernel argument block', () => {
     writeChunkArgs(arena, BLOCK, chunk);
     writeStepArgs(arena, BLOCK, step);
     expectBlock(arena, chunk, step);
-    expect(expected(chunk, step)).toHaveLength(SpanArg.ARGS_BYTES / 4); // the list covers the block
+    // The list covers the block but for the word the kernel writes (READ_AHEAD_SINK).
+    expect(expected(chunk, step)).toHaveLength(SpanArg.ARGS_BYTES / 4 - 1);
     const words = Array.from(arena.i32);
     expect(words.slice(0, BLOCK / 4).every((w) => w === SENTINEL)).toBe(true);
     expect(words.slice((BLOCK + SpanArg.ARGS_BYTES) / 4).every((w) => w === SENTINEL)).toBe(true);
-    expect(words.slice(BLOCK / 4, (BLOCK + SpanArg.ARGS_BYTES) / 4).includes(SENTINEL)).toBe(false);
+    const written = words.slice(BLOCK / 4, (BLOCK + SpanArg.ARGS_BYTES) / 4);
+    expect(written.flatMap((w, i) => (w === SENTINEL ? [i * 4] : []))).toEqual([SpanArg.READ_AHEAD_SINK]);
   });
 
   it("a chunk's fields are the chunk's alone and a step's the step's alone", () => {
@@ -75,6 +77,7 @@ describe('the kernel argument block', () => {
     const stepOffsets = new Set([SpanArg.START, SpanArg.KEYS, SpanArg.K_PANELS, SpanArg.V_ROWS, SpanArg.V_FINITE, SpanArg.K_SCALES,
       SpanArg.V_SCALES, SpanArg.MASK, SpanArg.MASK_STRIDE, SpanArg.BIAS, SpanArg.BIAS_STRIDE]);
     for (let offset = 0; offset < SpanArg.ARGS_BYTES; offset += 4) {
+      if (offset === SpanArg.READ_AHEAD_SINK) continue; // the kernel's to write
       const word = (BLOCK + offset) / 4;
       expect({ offset, untouched: chunkOnly.i32[word] === SENTINEL }).toEqual({ offset, untouched: stepOffsets.has(offset) });
       expect({ offset, untouched: stepOnly.i32[word] === SENTINEL }).toEqual({ offset, untouched: !stepOffsets.has(offset) });

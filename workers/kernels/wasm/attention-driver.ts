@@ -190,6 +190,8 @@ export class WasmAttention {
       rows: chunk.groupRows, depth: job.D, dvPad, scale: prepared.scoreScale, shift: prepared.shift,
       q: at.q, keyLimit: at.keyLimit, keyFloor: at.keyFloor, kvFormat: prepared.format.code, dv: job.Dv, kvStaging: at.kvBlock,
       rowMax: at.rowMax, rowSum: at.rowSum, acc: at.acc, scratch: at.scratch, scores: job.weights ? at.scores : 0, scoresStride,
+      // A paged store's pages come from main memory on every call (asm/read-ahead.ts).
+      readAhead: prepared.kv instanceof PagedSpans,
       ...scoreTerms(job, prepared.shift, headOfRow(chunk.tileRows, chunk.from), queryRowOf(chunk.tileRows, chunk.from)),
     });
   }

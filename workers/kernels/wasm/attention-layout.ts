@@ -37,7 +37,7 @@
 //   acc       rows·dvPad·4                       running P·V accumulators
 //   scratch   attentionScratchBytes() (1040)     one row group's scores over a key block, and its α
 //   scores    rows·scoresStride·4    (weights)   every score of the chunk, for the weights
-//   spanArgs  ARGS_BYTES (136)                   the kernel's argument block (span-args.ts)
+//   spanArgs  ARGS_BYTES (144)                   the kernel's argument block (span-args.ts)
 //
 // Why these sizes, for the CPU the numbers were measured on (Intel(R) Xeon(R) Processor, 2 cores,
 // 48 KiB L1d and 2 MiB L2 per core): at D = Dv = 64 a chunk of 128 rows keeps q and acc (32 KiB

@@ -52,7 +52,12 @@ export const ALIBI_SLOPE = 120; // f32
 export const QUERY_POSITION = 124;
 export const GAP_AFTER = 128;
 export const GAP_SIZE = 132;
-export const ARGS_BYTES = 136;
+/** 1: the span's K/V lie in memory no call of this thread has read lately (a paged store's pages), and
+ *  each block is read ahead once before its first row group computes on it (asm/read-ahead.ts); 0: no. */
+export const READ_AHEAD = 136;
+/** Written by the kernel: what the read-ahead loads gave, so that they are not optimised away. */
+export const READ_AHEAD_SINK = 140;
+export const ARGS_BYTES = 144;
 
 export const KV_FLOAT32 = 0;
 export const KV_FLOAT16 = 1;

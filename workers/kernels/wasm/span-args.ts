@@ -48,6 +48,8 @@ export interface SpanArgs extends ScoreTerms {
   readonly vScales: number;
   /** The staging one decoded block of stored K/V goes to (0 for float32). */
   readonly kvStaging: number;
+  /** Whether each block's K/V are read ahead before they are computed on (SpanArg.READ_AHEAD). */
+  readonly readAhead: boolean;
 }
 
 /** Every field of the block: its name in SpanArgs, its offset, and the view it is stored through. One
@@ -66,6 +68,7 @@ const SPAN_FIELDS: readonly (readonly [name: keyof SpanArgs, offset: number, vie
   ['vScales', SpanArg.V_SCALES, 'i32'], ['kvStaging', SpanArg.KV_STAGING, 'i32'],
   ['softcapIn', SpanArg.SOFTCAP_IN, 'f32'], ['softcapOut', SpanArg.SOFTCAP_OUT, 'f32'], ['alibiSlope', SpanArg.ALIBI_SLOPE, 'f32'],
   ['queryPosition', SpanArg.QUERY_POSITION, 'i32'], ['gapAfter', SpanArg.GAP_AFTER, 'i32'], ['gapSize', SpanArg.GAP_SIZE, 'i32'],
+  ['readAhead', SpanArg.READ_AHEAD, 'i32'],
 ];
 
 /** The fields a step of a chunk sets (its keys, their K/V and score slices); the others are the chunk's. */
