@@ -4,7 +4,8 @@
 //   1. scores.ts   s = scale · q·kᵀ (softcapped, + bias, + ALiBi), masked, in base 2;
 //   2. softmax.ts  the online softmax: block maximum, α = 2^(m - m'), p = 2^(s - m'), l = α·l + Σp;
 //   3. pv.ts       acc = α·acc + p·V.
-// The driver divides acc by l once at the end (finish.ts, stage 4).
+// The driver divides acc by l once at the end (finish.ts, stage 4). Over a paged store's pages, each
+// block's K and V are first read ahead into cache (read-ahead.ts), which changes no value.
 //
 // Every row goes through the same sequence of float32 operations whichever path and whichever rows
 // share its group or chunk, so the bits of a row do not depend on the tile decomposition, and a
@@ -75,7 +76,6 @@ export function attentionSpan(args: usize): void {
   // Softcap and ALiBi are terms of every score: rows take softmaxStep, which adds them (scores.ts).
   const termed = load<f32>(args, SpanArg.SOFTCAP_IN) != 0 || load<f32>(args, SpanArg.ALIBI_SLOPE) != 0;
   const queryPos = load<i32>(args, SpanArg.QUERY_POSITION);
-
   const spanEnd = spanStart + spanKeys;
   const qRowBytes = <usize>depth << 2;
   const accRowBytes = <usize>dvPad << 2;

@@ -49,13 +49,14 @@ export function holdKv(kv: HeldKvSource, stores: WeakSet<PagedKvCache>, op: stri
 
 /** A KvCache held for a call, with the snapshot it holds (what a remote engine sends its host). */
 export interface HeldCache extends HeldKv {
+  readonly cache: KvCache<FloatArray>;
   readonly snapshot: KvSnapshot;
 }
 
 export function holdCache(cache: KvCache<FloatArray>): HeldCache {
   const snapshot = snapshotKvCache(cache);
   return {
-    snapshot, layout: cache, kv: snapshot, holder: undefined, job: snapshot,
+    cache, snapshot, layout: cache, kv: snapshot, holder: undefined, job: snapshot,
     buffersAs: (owner) => cacheBuffersOf(snapshot.keys, snapshot.values, owner),
     release: snapshot.release,
   };

@@ -129,7 +129,7 @@ export class RemoteEngine {
       const wire = args.map((a, i): WireBatchRequest => {
         const cache = held[i];
         const options = calls[i]!.options;
-        return cache ? { q: a.q, cache: kvCacheContents(read[i]!.kv as KvCache<FloatArray>, cache.snapshot), options } : { q: a.q, k: a.k, v: a.v, options };
+        return cache ? { q: a.q, cache: kvCacheContents(cache.cache, cache.snapshot), options } : { q: a.q, k: a.k, v: a.v, options };
       });
       const outs = await this.#call('attentionBatch', signal, (host, id) => host.attentionBatch(id, packViews(wire)));
       return outs.map((out, i) => calls[i]!.finish(out)) as Tensor<A>[];
