@@ -14,8 +14,9 @@ import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
 import { encodeDescriptor } from '../../workers/board/descriptor.js';
+import { ring } from '../../workers/board/doorbell.js';
 import {
-  DOORBELL, DRAINING, HOLDING, OPEN, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  DRAINING, HOLDING, OPEN, THREADS, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
   SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
 } from '../../workers/board/layout.js';
 import {
@@ -56,6 +57,7 @@ export class Board {
   constructor(shape: BoardShape, private readonly registry: BufferRegistry, private readonly scratch: ScratchPool) {
     this.shape = shape;
     this.ints = new Int32Array(new SharedArrayBuffer(boardInts(shape) * 4));
+    this.ints[THREADS] = shape.threads;
     this.#free = Array.from({ length: shape.slots }, (_, i) => shape.slots - 1 - i);
     this.#parts = new Array<readonly BoardPart[] | undefined>(shape.slots);
     this.#descriptors = new SlotArrays(Uint8Array, shape.slots, MIN_DESCRIPTOR_BYTES);
@@ -98,8 +100,7 @@ export class Board {
     this.registry.flush(); // buffers first: a thread may enter the moment the slot opens
     Atomics.store(ints, at(SLOT_STATE), STATE_OPEN);
     Atomics.add(ints, OPEN, 1);
-    Atomics.add(ints, DOORBELL, 1);
-    if (Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
+    ring(ints, this.shape.threads);
     const settle: (() => void)[] = [];
     const settled = parts.map(() => new Promise<void>((resolve) => settle.push(resolve)));
     void this.#watch(slot, parts, partStates, settle);

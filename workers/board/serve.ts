@@ -23,8 +23,9 @@ import { tileFunction } from '../kernels/jobs.js';
 import { SuspendedTile } from '../kernels/suspended-tile.js';
 import type { TileControl, TileOutcome } from '../kernels/tile-control.js';
 import { decodeDescriptor } from './descriptor.js';
+import { ring, waitForRing } from './doorbell.js';
 import {
-  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
   SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
 } from './layout.js';
 import {
@@ -51,6 +52,7 @@ export function serveWith(kernelOf: (name: KernelName) => Kernel): (task: ServeT
 class Server {
   readonly #ints: Int32Array;
   readonly #shape: BoardShape;
+  readonly #index: number;
   readonly #cell: number;
   readonly #partCell: number;
   readonly #buffers: WorkerBuffers;
@@ -61,6 +63,7 @@ class Server {
   constructor(task: ServeTask, private readonly kernelOf: (name: KernelName) => Kernel) {
     this.#ints = task.board;
     this.#shape = { threads: task.threads, slots: task.slots };
+    this.#index = task.index;
     this.#cell = cellAt(task.index);
     this.#partCell = partCellAt(this.#shape, task.index);
     this.#buffers = new WorkerBuffers(task.port, task.initial);
@@ -81,11 +84,7 @@ class Server {
         if (slot < 0 && Atomics.load(ints, PARK) !== 0) return;
         await nextMacrotask(); // port messages; the end of this job
         lastYield = performance.now();
-        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) {
-          Atomics.add(ints, WAITING, 1);
-          Atomics.wait(ints, DOORBELL, bell, IDLE_WAIT_MS);
-          Atomics.sub(ints, WAITING, 1);
-        }
+        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) waitForRing(ints, this.#shape.threads, this.#index, bell, IDLE_WAIT_MS);
       }
     } finally {
       this.#buffers.close();
@@ -138,8 +137,7 @@ class Server {
     if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) === STATE_OPEN) {
       const phase = this.#phase(slot);
       // The chain of wake-ups (src/pool/board.ts): tiles are left for another thread.
-      if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES)) &&
-        Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
+      if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES))) ring(ints, this.#shape.threads);
       // A tile that throws leaves the cell naming the slot and INSIDE counting this thread: the pool
       // reads the cell to fail that call and undoes both (src/pool/board.ts failWorker), as it does
       // for a thread that died.
