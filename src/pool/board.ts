@@ -202,9 +202,8 @@ export class Board {
     const held = this.#pauseBuffers[slot];
     const ints = new Int32Array(this.#take(held, 2 * threads * 4), 0, 2 * threads);
     const states = ints.subarray(0, threads).fill(PAUSE_EMPTY);
-    // Only a slot's header is read before the slot is written: tile + 1, 0 for empty.
+    // Left as the scratch buffer was: a thread clears a slot's header when it takes it empty (serve.ts).
     const slots = new Float64Array(this.#take(held, threads * slotLength * 8), 0, threads * slotLength);
-    for (let i = 0; i < threads; i++) slots[i * slotLength] = 0;
     return { states, tiles: ints.subarray(threads), slots, slotLength };
   }
 

@@ -189,7 +189,12 @@ class Server {
       Atomics.store(ints, this.#partCell, p + 1);
       let outcome: TileOutcome = 'stopped';
       if (Atomics.load(partStates, abort) === 0) {
-        if (pauseSlot < 0 && pauses && job.kind === 'attention') pauseSlot = claim(pauses.states, PAUSE_EMPTY);
+        if (pauseSlot < 0 && pauses && job.kind === 'attention') {
+          pauseSlot = claim(pauses.states, PAUSE_EMPTY);
+          // An empty slot holds what its scratch buffer last held (the pool does not clear 64 of them
+          // per phase): its header is what says it holds no tile.
+          if (pauseSlot >= 0) pauses.slots[pauseSlot * pauses.slotLength] = 0;
+        }
         const suspended = pauseSlot >= 0
           ? new SuspendedTile(pauses!.slots.subarray(pauseSlot * pauses!.slotLength, (pauseSlot + 1) * pauses!.slotLength))
           : undefined;
