@@ -46,6 +46,9 @@ export class Board {
   readonly #parts: (readonly BoardPart[] | undefined)[];
   readonly #descriptors: SlotArrays<Uint8Array>;
   readonly #partStates: SlotArrays<Int32Array>;
+  /** The parts' tile lists, copied here so that the descriptor names them rather than spells out
+   *  each number (a decode step's 32 tiles were 190 numbers to write and parse per phase). */
+  readonly #tileLists: SlotArrays<Int32Array>;
   /** Per slot: whether its phase is one of small calls that later ones may wait to join (dispatch.ts),
    *  and who waits for its tiles to be all taken. */
   readonly #small: boolean[];
@@ -62,6 +65,7 @@ export class Board {
     this.#parts = new Array<readonly BoardPart[] | undefined>(shape.slots);
     this.#descriptors = new SlotArrays(Uint8Array, shape.slots, MIN_DESCRIPTOR_BYTES);
     this.#partStates = new SlotArrays(Int32Array, shape.slots, 64);
+    this.#tileLists = new SlotArrays(Int32Array, shape.slots, 1024);
     this.#pauseBuffers = Array.from({ length: shape.slots }, () => []);
     this.#small = new Array<boolean>(shape.slots).fill(false);
     this.#takenWaiters = Array.from({ length: shape.slots }, () => []);
@@ -80,14 +84,19 @@ export class Board {
     const ints = this.ints;
     const at = (field: number) => slotAt(this.shape, slot, field);
     const partStates = this.#partStates.at(slot, parts.length * PART_INTS).subarray(0, parts.length * PART_INTS);
-    let tiles = 0;
+    let tiles = 0, tileInts = 0;
+    for (const { job } of parts) tileInts += job.tiles.length;
+    const tileList = this.#tileLists.at(slot, tileInts);
+    tileInts = 0;
     const phaseParts = parts.map(({ job }, i) => {
       const firstTile = tiles;
       const count = tileCount(job);
       tiles += count;
       partStates[i * PART_INTS + PART_REMAINING] = count;
       partStates[i * PART_INTS + PART_ABORT] = 0;
-      return { job, firstTile };
+      const shared = tileList.subarray(tileInts, tileInts += job.tiles.length);
+      shared.set(job.tiles);
+      return { job: { ...job, tiles: shared }, firstTile };
     });
     const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
