@@ -17,7 +17,7 @@ import { encodeDescriptor } from '../../workers/board/descriptor.js';
 import { ring } from '../../workers/board/doorbell.js';
 import {
   DRAINING, HOLDING, OPEN, THREADS, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
-  SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
+  SLOT_PAUSED, SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
 } from '../../workers/board/layout.js';
 import {
   PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, type PauseSlots, type PhaseDescriptor,
@@ -103,6 +103,7 @@ export class Board {
     this.#writeDescriptor(slot, encodeDescriptor(phase, { idOf: (buffer) => this.registry.idOf(buffer) }));
     Atomics.store(ints, at(SLOT_NEXT), 0);
     Atomics.store(ints, at(SLOT_TILES), tiles);
+    Atomics.store(ints, at(SLOT_PAUSED), 0); // a stopped call's paused tiles stay behind in the last phase's count
     Atomics.add(ints, at(SLOT_GEN), 1);
     this.#parts[slot] = parts;
     this.#small[slot] = small;

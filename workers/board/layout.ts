@@ -33,6 +33,9 @@
 //     INSIDE     threads inside (a hint for the fairness rule of serve.ts, not for correctness)
 //     EVENTS     bumped (and notified) when one of the phase's parts finishes or its call stops: the
 //                pool's one waiter per phase wakes on it (each part's own state is in the descriptor)
+//     PAUSED     tiles paused in the phase's pause slots (./phase.ts), raised before a slot shows one
+//                and lowered after a thread takes it, so 0 means none: a thread looking for work
+//                reads it rather than decode the descriptor to look
 //     DESC_*     where the phase's descriptor (./descriptor.ts, UTF-8 JSON) lies: a registered
 //                buffer's id, a byte offset and a length
 
@@ -56,6 +59,7 @@ export const SLOT_EVENTS = 6;
 export const SLOT_DESC_ID = 7;
 export const SLOT_DESC_OFFSET = 8;
 export const SLOT_DESC_BYTES = 9;
+export const SLOT_PAUSED = 10;
 export const SLOT_INTS = 16;
 
 export const STATE_FREE = 0;

@@ -26,7 +26,7 @@ import { decodeDescriptor } from './descriptor.js';
 import { ring, waitForRing } from './doorbell.js';
 import {
   CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
-  SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
+  SLOT_PAUSED, SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
 } from './layout.js';
 import {
   PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, PAUSE_HELD, PAUSE_PAUSED, type PhaseDescriptor, type PhasePart, type ServeTask,
@@ -112,11 +112,8 @@ class Server {
     const ints = this.#ints;
     if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) !== STATE_OPEN) return false;
     if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) < Atomics.load(ints, this.#at(slot, SLOT_TILES))) return true;
-    const pauses = this.#decoded.get(slot);
-    // A phase whose tiles are all taken may still hold paused ones; a thread that never decoded it
-    // enters to look (and leaves at once if there are none).
-    return !pauses || pauses.gen !== Atomics.load(ints, this.#at(slot, SLOT_GEN)) ||
-      (pauses.phase.pauses?.states.includes(PAUSE_PAUSED) ?? false);
+    // A phase whose tiles are all taken may still hold paused ones.
+    return Atomics.load(ints, this.#at(slot, SLOT_PAUSED)) > 0;
   }
 
   /** Another open phase has work and no thread inside. */
@@ -133,8 +130,10 @@ class Server {
     this.#cursor = slot;
     Atomics.store(ints, this.#cell, slot + 1);
     Atomics.add(ints, this.#at(slot, SLOT_INSIDE), 1);
-    // Rechecked after the cell is set: the pool frees a slot only once no cell names it.
-    if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) === STATE_OPEN) {
+    // Rechecked after the cell is set: the pool frees a slot only once no cell names it. A thread woken
+    // late, once the tiles are all taken, leaves without decoding the descriptor (while it decoded,
+    // its cell kept the pool from freeing the slot).
+    if (this.#hasWork(slot)) {
       const phase = this.#phase(slot);
       // The chain of wake-ups (src/pool/board.ts): tiles are left for another thread.
       if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES))) ring(ints, this.#shape.threads);
@@ -172,6 +171,7 @@ class Server {
       let pauseSlot = pauses ? claim(pauses.states, PAUSE_PAUSED) : -1;
       let tile: number;
       if (pauseSlot >= 0) {
+        Atomics.sub(ints, this.#at(slot, SLOT_PAUSED), 1);
         tile = pauses!.tiles[pauseSlot];
       } else {
         tile = Atomics.add(ints, next, 1);
@@ -205,7 +205,10 @@ class Server {
         outcome = tileFunction(kernelTiles, job.kind)(job, tile - firstTile, control);
       }
       if (pauseSlot >= 0) {
-        if (outcome === 'paused') pauses!.tiles[pauseSlot] = tile;
+        if (outcome === 'paused') {
+          pauses!.tiles[pauseSlot] = tile;
+          Atomics.add(ints, this.#at(slot, SLOT_PAUSED), 1); // before the state: never below the paused tiles
+        }
         Atomics.store(pauses!.states, pauseSlot, outcome === 'paused' ? PAUSE_PAUSED : PAUSE_EMPTY);
       }
       Atomics.store(ints, this.#partCell, 0);
