@@ -14,9 +14,10 @@ import type { Job, KernelName } from '../../workers/kernels/jobs.js';
 import { tileCount } from '../../workers/kernels/jobs.js';
 import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
 import { encodeDescriptor } from '../../workers/board/descriptor.js';
+import { ring } from '../../workers/board/doorbell.js';
 import {
-  DOORBELL, DRAINING, HOLDING, OPEN, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
-  SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
+  DRAINING, HOLDING, OPEN, THREADS, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  SLOT_PAUSED, SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
 } from '../../workers/board/layout.js';
 import {
   PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, type PauseSlots, type PhaseDescriptor,
@@ -45,6 +46,9 @@ export class Board {
   readonly #parts: (readonly BoardPart[] | undefined)[];
   readonly #descriptors: SlotArrays<Uint8Array>;
   readonly #partStates: SlotArrays<Int32Array>;
+  /** The parts' tile lists, copied here so that the descriptor names them rather than spells out
+   *  each number (a decode step's 32 tiles were 190 numbers to write and parse per phase). */
+  readonly #tileLists: SlotArrays<Int32Array>;
   /** Per slot: whether its phase is one of small calls that later ones may wait to join (dispatch.ts),
    *  and who waits for its tiles to be all taken. */
   readonly #small: boolean[];
@@ -56,10 +60,12 @@ export class Board {
   constructor(shape: BoardShape, private readonly registry: BufferRegistry, private readonly scratch: ScratchPool) {
     this.shape = shape;
     this.ints = new Int32Array(new SharedArrayBuffer(boardInts(shape) * 4));
+    this.ints[THREADS] = shape.threads;
     this.#free = Array.from({ length: shape.slots }, (_, i) => shape.slots - 1 - i);
     this.#parts = new Array<readonly BoardPart[] | undefined>(shape.slots);
     this.#descriptors = new SlotArrays(Uint8Array, shape.slots, MIN_DESCRIPTOR_BYTES);
     this.#partStates = new SlotArrays(Int32Array, shape.slots, 64);
+    this.#tileLists = new SlotArrays(Int32Array, shape.slots, 1024);
     this.#pauseBuffers = Array.from({ length: shape.slots }, () => []);
     this.#small = new Array<boolean>(shape.slots).fill(false);
     this.#takenWaiters = Array.from({ length: shape.slots }, () => []);
@@ -78,28 +84,33 @@ export class Board {
     const ints = this.ints;
     const at = (field: number) => slotAt(this.shape, slot, field);
     const partStates = this.#partStates.at(slot, parts.length * PART_INTS).subarray(0, parts.length * PART_INTS);
-    let tiles = 0;
+    let tiles = 0, tileInts = 0;
+    for (const { job } of parts) tileInts += job.tiles.length;
+    const tileList = this.#tileLists.at(slot, tileInts);
+    tileInts = 0;
     const phaseParts = parts.map(({ job }, i) => {
       const firstTile = tiles;
       const count = tileCount(job);
       tiles += count;
       partStates[i * PART_INTS + PART_REMAINING] = count;
       partStates[i * PART_INTS + PART_ABORT] = 0;
-      return { job, firstTile };
+      const shared = tileList.subarray(tileInts, tileInts += job.tiles.length);
+      shared.set(job.tiles);
+      return { job: { ...job, tiles: shared }, firstTile };
     });
     const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
     this.#writeDescriptor(slot, encodeDescriptor(phase, { idOf: (buffer) => this.registry.idOf(buffer) }));
     Atomics.store(ints, at(SLOT_NEXT), 0);
     Atomics.store(ints, at(SLOT_TILES), tiles);
+    Atomics.store(ints, at(SLOT_PAUSED), 0); // a stopped call's paused tiles stay behind in the last phase's count
     Atomics.add(ints, at(SLOT_GEN), 1);
     this.#parts[slot] = parts;
     this.#small[slot] = small;
     this.registry.flush(); // buffers first: a thread may enter the moment the slot opens
     Atomics.store(ints, at(SLOT_STATE), STATE_OPEN);
     Atomics.add(ints, OPEN, 1);
-    Atomics.add(ints, DOORBELL, 1);
-    if (Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
+    ring(ints, this.shape.threads);
     const settle: (() => void)[] = [];
     const settled = parts.map(() => new Promise<void>((resolve) => settle.push(resolve)));
     void this.#watch(slot, parts, partStates, settle);
@@ -201,9 +212,8 @@ export class Board {
     const held = this.#pauseBuffers[slot];
     const ints = new Int32Array(this.#take(held, 2 * threads * 4), 0, 2 * threads);
     const states = ints.subarray(0, threads).fill(PAUSE_EMPTY);
-    // Only a slot's header is read before the slot is written: tile + 1, 0 for empty.
+    // Left as the scratch buffer was: a thread clears a slot's header when it takes it empty (serve.ts).
     const slots = new Float64Array(this.#take(held, threads * slotLength * 8), 0, threads * slotLength);
-    for (let i = 0; i < threads; i++) slots[i * slotLength] = 0;
     return { states, tiles: ints.subarray(threads), slots, slotLength };
   }
 

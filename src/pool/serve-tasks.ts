@@ -6,7 +6,8 @@
 // does not keep the process alive; the next phase restarts them.
 
 import type { Piscina } from 'piscina';
-import { CLOSING, DOORBELL, PARK } from '../../workers/board/layout.js';
+import { ringAll } from '../../workers/board/doorbell.js';
+import { CLOSING, PARK } from '../../workers/board/layout.js';
 import type { ServeTask } from '../../workers/board/phase.js';
 import type { Board } from './board.js';
 import type { BufferRegistry } from './buffer-registry.js';
@@ -20,8 +21,7 @@ const PARK_AFTER_MS = 500;
  *  pool dropped unclosed (a thread terminated inside its serve loop stalled the process). */
 export function closeBoard(board: Int32Array): void {
   Atomics.store(board, CLOSING, 1);
-  Atomics.add(board, DOORBELL, 1);
-  Atomics.notify(board, DOORBELL);
+  ringAll(board);
 }
 
 export class ServeTasks {
@@ -53,8 +53,7 @@ export class ServeTasks {
       this.#parkTimer = undefined;
       const { ints } = this.board;
       Atomics.store(ints, PARK, 1);
-      Atomics.add(ints, DOORBELL, 1);
-      Atomics.notify(ints, DOORBELL);
+      ringAll(ints);
       this.scratch.trim();
     }, PARK_AFTER_MS).unref();
   }

@@ -2,7 +2,7 @@
 // the threads already hold. Typed arrays become references — (buffer id, type, byteOffset, length),
 // the id from the pool's buffer registry (src/pool/buffer-registry.ts) — so a phase reaches every
 // thread without a structured clone per thread. Arrays on non-shared memory — what a call hands the
-// threads to read only: the parts' tile lists, its ALiBi slopes and sinks as validated — travel inline
+// threads to read only: its ALiBi slopes and sinks as validated — travel inline
 // instead, as lists of numbers (non-finite ones escaped, as everywhere in the descriptor).
 //
 // A paged store's WebAssembly.Memory travels as a reference too (registered as the memory itself).

@@ -23,9 +23,10 @@ import { tileFunction } from '../kernels/jobs.js';
 import { SuspendedTile } from '../kernels/suspended-tile.js';
 import type { TileControl, TileOutcome } from '../kernels/tile-control.js';
 import { decodeDescriptor } from './descriptor.js';
+import { ring, waitForRing } from './doorbell.js';
 import {
-  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
-  SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
+  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  SLOT_PAUSED, SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
 } from './layout.js';
 import {
   PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, PAUSE_HELD, PAUSE_PAUSED, type PhaseDescriptor, type PhasePart, type ServeTask,
@@ -51,6 +52,7 @@ export function serveWith(kernelOf: (name: KernelName) => Kernel): (task: ServeT
 class Server {
   readonly #ints: Int32Array;
   readonly #shape: BoardShape;
+  readonly #index: number;
   readonly #cell: number;
   readonly #partCell: number;
   readonly #buffers: WorkerBuffers;
@@ -61,6 +63,7 @@ class Server {
   constructor(task: ServeTask, private readonly kernelOf: (name: KernelName) => Kernel) {
     this.#ints = task.board;
     this.#shape = { threads: task.threads, slots: task.slots };
+    this.#index = task.index;
     this.#cell = cellAt(task.index);
     this.#partCell = partCellAt(this.#shape, task.index);
     this.#buffers = new WorkerBuffers(task.port, task.initial);
@@ -81,11 +84,7 @@ class Server {
         if (slot < 0 && Atomics.load(ints, PARK) !== 0) return;
         await nextMacrotask(); // port messages; the end of this job
         lastYield = performance.now();
-        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) {
-          Atomics.add(ints, WAITING, 1);
-          Atomics.wait(ints, DOORBELL, bell, IDLE_WAIT_MS);
-          Atomics.sub(ints, WAITING, 1);
-        }
+        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) waitForRing(ints, this.#shape.threads, this.#index, bell, IDLE_WAIT_MS);
       }
     } finally {
       this.#buffers.close();
@@ -113,11 +112,8 @@ class Server {
     const ints = this.#ints;
     if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) !== STATE_OPEN) return false;
     if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) < Atomics.load(ints, this.#at(slot, SLOT_TILES))) return true;
-    const pauses = this.#decoded.get(slot);
-    // A phase whose tiles are all taken may still hold paused ones; a thread that never decoded it
-    // enters to look (and leaves at once if there are none).
-    return !pauses || pauses.gen !== Atomics.load(ints, this.#at(slot, SLOT_GEN)) ||
-      (pauses.phase.pauses?.states.includes(PAUSE_PAUSED) ?? false);
+    // A phase whose tiles are all taken may still hold paused ones.
+    return Atomics.load(ints, this.#at(slot, SLOT_PAUSED)) > 0;
   }
 
   /** Another open phase has work and no thread inside. */
@@ -134,12 +130,13 @@ class Server {
     this.#cursor = slot;
     Atomics.store(ints, this.#cell, slot + 1);
     Atomics.add(ints, this.#at(slot, SLOT_INSIDE), 1);
-    // Rechecked after the cell is set: the pool frees a slot only once no cell names it.
-    if (Atomics.load(ints, this.#at(slot, SLOT_STATE)) === STATE_OPEN) {
+    // Rechecked after the cell is set: the pool frees a slot only once no cell names it. A thread woken
+    // late, once the tiles are all taken, leaves without decoding the descriptor (while it decoded,
+    // its cell kept the pool from freeing the slot).
+    if (this.#hasWork(slot)) {
       const phase = this.#phase(slot);
       // The chain of wake-ups (src/pool/board.ts): tiles are left for another thread.
-      if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES)) &&
-        Atomics.load(ints, WAITING) > 0) Atomics.notify(ints, DOORBELL, 1);
+      if (Atomics.load(ints, this.#at(slot, SLOT_NEXT)) + 1 < Atomics.load(ints, this.#at(slot, SLOT_TILES))) ring(ints, this.#shape.threads);
       // A tile that throws leaves the cell naming the slot and INSIDE counting this thread: the pool
       // reads the cell to fail that call and undoes both (src/pool/board.ts failWorker), as it does
       // for a thread that died.
@@ -174,6 +171,7 @@ class Server {
       let pauseSlot = pauses ? claim(pauses.states, PAUSE_PAUSED) : -1;
       let tile: number;
       if (pauseSlot >= 0) {
+        Atomics.sub(ints, this.#at(slot, SLOT_PAUSED), 1);
         tile = pauses!.tiles[pauseSlot];
       } else {
         tile = Atomics.add(ints, next, 1);
@@ -191,7 +189,12 @@ class Server {
       Atomics.store(ints, this.#partCell, p + 1);
       let outcome: TileOutcome = 'stopped';
       if (Atomics.load(partStates, abort) === 0) {
-        if (pauseSlot < 0 && pauses && job.kind === 'attention') pauseSlot = claim(pauses.states, PAUSE_EMPTY);
+        if (pauseSlot < 0 && pauses && job.kind === 'attention') {
+          pauseSlot = claim(pauses.states, PAUSE_EMPTY);
+          // An empty slot holds what its scratch buffer last held (the pool does not clear 64 of them
+          // per phase): its header is what says it holds no tile.
+          if (pauseSlot >= 0) pauses.slots[pauseSlot * pauses.slotLength] = 0;
+        }
         const suspended = pauseSlot >= 0
           ? new SuspendedTile(pauses!.slots.subarray(pauseSlot * pauses!.slotLength, (pauseSlot + 1) * pauses!.slotLength))
           : undefined;
@@ -202,7 +205,10 @@ class Server {
         outcome = tileFunction(kernelTiles, job.kind)(job, tile - firstTile, control);
       }
       if (pauseSlot >= 0) {
-        if (outcome === 'paused') pauses!.tiles[pauseSlot] = tile;
+        if (outcome === 'paused') {
+          pauses!.tiles[pauseSlot] = tile;
+          Atomics.add(ints, this.#at(slot, SLOT_PAUSED), 1); // before the state: never below the paused tiles
+        }
         Atomics.store(pauses!.states, pauseSlot, outcome === 'paused' ? PAUSE_PAUSED : PAUSE_EMPTY);
       }
       Atomics.store(ints, this.#partCell, 0);

@@ -41,7 +41,8 @@ export function suspensionSlot(job: AttentionJob): Float64Array {
 /** The float64 elements of suspensionSlot(job). */
 export function suspensionSlotLength(job: AttentionJob): number {
   let rows = 0;
-  for (const tile of ATTENTION_TILE.unpack(job.tiles)) rows = Math.max(rows, tileRowCount(tile));
+  const tiles = job.tiles.length / ATTENTION_TILE.ints;
+  for (let tile = 0; tile < tiles; tile++) rows = Math.max(rows, tileRowCount(ATTENTION_TILE.read(job.tiles, tile)));
   const cols = Math.ceil(job.Dv / 4) * 4;
   return HEADER + rows * (2 + cols);
 }

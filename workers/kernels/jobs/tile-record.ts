@@ -1,8 +1,9 @@
 // A job's tiles as named records in one Int32Array: the planners (src/plan/) write them, the kernels
 // read them, both through the layout of their job kind (one file per kind beside this one), so a
-// field's position is written down once. An Int32Array rather than objects: it travels inside the
-// phase's descriptor as a plain list of numbers (workers/board/descriptor.ts). Not on a
-// SharedArrayBuffer: allocating one costs ~10 µs, which every phase of every call paid for nothing.
+// field's position is written down once. An Int32Array rather than objects: the board copies it into
+// a shared array its phase slot keeps (src/pool/board.ts), which the phase's descriptor names
+// (workers/board/descriptor.ts). Not allocated on a SharedArrayBuffer by the planners: allocating one
+// costs ~10 µs, which every phase of every call would pay.
 
 /** A tile: each field an int32 (row, column, head, part or split index). */
 export type TileRecord<F extends string> = { readonly [K in F]: number };
