@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { AbortError, AttentionPool, PoolClosedError, WorkerFailedError, zeros, type KvCache } from '../dist/src/index.js';
 import { caught, expectAttentionClose, expectSameBits } from './support/compare.js';
-import { hookedPool, VICTIM_SQ } from './support/faults.js';
+import { hookedPool, untilThreadsInside, VICTIM_SQ } from './support/faults.js';
 import { KERNELS } from './support/kernels.js';
 import { positions } from './support/kv-decode.js';
 import { attentionInputs, type AttentionInputs, type AttentionSpec, type TensorLike } from './support/random.js';
@@ -168,14 +168,15 @@ describe('coalescing while the pool is busy', () => {
     const { pool, hooks } = hookedPool({ threads: 2, kernel: 'js' });
     try {
       // 62 MFLOP in 16 tiles (~100 ms on the js kernel): small enough to coalesce, long enough to be busy
-      // when the later calls come (15 ms in) and still have tiles left to take.
+      // when the later calls come — once both threads are inside it, which on a loaded machine can take
+      // longer than any fixed wait (a 15 ms one failed under load) — and still have tiles left to take.
       const [busy] = build(pool, [{ seed: 50, B: 1, H: 16, Hkv: 16, Sq: 16, Sk: 950, D: 64, Dv: 64 }]);
       const later = build(pool, [0, 1].map((i) => ({ seed: 51 + i, B: 1, H: 8, Hkv: 8, Sq: 1, Sk: 3000, D: 64, Dv: 64, cache: 'float32' as const })));
       const expected = [];
       for (const b of later) expected.push(await alone(pool, b));
       hooks.phases.length = 0;
       const first = alone(pool, busy);
-      await new Promise((resolve) => setTimeout(resolve, 15));
+      await untilThreadsInside(hooks, 2);
       const second = alone(pool, later[0]);
       await new Promise((resolve) => setImmediate(resolve));
       const third = alone(pool, later[1]);

@@ -3,6 +3,7 @@
 
 import type { Piscina } from 'piscina';
 import type { PiscinaOverride, PoolHooks } from '../src/pool/pool-hooks.js';
+import { cellAt, type BoardShape } from '../workers/board/layout.js';
 import type { WorkerSetup } from '../workers/task.js';
 import { FAULT_KINDS, FAULT_SLOTS, FAULT_STATE_INTS, type FaultKind, type FaultWorkerSetup } from './fault-plan.js';
 
@@ -24,6 +25,21 @@ export class TestHooks implements PoolHooks {
   arm(kind: FaultKind, targetSq: number): void {
     Atomics.store(this.#faultState, FAULT_SLOTS.targetSq, targetSq);
     Atomics.store(this.#faultState, FAULT_SLOTS.armed, FAULT_KINDS.indexOf(kind) + 1);
+  }
+
+  #board: { readonly ints: Int32Array; readonly shape: BoardShape } | undefined;
+
+  attachBoard(ints: Int32Array, shape: BoardShape): void {
+    this.#board = { ints, shape };
+  }
+
+  /** Threads inside a phase right now: those whose board cell names a slot. */
+  get threadsInside(): number {
+    if (!this.#board) throw new Error('TestHooks: the pool has not attached its board');
+    const { ints, shape } = this.#board;
+    let inside = 0;
+    for (let worker = 0; worker < shape.threads; worker++) if (Atomics.load(ints, cellAt(worker)) !== 0) inside++;
+    return inside;
   }
 
   /** The number of calls' jobs in each phase opened on the threads, in order (PoolHooks.onPhase). */

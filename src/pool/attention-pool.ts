@@ -129,6 +129,7 @@ export class AttentionPool {
     // A call's phases run one after another, so `running` slots are open at most; as many again let
     // new phases open while threads leave the last ones.
     const board = new Board({ threads, slots: 2 * running }, registry, this.#scratch);
+    hooks?.attachBoard?.(board.ints, board.shape);
     this.#serveTasks = new ServeTasks(this.#piscina, board, registry, this.#scratch);
     this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule, sharedWasmModule), hooks?.onPhase?.bind(hooks));
     releaseWhenDropped(this, destroyer(this.#piscina, board.ints));

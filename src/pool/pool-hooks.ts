@@ -8,6 +8,7 @@
 
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
+import type { BoardShape } from '../../workers/board/layout.js';
 import type { WorkerSetup } from '../../workers/task.js';
 import type { SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { AttentionPoolOptions } from './pool-options.js';
@@ -31,6 +32,9 @@ export interface PoolHooks {
   /** Called each time a phase opens on the threads, with the number of calls' jobs it holds (more
    *  than one when calls were coalesced: src/pool/dispatch.ts). */
   onPhase?(parts: number): void;
+  /** Called once with the board the threads read (workers/board/layout.ts), for tests that must wait
+   *  for a state of it — every thread inside a phase — rather than guess how long that takes. */
+  attachBoard?(ints: Int32Array, shape: BoardShape): void;
   /** The pool's split-KV setting, in place of the environment's: a forced length or 'off' (calls that
    *  ask for the weights never split). */
   readonly splitKv?: SplitKvSetting;

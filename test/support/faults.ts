@@ -1,5 +1,5 @@
 // Helpers for suites that use the pool's test-only hooks (testkit/test-hooks.ts): a pool built with
-// them, and waiting until its thread count is back.
+// them, waiting until its thread count is back, and until its threads are inside a phase.
 
 import { AttentionPool, type AttentionPoolOptions } from '../../dist/src/index.js';
 import { hooksOption } from '../../dist/testkit/hooks-option.js';
@@ -14,6 +14,16 @@ export function hookedPool(options: AttentionPoolOptions): { pool: AttentionPool
   const hooks = new TestHooks();
   const pool = new AttentionPool({ ...options, ...hooksOption(hooks) });
   return { pool, hooks };
+}
+
+/** Resolves once `threads` threads are inside a phase (their board cells name a slot); rejects after
+ *  `timeoutMs`. Polls every macrotask turn: a phase this waits on lasts ~100 ms. */
+export async function untilThreadsInside(hooks: TestHooks, threads: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (hooks.threadsInside !== threads) {
+    if (performance.now() > deadline) throw new Error(`${hooks.threadsInside} threads inside a phase after ${timeoutMs} ms, expected ${threads}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /** Resolves once `hooks` reports `threads` live threads; rejects after `timeoutMs`. */
