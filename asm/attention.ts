@@ -22,10 +22,10 @@
 
 import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
 import { decodeKBlock, decodeVBlock, stagedPanels, stagedV, storedV } from './kv-decode';
-import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP } from './layout';
+import { KEY_BLOCK, PANEL_WIDTH, ROW_GROUP, int8ScaleRowBytes } from './layout';
 import { pv1, pv4 } from './pv';
 import { pv1Float16, pv1Int8 } from './pv-stored';
-import { readLines } from './read-ahead';
+import { readBlockAhead } from './read-ahead';
 import { ALPHA_OFFSET, SCORE_ROW_BYTES } from './scratch';
 import { groupScores } from './scores';
 import { softmax4, softmaxStep } from './softmax';
@@ -67,7 +67,7 @@ export function attentionSpan(args: usize): void {
   // Single rows read finite stored V as it is (pv-stored.ts), where its 8-value loads fit the rows.
   const rowsReadStoredV = stored && vFinite && dv == dvPad && dv % 8 == 0;
   const float16 = load<i32>(args, SpanArg.KV_FORMAT) == SpanArg.KV_FLOAT16;
-  const vScaleRow = <usize>((dv + 31) / 32) << 2;
+  const vScaleRow = int8ScaleRowBytes(dv);
   const mask = load<usize>(args, SpanArg.MASK), maskStride = load<i32>(args, SpanArg.MASK_STRIDE);
   const bias = load<usize>(args, SpanArg.BIAS), biasStride = load<i32>(args, SpanArg.BIAS_STRIDE);
   const rowMax = load<usize>(args, SpanArg.ROW_MAX), rowSum = load<usize>(args, SpanArg.ROW_SUM), acc = load<usize>(args, SpanArg.ACC);
@@ -80,12 +80,6 @@ export function attentionSpan(args: usize): void {
   const qRowBytes = <usize>depth << 2;
   const accRowBytes = <usize>dvPad << 2;
   const readAhead = load<i32>(args, SpanArg.READ_AHEAD) != 0;
-  // A block's bytes of K and V as the span holds them (float32 panels and padded rows, or stored rows
-  // and, for int8, their scales): what read-ahead.ts reads ahead.
-  const kKeyBytes: usize = stored ? <usize>depth * (float16 ? 2 : 1) : qRowBytes;
-  const vKeyBytes: usize = stored ? <usize>dv * (float16 ? 2 : 1) : accRowBytes;
-  const kScaleRow = <usize>((depth + 31) / 32) << 2;
-  const int8 = stored && !float16;
   let readSink: i32 = 0;
   for (let j0 = spanStart; j0 < spanEnd; j0 += KEY_BLOCK) {
     const local = j0 - spanStart;
@@ -102,13 +96,7 @@ export function attentionSpan(args: usize): void {
       if ((visible & 0xf) == 0) continue;
       if (mask != 0 && !anyAllowed(mask + <usize>(g * maskStride + local), maskStride, panels)) continue;
       if (!readBlock) { // the first group that computes on the block: its K and V read ahead, once
-        const keys = <usize>(stored ? blockKeys : panels * PANEL_WIDTH);
-        readSink |= readLines(kPanels + <usize>local * kKeyBytes, keys * kKeyBytes);
-        readSink |= readLines(vRows + <usize>local * vKeyBytes, <usize>blockKeys * vKeyBytes);
-        if (int8) {
-          readSink |= readLines(load<usize>(args, SpanArg.K_SCALES) + <usize>local * kScaleRow, <usize>blockKeys * kScaleRow);
-          readSink |= readLines(load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow, <usize>blockKeys * vScaleRow);
-        }
+        readSink |= readBlockAhead(args, local, blockKeys);
         readBlock = true;
       }
       if (!kDecoded) { // stored K: the block's panels in float32, once, for the first group that sees it

@@ -17,12 +17,10 @@
 // stored cache gives the bits of a float32 cache holding the decoded values.
 
 import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
-import { KEY_BLOCK, PANEL_WIDTH } from './layout';
+import { INT8_BLOCK, KEY_BLOCK, PANEL_WIDTH, int8ScaleRowBytes } from './layout';
 import { decodeFloat16Row } from './float16';
 import { packPanels } from './pack';
 import { float16Panels, int8Panels } from './stored-panels';
-
-const INT8_BLOCK: i32 = 32;
 
 /** Where the staging of one block keeps its decoded K panels and V rows ([KEY_BLOCK][dvPad]). */
 // @ts-ignore: decorator
@@ -43,9 +41,8 @@ export function stagedV(args: usize): usize {
 export function decodeKBlock(args: usize, local: i32, keys: i32): void {
   const format = load<i32>(args, SpanArg.KV_FORMAT), depth = load<i32>(args, SpanArg.DEPTH);
   const rowsF32 = load<usize>(args, SpanArg.KV_STAGING);
-  const bytes: usize = format == SpanArg.KV_FLOAT16 ? 2 : 1;
-  const kRows = load<usize>(args, SpanArg.K_PANELS) + <usize>local * <usize>depth * bytes;
-  const kScaleRow = <usize>((depth + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
+  const kRows = load<usize>(args, SpanArg.K_PANELS) + <usize>local * <usize>depth * storedValueBytes(args);
+  const kScaleRow = int8ScaleRowBytes(depth);
   const kScales = load<usize>(args, SpanArg.K_SCALES) + <usize>local * kScaleRow;
   const fullPanels = depth % 8 == 0 ? keys / PANEL_WIDTH : 0;
   if (fullPanels > 0) {
@@ -69,7 +66,7 @@ export function decodeVBlock(args: usize, local: i32, keys: i32): void {
   const format = load<i32>(args, SpanArg.KV_FORMAT);
   const dv = load<i32>(args, SpanArg.DV), dvPad = load<i32>(args, SpanArg.DV_PAD);
   const vRows = storedV(args, local);
-  const vScaleRow = <usize>((dv + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
+  const vScaleRow = int8ScaleRowBytes(dv);
   const vScales = load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow;
   const vOut = stagedV(args);
   for (let r = 0; r < keys; r++) {
@@ -87,8 +84,14 @@ export function decodeVBlock(args: usize, local: i32, keys: i32): void {
 // @ts-ignore: decorator
 @inline
 export function storedV(args: usize, local: i32): usize {
-  const bytes: usize = load<i32>(args, SpanArg.KV_FORMAT) == SpanArg.KV_FLOAT16 ? 2 : 1;
-  return load<usize>(args, SpanArg.V_ROWS) + <usize>local * <usize>load<i32>(args, SpanArg.DV) * bytes;
+  return load<usize>(args, SpanArg.V_ROWS) + <usize>local * <usize>load<i32>(args, SpanArg.DV) * storedValueBytes(args);
+}
+
+/** Bytes of one stored value: 2 (binary16) or 1 (int8). */
+// @ts-ignore: decorator
+@inline
+export function storedValueBytes(args: usize): usize {
+  return load<i32>(args, SpanArg.KV_FORMAT) == SpanArg.KV_FLOAT16 ? 2 : 1;
 }
 
 /** count int8 values → float32(q·scale), the scale one float32 per INT8_BLOCK values. */

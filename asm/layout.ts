@@ -13,3 +13,13 @@ export const ROW_GROUP: i32 = 4;
 
 /** Columns of a packed panel: two f32x4 lanes of keys (Q·Kᵀ) or output features (GEMM). */
 export const PANEL_WIDTH: i32 = 8;
+
+/** Values of a stored int8 row per float32 scale (workers/kernels/wasm/kv-format.ts). */
+export const INT8_BLOCK: i32 = 32;
+
+/** Bytes of one stored int8 row's scales: a float32 per INT8_BLOCK of its `cols` values. */
+// @ts-ignore: decorator
+@inline
+export function int8ScaleRowBytes(cols: i32): usize {
+  return <usize>((cols + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
+}

@@ -15,9 +15,8 @@
 // no accumulator (an accumulator is never −0: it starts at +0 and +0 + −0 is +0).
 
 import { float16Unscaled, highHalvesHigh, highHalvesLow, keepMask, REBIAS } from './float16';
+import { INT8_BLOCK, int8ScaleRowBytes } from './layout';
 import { madd } from './madd';
-
-const INT8_BLOCK: i32 = 32;
 const REBIAS_FACTOR: f32 = reinterpret<f32>(REBIAS); // 2^112
 
 /** acc = α·acc + Σ_k p[k]·v[k] over `keys` binary16 V rows of dv values (dv a multiple of 8, = dvPad). */
@@ -34,7 +33,7 @@ export function pv1Int8(acc: usize, dv: i32, p: usize, alpha: f32, v: usize, sca
 @inline
 function pv1Stored<T>(acc: usize, dv: i32, p: usize, alpha: f32, v: usize, scales: usize, keys: i32): void {
   const rowBytes = <usize>dv * sizeof<T>();
-  const scaleRowBytes = <usize>((dv + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
+  const scaleRowBytes = int8ScaleRowBytes(dv);
   const a = f32x4.splat(alpha);
   const keep = keepMask(); // loaded once: see float16.ts on constants
   const pEnd = p + (<usize>keys << 2);

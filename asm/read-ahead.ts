@@ -13,9 +13,37 @@
 // 19.0 → 15.7; one row's Q·Kᵀ over float32 panels was at streaming speed already (21.5, streaming 22.0).
 // On K/V in cache the extra pass costs (4-row Q·Kᵀ 10.7 → 14.5 ns in L2), so only paged spans take it.
 
+import * as SpanArg from '../workers/kernels/wasm/span-args-layout';
+import { storedValueBytes } from './kv-decode';
+import { PANEL_WIDTH, int8ScaleRowBytes } from './layout';
+
+/** Reads ahead the K and V of keys [local, local + keys) of the span (one key block) as the span holds
+ *  them: float32 panels (whole, as the score loop reads them) and padded V rows, or stored rows and, for
+ *  int8, their scales. Returns what the loads gave, for the caller to keep. */
+export function readBlockAhead(args: usize, local: i32, keys: i32): i32 {
+  const format = load<i32>(args, SpanArg.KV_FORMAT), depth = load<i32>(args, SpanArg.DEPTH);
+  const kPanels = load<usize>(args, SpanArg.K_PANELS), vRows = load<usize>(args, SpanArg.V_ROWS);
+  if (format == SpanArg.KV_FLOAT32) {
+    const kKeyBytes = <usize>depth << 2, vKeyBytes = <usize>load<i32>(args, SpanArg.DV_PAD) << 2;
+    const panelKeys = <usize>((keys + PANEL_WIDTH - 1) / PANEL_WIDTH * PANEL_WIDTH);
+    return readLines(kPanels + <usize>local * kKeyBytes, panelKeys * kKeyBytes) |
+      readLines(vRows + <usize>local * vKeyBytes, <usize>keys * vKeyBytes);
+  }
+  const dv = load<i32>(args, SpanArg.DV), bytes = storedValueBytes(args);
+  const kKeyBytes = <usize>depth * bytes, vKeyBytes = <usize>dv * bytes;
+  let seen = readLines(kPanels + <usize>local * kKeyBytes, <usize>keys * kKeyBytes) |
+    readLines(vRows + <usize>local * vKeyBytes, <usize>keys * vKeyBytes);
+  if (format == SpanArg.KV_INT8) {
+    const kScaleRow = int8ScaleRowBytes(depth), vScaleRow = int8ScaleRowBytes(dv);
+    seen |= readLines(load<usize>(args, SpanArg.K_SCALES) + <usize>local * kScaleRow, <usize>keys * kScaleRow) |
+      readLines(load<usize>(args, SpanArg.V_SCALES) + <usize>local * vScaleRow, <usize>keys * vScaleRow);
+  }
+  return seen;
+}
+
 /** One word of every 64-byte line of [from, from + bytes), OR-ed together (the caller keeps the
  *  result, so that the loads are not removed). */
-export function readLines(from: usize, bytes: usize): i32 {
+function readLines(from: usize, bytes: usize): i32 {
   let seen: i32 = 0;
   const end = from + bytes;
   for (let at = from; at < end; at += 64) seen |= load<i32>(at);

@@ -11,9 +11,7 @@
 // what they were.
 
 import { allOnesExponent, float16Specials, float16Unscaled, keepMask, largestFinite, magnitudeMask, rebiasVector } from './float16';
-import { PANEL_WIDTH } from './layout';
-
-const INT8_BLOCK: i32 = 32;
+import { INT8_BLOCK, PANEL_WIDTH, int8ScaleRowBytes } from './layout';
 
 /** Full panels of binary16 K rows → float32 panels. depth: a multiple of 8. */
 export function float16Panels(rows: usize, depth: i32, panels: i32, dst: usize): void {
@@ -30,7 +28,7 @@ export function int8Panels(rows: usize, scales: usize, depth: i32, panels: i32, 
 @inline
 function storedPanels<T>(rows: usize, scales: usize, depth: i32, panels: i32, dst: usize): void {
   const rowBytes = <usize>depth * sizeof<T>();
-  const scaleRowBytes = <usize>((depth + INT8_BLOCK - 1) / INT8_BLOCK) << 2;
+  const scaleRowBytes = int8ScaleRowBytes(depth);
   for (let p = 0; p < panels; p++) {
     const src = rows + <usize>(p * PANEL_WIDTH) * rowBytes;
     const keyScales = scales + <usize>(p * PANEL_WIDTH) * scaleRowBytes;
