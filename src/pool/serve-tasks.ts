@@ -5,6 +5,7 @@
 // was inside — and a pool idle for PARK_AFTER_MS parks its tasks (they return), so that an idle pool
 // does not keep the process alive; the next phase restarts them.
 
+import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import { ringAll } from '../../workers/board/doorbell.js';
 import { CLOSING, PARK } from '../../workers/board/layout.js';
@@ -16,6 +17,15 @@ import type { ScratchPool } from './scratch-pool.js';
 /** Idle time after which the threads park. Restarting them costs one piscina message per thread on
  *  the next call (~50 µs each), so it is paid at most this often. */
 const PARK_AFTER_MS = 500;
+
+/** How long a thread that ran out of work spins before it sleeps (workers/board/doorbell.ts). */
+const SPIN_MS = 0.3;
+
+/** Threads that spin: as many as leave the calling thread a core of its own — a spinning thread on
+ *  the caller's core would take the very time the caller needs to make its next call. */
+function spinningThreads(): number {
+  return availableParallelism() - 1;
+}
 
 /** Tells the threads of `board` to return from their serve tasks for good: for close() and for a
  *  pool dropped unclosed (a thread terminated inside its serve loop stalled the process). */
@@ -68,7 +78,8 @@ export class ServeTasks {
     this.#serving[index] = true;
     const { port, initial } = this.registry.connect(index);
     const { threads, slots } = this.board.shape;
-    const task: ServeTask = { index, board: this.board.ints, threads, slots, port, initial };
+    const spinMs = index < spinningThreads() ? SPIN_MS : 0;
+    const task: ServeTask = { index, board: this.board.ints, threads, slots, port, initial, spinMs };
     this.piscina.run(task, { transferList: [port] }).then(() => this.#ended(index), (err: unknown) => {
       this.board.failWorker(index, err);
       this.#ended(index);

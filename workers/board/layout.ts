@@ -18,7 +18,9 @@
 //                value changes, so no wake-up is lost.
 //   [THREADS]    the thread count, for ./doorbell.ts's ringAll (given the board alone)
 //   idle mask    one bit per thread (32 a word) set while it waits for the doorbell, and one wake word
-//                per thread, which it waits on: ./doorbell.ts wakes the lowest idle thread
+//                per thread, which it spins or waits on: ./doorbell.ts wakes the lowest idle thread
+//   sleep words  one per thread: 1 while it is inside Atomics.wait, so that a ring notifies only a
+//                thread that sleeps (a spinning one sees its wake word change by itself)
 //   cells        one per thread (worker index): 1 + the phase slot it is inside, or 0. A slot is
 //                reused only once no cell names it.
 //   part cells   one per thread: 1 + the part of its phase (./phase.ts) whose tile it is running, or 0.
@@ -94,9 +96,14 @@ function idleMaskWords(threads: number): number {
   return Math.ceil(threads / 32);
 }
 
+/** Index of thread `worker`'s sleep word. */
+export function sleepAt(threads: number, worker: number): number {
+  return HEADER_INTS + 3 * threads + idleMaskWords(threads) + worker;
+}
+
 /** Index of field `field` of slot `slot`. */
 export function slotAt(shape: BoardShape, slot: number, field: number): number {
-  return HEADER_INTS + 3 * shape.threads + idleMaskWords(shape.threads) + slot * SLOT_INTS + field;
+  return HEADER_INTS + 4 * shape.threads + idleMaskWords(shape.threads) + slot * SLOT_INTS + field;
 }
 
 export function boardInts(shape: BoardShape): number {

@@ -57,6 +57,8 @@ export interface ServeTask {
   readonly board: Int32Array;
   readonly threads: number;
   readonly slots: number;
+  /** How long the thread spins before it sleeps when it runs out of work (./doorbell.ts); 0: never. */
+  readonly spinMs: number;
   /** Where the buffer registry's messages arrive (workers/board/worker-buffers.ts). */
   readonly port: MessagePort;
   readonly initial: RegistryMessage;

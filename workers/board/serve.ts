@@ -56,6 +56,7 @@ class Server {
   readonly #cell: number;
   readonly #partCell: number;
   readonly #buffers: WorkerBuffers;
+  readonly #spinMs: number;
   /** The descriptor decoded per slot, for the GEN it was decoded for. */
   readonly #decoded = new Map<number, { readonly gen: number; readonly phase: PhaseDescriptor }>();
   #cursor = 0;
@@ -67,6 +68,7 @@ class Server {
     this.#cell = cellAt(task.index);
     this.#partCell = partCellAt(this.#shape, task.index);
     this.#buffers = new WorkerBuffers(task.port, task.initial);
+    this.#spinMs = task.spinMs;
   }
 
   async serve(): Promise<void> {
@@ -84,7 +86,7 @@ class Server {
         if (slot < 0 && Atomics.load(ints, PARK) !== 0) return;
         await nextMacrotask(); // port messages; the end of this job
         lastYield = performance.now();
-        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) waitForRing(ints, this.#shape.threads, this.#index, bell, IDLE_WAIT_MS);
+        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) waitForRing(ints, this.#shape.threads, this.#index, bell, IDLE_WAIT_MS, this.#spinMs);
       }
     } finally {
       this.#buffers.close();
