@@ -98,7 +98,9 @@ export class Board {
       shared.set(job.tiles);
       return { job: { ...job, tiles: shared }, firstTile };
     });
-    const pauses = this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
+    // A phase of small calls needs none: a tile of one is at most COALESCE_MAX_FLOPS of work (~6 ms on
+    // the wasm kernel), so a thread whose slice is up leaves at the end of its tile (workers/board/serve.ts).
+    const pauses = small ? undefined : this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
     this.#writeDescriptor(slot, encodeDescriptor(phase, { idOf: (buffer) => this.registry.idOf(buffer) }));
     Atomics.store(ints, at(SLOT_NEXT), 0);

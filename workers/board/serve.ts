@@ -7,7 +7,9 @@
 // phase has work and no thread inside (it is starving): then, once the thread has spent
 // TIME_SLICE_MS in its phase, it leaves at the next step of its tile — pausing the tile into one of the
 // phase's shared pause slots (./phase.ts), where the next thread to enter picks it up — and goes on
-// round-robin to the next phase with work. A call alone on the pool is never sliced.
+// round-robin to the next phase with work. A call alone on the pool is never sliced. A phase of small
+// calls (src/pool/call-admission.ts COALESCE_MAX_FLOPS) has no pause slots: a tile of one is at most
+// that much work (~6 ms on the wasm kernel), and a thread whose slice is up leaves at the end of one.
 //
 // A pool idle for a while parks its threads (PARK in ./layout.ts): a task with nothing to do returns.
 //

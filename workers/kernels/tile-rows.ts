@@ -19,7 +19,7 @@ export interface TileRows {
 }
 
 /** How many rows the tile holds. */
-export function tileRowCount(tile: TileRows): number {
+export function tileRowCount(tile: Pick<TileRows, 'heads' | 'rowStart' | 'rowEnd'>): number {
   return (tile.rowEnd - tile.rowStart) * tile.heads;
 }
 

@@ -17,6 +17,9 @@ export interface TileLayout<F extends string> {
   pack(records: readonly TileRecord<F>[]): Int32Array;
   /** Every tile of `tiles`, in order: the inverse of pack. */
   unpack(tiles: Int32Array): TileRecord<F>[];
+  /** Field `field` of tile `tile`, with no record made: for loops over every tile of a phase on the
+   *  calling thread (read's record, its keys stored by name, costs ~100 ns there). */
+  field(tiles: Int32Array, tile: number, field: F): number;
 }
 
 /** The record type of a layout. */
@@ -40,5 +43,7 @@ export function tileLayout<const F extends readonly string[]>(fields: F): TileLa
     return tiles;
   };
   const unpack = (tiles: Int32Array): TileRecord<Field>[] => Array.from({ length: tiles.length / ints }, (_, tile) => read(tiles, tile));
-  return { ints, read, pack, unpack };
+  const offsets = new Map(names.map((name, f) => [name, f]));
+  const field = (tiles: Int32Array, tile: number, name: Field): number => tiles[tile * ints + offsets.get(name)!];
+  return { ints, read, pack, unpack, field };
 }
