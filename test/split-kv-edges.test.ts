@@ -44,6 +44,16 @@ describe.each(KERNELS)('split-KV on kernel %s: masked splits, NaN, the multi-hea
       for (let h = 0; h < 2; h++) for (let i = 0; i < spec.Sq - spec.Sk; i++) expect(r.lse[h * spec.Sq + i]).toBe(-Infinity);
       expectAttentionClose(r.out, r.lse, referenceAttention(inputs.q, inputs.k, inputs.v, { causal: true }), 'causal Sq > Sk');
     }, TIMEOUT_MS);
+
+    it('no key at all (Sk = 0), after a call that left values in the pool\'s scratch: zeros and lse −Infinity', async () => {
+      const pool = forced(64);
+      const before = { seed: 823, B: 1, H: 2, Hkv: 2, Sq: 3, Sk: 500, D: 16, Dv: 16, causal: false };
+      await attend(pool, before, attentionInputs(before));
+      const spec = { ...before, seed: 824, Sk: 0 };
+      const r = await attend(pool, spec, attentionInputs(spec));
+      expect(Array.from(r.out).every((x) => x === 0), 'out is zeros').toBe(true);
+      expect(Array.from(r.lse).every((x) => x === -Infinity), 'lse is −Infinity').toBe(true);
+    }, TIMEOUT_MS);
   });
 
   describe('NaN in the inputs reaches the same rows as without splitting', () => {

@@ -3,7 +3,8 @@
 // loop instead (workers/board/serve.ts).
 
 import type { Job, Kernel, KernelName } from './kernels/jobs.js';
-import { tileCount, tileFunction } from './kernels/jobs.js';
+import { tileCount } from './kernels/jobs.js';
+import { runTile } from './kernels/run-tile.js';
 import type { TileControl } from './kernels/tile-control.js';
 
 export interface InlinePhase {
@@ -14,11 +15,10 @@ export interface InlinePhase {
 }
 
 export function runTiles(kernel: Kernel, { job, abort }: InlinePhase): 'done' | 'aborted' {
-  const runTile = tileFunction(kernel, job.kind);
   const control: TileControl = { suspended: undefined, check: () => (Atomics.load(abort, 0) !== 0 ? 'stop' : 'go') };
   const n = tileCount(job);
   for (let tile = 0; tile < n; tile++) {
-    if (Atomics.load(abort, 0) !== 0 || runTile(job, tile, control) === 'stopped') return 'aborted';
+    if (Atomics.load(abort, 0) !== 0 || runTile(kernel, job, tile, control) === 'stopped') return 'aborted';
   }
   return 'done';
 }

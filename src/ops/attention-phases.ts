@@ -1,18 +1,14 @@
-// Runs one attention job, for pool.attention and the multi-head layer alike: a single phase of
-// (batch, head, row block) tiles; or, when split-KV applies (src/plan/split-kv-plan.ts), a phase of
-// (batch, head, row block, key split) tiles writing partial states, then the merge phase.
+// Runs one attention job, for pool.attention and the multi-head layer alike: one phase of (batch, head,
+// row block) tiles; or, when split-KV applies (src/plan/split-kv-plan.ts), of (batch, head, row block,
+// key split) tiles writing partial states, which the last tile of each row group merges
+// (workers/kernels/split-merge.ts).
 
-import type { AttentionJob, AttentionMergeJob, KernelName, SplitKv } from '../../workers/kernels/jobs.js';
+import { ATTENTION_TILE, type AttentionJob, type KernelName, type SplitKv } from '../../workers/kernels/jobs.js';
 import { planAttentionTiles, splitRange, type AttentionShape, type SplitRange } from '../plan/attention-plan.js';
-import { planMergeTiles } from '../plan/merge-plan.js';
 import { splitKeysFor, type SplitKvSetting } from '../plan/split-kv-setting.js';
 import type { CallContext } from '../pool/call-context.js';
 import type { Dispatcher } from '../pool/dispatch.js';
 import { scratchArray, type CallScratch } from '../pool/scratch-pool.js';
-
-/** A merge this small (floats of partial state read) runs on the calling thread: ~50 µs of work, about
- *  what one message to a worker and back costs. */
-const MERGE_INLINE_MAX_FLOATS = 1 << 16;
 
 export type AttentionJobBody = Omit<AttentionJob, 'tiles' | 'split'>;
 
@@ -46,22 +42,22 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
     await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads, flopsPerKey) }, kernel);
     return;
   }
-  const rows = B * H * Sq;
-  const split = allocSplitKv(range, rows, Dv, ctx.scratch);
-  await dispatcher.runPhase(ctx, { ...body, split, tiles: planAttentionTiles(shape, threads, flopsPerKey, range) }, kernel);
-  const merge: AttentionMergeJob = {
-    kind: 'attention-merge', B, H, Sq, Dv, split, out: body.out, lse: body.lse, sinks: body.sinks, tiles: planMergeTiles(rows, threads),
-  };
-  const small = range.count * rows * (Dv + 2) <= MERGE_INLINE_MAX_FLOATS;
-  await dispatcher.runPhase(ctx, merge, kernel, small || ctx.inline);
+  const tiles = planAttentionTiles(shape, threads, flopsPerKey, range);
+  await dispatcher.runPhase(ctx, { ...body, split: allocSplitKv(range, B * H * Sq, Dv, tiles, ctx.scratch), tiles }, kernel);
 }
 
-/** Partial states in the initial "empty split" state: m = −Infinity, l = 0, acc = 0. */
-function allocSplitKv(range: SplitRange, rows: number, Dv: number, scratch: CallScratch | undefined): SplitKv {
+/** Partial states in the initial "empty split" state — m = −Infinity, l = 0, acc = 0 — and each row
+ *  group's count of tiles. */
+function allocSplitKv(range: SplitRange, rows: number, Dv: number, tiles: Int32Array, scratch: CallScratch | undefined): SplitKv {
   const n = range.count * rows;
   const max = scratchArray(scratch, Float64Array, n).fill(-Infinity);
+  const count = tiles.length / ATTENTION_TILE.ints;
+  let groups = 0;
+  for (let tile = 0; tile < count; tile++) groups = Math.max(groups, ATTENTION_TILE.field(tiles, tile, 'group') + 1);
+  const pending = scratchArray(scratch, Int32Array, groups);
+  for (let tile = 0; tile < count; tile++) pending[ATTENTION_TILE.field(tiles, tile, 'group')]++;
   return {
-    keysPerSplit: range.keysPerSplit, first: range.first, count: range.count,
+    keysPerSplit: range.keysPerSplit, first: range.first, count: range.count, pending,
     max, sum: scratchArray(scratch, Float64Array, n), acc: scratchArray(scratch, Float64Array, n * Dv),
   };
 }

@@ -33,7 +33,8 @@ export function tileHeads(shape: Pick<AttentionShape, 'H' | 'Hkv' | 'alibi'>): n
   return shape.alibi ? 1 : shape.H / (shape.Hkv ?? shape.H); // validation made Hkv divide H
 }
 
-/** The splits some row can see: [first, first + count) of length keysPerSplit. */
+/** The splits some row can see: [first, first + count) of length keysPerSplit; when no row sees a key,
+ *  split 0 alone, which stays empty (the tiles of a split job each name a split). */
 export interface SplitRange {
   readonly keysPerSplit: number;
   readonly first: number;
@@ -44,15 +45,18 @@ export function splitRange(shape: AttentionShape, keysPerSplit: number): SplitRa
   // keyStart and keyEnd never decrease with i, and rows that see nothing have start = end = 0, so
   // every visible key lies in [keyStart(first row), keyEnd(last row)).
   const lo = keyStart(shape, 0), hi = keyEnd(shape, shape.Sq - 1);
-  if (shape.Sq === 0 || hi <= lo) return { keysPerSplit, first: 0, count: 0 };
+  if (shape.Sq === 0 || hi <= lo) return { keysPerSplit, first: 0, count: 1 };
   const first = Math.floor(lo / keysPerSplit);
   return { keysPerSplit, first, count: ceilDiv(hi, keysPerSplit) - first };
 }
 
-interface Piece { readonly i0: number; readonly i1: number; readonly split: number; readonly cost: number }
+interface Piece { readonly block: number; readonly i0: number; readonly i1: number; readonly split: number; readonly cost: number }
 
 /** `flopsPerKey`: what one row does per key it sees, 2·(D + Dv): with the keys the rows see, it sets
- *  how many row blocks a head is worth (MIN_TILE_FLOPS each at least). */
+ *  how many row blocks a head is worth (MIN_TILE_FLOPS each at least). With `split`, a tile's row group
+ *  is (row block, b, unit), numbered in that order, and every group has at least one tile — a block
+ *  whose rows see no key gets one of split `first` with nothing to do — since the last tile of a group
+ *  to finish is what writes the group's output (workers/kernels/split-merge.ts). */
 export function planAttentionTiles(shape: AttentionShape, threads: number, flopsPerKey: number, split?: SplitRange): Int32Array {
   const { B, H, Sq, Sk } = shape;
   if (Sq === 0 || B * H === 0) return new Int32Array(0);
@@ -65,23 +69,27 @@ export function planAttentionTiles(shape: AttentionShape, threads: number, flops
   const maxRowBlock = Math.max(ROW_ALIGN, Math.floor(MAX_ROW_BLOCK / heads / ROW_ALIGN) * ROW_ALIGN);
   const rowBlock = blockLength(Sq, rowBlocksWanted, ROW_ALIGN, maxRowBlock);
   const pieces: Piece[] = [];
-  for (let i0 = 0; i0 < Sq; i0 += rowBlock) {
+  for (let block = 0, i0 = 0; i0 < Sq; block++, i0 += rowBlock) {
     const i1 = Math.min(Sq, i0 + rowBlock);
     const lo = keyStart(shape, i0), hi = keyEnd(shape, i1 - 1); // the rows' keys together
     if (!split) {
-      pieces.push({ i0, i1, split: 0, cost: Math.max(0, hi - lo) });
+      pieces.push({ block, i0, i1, split: 0, cost: Math.max(0, hi - lo) });
       continue;
     }
     // Only splits the block's rows can see; a row's other splits keep their empty initial state.
+    const before = pieces.length;
     for (let s = split.first; s < split.first + split.count; s++) {
       const cost = Math.min(hi, Math.min(Sk, (s + 1) * split.keysPerSplit)) - Math.max(lo, s * split.keysPerSplit);
-      if (cost > 0) pieces.push({ i0, i1, split: s, cost });
+      if (cost > 0) pieces.push({ block, i0, i1, split: s, cost });
     }
+    if (pieces.length === before) pieces.push({ block, i0, i1, split: split.first, cost: 0 });
   }
   // Stable sort: equal costs keep row order, so the list is a pure function of the shape.
   pieces.sort((x, y) => y.cost - x.cost);
   const tiles: AttentionTile[] = [];
-  const emit = (b: number, unit: number, p: Piece) => tiles.push({ b, h: unit * heads, heads, rowStart: p.i0, rowEnd: p.i1, split: p.split });
+  const emit = (b: number, unit: number, p: Piece) => tiles.push({
+    b, h: unit * heads, heads, rowStart: p.i0, rowEnd: p.i1, split: p.split, group: split ? (p.block * B + b) * units + unit : 0,
+  });
   if (shape.window === undefined) {
     for (const p of pieces) for (let b = 0; b < B; b++) for (let u = 0; u < units; u++) emit(b, u, p);
   } else {

@@ -3,8 +3,8 @@
 // Rows are independent, so the planner cuts query rows into as many tiles as the threads want; but
 // decoding (Sq = 1) or a few queries facing tens of thousands of keys give only B·H·⌈Sq/16⌉ row tiles —
 // eight for B1 H8 — and a thread count above that would idle. Then the keys are cut too: each split
-// produces (m, l, unnormalised acc) for its rows and a merge phase combines the splits in a fixed
-// order. The split changes the arithmetic (where the running maximum is rescaled, the final merge), so
+// produces (m, l, unnormalised acc) for its rows, and the last split tile of a row group to finish
+// merges the group's splits in a fixed order (workers/kernels/split-merge.ts). The split changes the arithmetic (where the running maximum is rescaled, the final merge), so
 // unlike the row blocks it must never depend on the thread count: the decision and the split length
 // are a pure function of the shape, and results stay bit-for-bit the same for every thread count.
 // Whether a pool follows this decision, never splits or splits at a forced length is its split-KV

@@ -21,7 +21,7 @@
 
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Kernel, KernelName } from '../kernels/jobs.js';
-import { tileFunction } from '../kernels/jobs.js';
+import { runTile } from '../kernels/run-tile.js';
 import { SuspendedTile } from '../kernels/suspended-tile.js';
 import type { TileControl, TileOutcome } from '../kernels/tile-control.js';
 import { decodeDescriptor } from './descriptor.js';
@@ -206,7 +206,7 @@ class Server {
           suspended,
           check: () => Atomics.load(partStates, abort) !== 0 ? 'stop' : suspended && sliceUsed() ? 'pause' : 'go',
         };
-        outcome = tileFunction(kernelTiles, job.kind)(job, tile - firstTile, control);
+        outcome = runTile(kernelTiles, job, tile - firstTile, control);
       }
       if (pauseSlot >= 0) {
         if (outcome === 'paused') {

@@ -11,7 +11,6 @@
 // TILE_LAYOUTS below, and a tile function in every kernel's table (or in shared-tiles.ts).
 
 import { ATTENTION_TILE, type AttentionJob } from './jobs/attention.js';
-import { MERGE_TILE, type AttentionMergeJob } from './jobs/attention-merge.js';
 import { GEMM_TILE, type GemmJob } from './jobs/gemm.js';
 import { HEAD_MEAN_TILE, type HeadMeanJob } from './jobs/head-mean.js';
 import { ROTARY_TILE, type RotaryJob } from './jobs/rotary.js';
@@ -21,7 +20,6 @@ import type { FloatArray } from '../dtypes.js';
 
 export * from './jobs/views.js';
 export * from './jobs/attention.js';
-export * from './jobs/attention-merge.js';
 export * from './jobs/gemm.js';
 export * from './jobs/head-mean.js';
 export * from './jobs/rotary.js';
@@ -29,7 +27,6 @@ export type { FloatArray };
 
 export interface JobsByKind {
   readonly attention: AttentionJob;
-  readonly 'attention-merge': AttentionMergeJob;
   readonly gemm: GemmJob;
   readonly 'head-mean': HeadMeanJob;
   readonly rotary: RotaryJob;
@@ -40,7 +37,6 @@ export type Job = JobsByKind[JobKind];
 
 export const TILE_LAYOUTS = {
   attention: ATTENTION_TILE,
-  'attention-merge': MERGE_TILE,
   gemm: GEMM_TILE,
   'head-mean': HEAD_MEAN_TILE,
   rotary: ROTARY_TILE,

@@ -1,5 +1,10 @@
-// The merge phase of split-KV: combines the partial softmax states of a row's key splits into its output,
-// the same routine whichever kernel computed the splits (it is O(splits · Dv) per row, memory-bound).
+// The merge of split-KV: combines the partial softmax states of a row's key splits into its output, the
+// same routine whichever kernel computed the splits (it is O(splits · Dv) per row, memory-bound). No
+// phase of its own: the split tiles of a row group (ATTENTION_TILE's `group`: the same rows) count the
+// group's `pending` down, and the thread whose tile takes it to 0 merges the group's rows at once —
+// what a second phase cost, a board round trip or a merge on the calling thread (a decode step's
+// ~14 µs there), is gone. Atomics.sub is sequentially consistent, so the merging thread sees every
+// partial the group's other tiles wrote before their own decrement.
 //
 // For splits with partial state (m_s, l_s, acc_s) — acc_s = Σ exp(s − m_s)·v over the split's keys:
 //   M = max_s m_s,  L = Σ_s exp(m_s − M)·l_s,  out = Σ_s exp(m_s − M)·acc_s / L,  lse = M + log L.
@@ -17,14 +22,25 @@
 //   * a split whose weight exp(m_s − M) underflows to 0 contributes nothing, even if its acc holds an
 //     Infinity (the unsplit kernels likewise skip keys with p = 0).
 
-import { MERGE_TILE, type AttentionMergeJob } from './jobs.js';
-import type { TileOutcome } from './tile-control.js';
+import { ATTENTION_TILE, type AttentionJob, type SplitKv } from './jobs.js';
 
 let rowScratch = new Float64Array(0); // [Dv]: the merged accumulator of one row
 
-export function mergeSplitTile(job: AttentionMergeJob, tile: number): TileOutcome {
-  const { H, Sq, Dv, split, out, lse } = job;
-  const { rowStart, rowEnd } = MERGE_TILE.read(job.tiles, tile);
+/** After split tile `tile` of `job` is done: merges its row group if it was the group's last tile. */
+export function mergeIfLast(job: AttentionJob, split: SplitKv, tile: number): void {
+  const { tiles, H, Sq } = job;
+  const field = (name: 'b' | 'h' | 'heads' | 'rowStart' | 'rowEnd' | 'group') => ATTENTION_TILE.field(tiles, tile, name);
+  if (Atomics.sub(split.pending, field('group'), 1) !== 1) return;
+  const b = field('b'), h = field('h'), rowStart = field('rowStart'), rowEnd = field('rowEnd');
+  for (let head = h; head < h + field('heads'); head++) {
+    const first = (b * H + head) * Sq;
+    mergeRows(job, split, first + rowStart, first + rowEnd);
+  }
+}
+
+/** Merges flat rows [rowStart, rowEnd), row = (b·H + h)·Sq + i. */
+function mergeRows(job: AttentionJob, split: SplitKv, rowStart: number, rowEnd: number): void {
+  const { H, Sq, Dv, out, lse } = job;
   const { max, sum, acc, count } = split;
   const rows = job.B * H * Sq;
   if (rowScratch.length < Dv) rowScratch = new Float64Array(Dv);
@@ -58,5 +74,4 @@ export function mergeSplitTile(job: AttentionMergeJob, tile: number): TileOutcom
     }
     if (lse) lse.data[lse.offset + b * lse.strideB + h * lse.strideH + i * lse.strideRow] = L === 0 ? -Infinity : M + Math.log(L);
   }
-  return 'done';
 }

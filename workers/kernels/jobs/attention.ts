@@ -10,15 +10,19 @@ import type { Broadcast4, View4 } from './views.js';
 
 /** Split-KV (flash-decoding): the keys are cut at multiples of `keysPerSplit` (itself a multiple of the
  *  kernels' 64-key block), split s holding keys [s·keysPerSplit, (s+1)·keysPerSplit); each tile covers
- *  one split and writes the split's partial softmax state instead of the output, which an
- *  'attention-merge' phase combines. Only splits [first, first + count) — those some row can see —
- *  are held; every array is indexed by `(s − first) · rows + row`, row = (b·H + h)·Sq + i,
- *  rows = B·H·Sq (acc: that index × Dv + column). A (split, row) pair no tile wrote keeps its
- *  initial state (m = −Infinity, l = 0): an empty split. */
+ *  one split and writes the split's partial softmax state instead of the output. The split tiles of one
+ *  row group — the same batch, heads and query rows — are counted down in `pending`, and the tile that
+ *  finishes a group last merges its rows' partials into the output (split-merge.ts). Only splits
+ *  [first, first + count) — those some row can see — are held; every array is indexed by
+ *  `(s − first) · rows + row`, row = (b·H + h)·Sq + i, rows = B·H·Sq (acc: that index × Dv + column).
+ *  A (split, row) pair no tile wrote keeps its initial state (m = −Infinity, l = 0): an empty split.
+ *  A job whose rows see no key at all holds one empty split (count 1), which its tiles leave empty. */
 export interface SplitKv {
   readonly keysPerSplit: number;
   readonly first: number;
   readonly count: number;
+  /** Per row group (ATTENTION_TILE's `group`): its split tiles not yet done. */
+  readonly pending: Int32Array;
   /** Running maximum m of the row's scores in the split; −Infinity where the row saw nothing. */
   readonly max: Float64Array;
   /** l = Σ exp(s − m) over the split's visible keys; 0 where the row saw nothing. */
@@ -68,8 +72,9 @@ export interface PagedKv {
 
 /** Query rows [rowStart, rowEnd) of heads [h, h + heads) of batch b — heads > 1 only for query heads
  *  sharing one kv head (grouped-query attention; the order of the tile's rows is tile-rows.ts) —, over
- *  the keys of split `split` (0 when the job has no `split`). */
-export const ATTENTION_TILE = tileLayout(['b', 'h', 'heads', 'rowStart', 'rowEnd', 'split']);
+ *  the keys of split `split`, one of the split tiles of row group `group` (both 0 when the job has no
+ *  `split`). */
+export const ATTENTION_TILE = tileLayout(['b', 'h', 'heads', 'rowStart', 'rowEnd', 'split', 'group']);
 export type AttentionTile = RecordOf<typeof ATTENTION_TILE>;
 
 /** The sizes of an attention problem: batch, query heads, K/V heads (H a multiple of Hkv: grouped-query
@@ -99,7 +104,7 @@ export interface AttentionJob extends AttentionDims {
   /** [H] per query head. */
   readonly alibiSlopes?: Float64Array;
   /** [H] one logit per query head in each row's softmax denominator, with no value. A split job's
-   *  tiles leave it out: the merge adds it, once. */
+   *  tiles leave it out: the merge adds it, once (split-merge.ts). */
   readonly sinks?: Float64Array;
   readonly q: View4;
   /** Float (q's type) unless kvStorage says how they are stored. */

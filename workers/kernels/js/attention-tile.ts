@@ -19,7 +19,7 @@
 // tiles start empty instead: the merge adds the sink once. Neither changes which blocks are skipped.
 //
 // A tile of a split job (split-KV) covers only the keys of its split and writes the rows' partial
-// state (m, l, acc) to job.split for the merge phase (split-merge.ts) instead of out and lse.
+// state (m, l, acc) to job.split for the merge (split-merge.ts) instead of out and lse.
 //
 // Every keysPerStep keys the tile asks its control whether to go on (tile-control.ts): it abandons
 // the tile when the call stopped, or saves (m, l, acc) and the next block's start when its thread is
