@@ -202,8 +202,9 @@ export class Board {
     Atomics.sub(ints, OPEN, 1);
     this.#small[slot] = false;
     for (const resolve of taken.splice(0)) resolve();
-    await Promise.all(drains);
-    await this.#drain(slot);
+    // Awaited only when there is something to wait for: most phases end with every thread gone.
+    if (drains.length > 0) await Promise.all(drains);
+    if (this.#inside(slot)) await this.#drain(slot);
     this.release(slot);
   }
 
@@ -241,6 +242,12 @@ export class Board {
     for (let worker = 0; worker < this.shape.threads; worker++) {
       await whileHolds(ints, partCellAt(this.shape, worker), part + 1, () => Atomics.load(ints, cellAt(worker)) === slot + 1);
     }
+  }
+
+  /** Whether some thread's cell names the slot. */
+  #inside(slot: number): boolean {
+    for (let worker = 0; worker < this.shape.threads; worker++) if (Atomics.load(this.ints, cellAt(worker)) === slot + 1) return true;
+    return false;
   }
 
   /** Until no thread's cell names the slot (threads set their cell before they read STATE). Threads
