@@ -37,7 +37,8 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : Number(value.toPrecision(3))} ${units[unit]}`;
 }
 
-function describeAllocation(a: Allocation): string {
+/** "the output [1, 8, 64, 64] float32": an allocation as messages name it. */
+export function describeAllocation(a: Allocation): string {
   return `${a.name} [${a.shape.join(', ')}] ${a.dtype}`;
 }
 
