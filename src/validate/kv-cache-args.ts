@@ -200,7 +200,9 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide,
   const k = { data: EMPTY_SHARED_F32, shape: [B, layout.kvHeads, length, layout.headDim] };
   const v = { data: EMPTY_SHARED_F32, shape: [B, layout.kvHeads, length, layout.valueDim] };
   const args = validateAttentionWithKv(q, k, v, optionsIn);
-  checkOutputsApart(op, outputsOf(args), [...(holder.buffers ?? cacheBuffersOf(keys, values, "the cache's")), ...optionInputsOf(args)]);
+  const outputs = outputsOf(args);
+  // Most calls write no buffer of the caller's: nothing to check, and no list of buffers to build.
+  if (outputs.length > 0) checkOutputsApart(op, outputs, [...(holder.buffers ?? cacheBuffersOf(keys, values, "the cache's")), ...optionInputsOf(args)]);
   return gap ? { ...args, gap } : args;
 }
 
