@@ -109,9 +109,13 @@ export function checkOptionsObject(op: string, options: unknown): Record<string,
   return options as Record<string, unknown>;
 }
 
+/** What readOptions reads from a call without options: one frozen object for all of them. */
+const NO_OPTIONS: Readonly<Partial<Record<string, unknown>>> = Object.freeze({});
+
 /** A call's options object checked for unknown names, with each known option's value read once into
  *  a frozen plain object: validation and the call see the same values. */
 export function readOptions<N extends string>(op: string, optionsIn: unknown, known: readonly N[]): Readonly<Partial<Record<N, unknown>>> {
+  if (optionsIn === undefined) return NO_OPTIONS;
   const options = checkOptionsObject(op, optionsIn);
   checkOptionNames(op, options, known);
   const values: Partial<Record<N, unknown>> = {};
