@@ -182,8 +182,9 @@ const EMPTY_SHARED_F32 = new Float32Array(new SharedArrayBuffer(0));
  * order; a window cache's dropped positions are `gap`). q is checked against the
  * cache here, with messages that name the cache; the options (mask and bias against [B, H, Sq, length],
  * out, lse, …) by the tensor form's own validator, handed k and v stand-ins of the snapshot's shape:
- * it reads only their shapes, and the kernels get the cache's strided views instead (kv-cache.ts). `out` and `lse` must stay clear of the cache's
- * whole buffers: calls read them in place, and later appends write them.
+ * it reads only their shapes, and the kernels get the cache's strided views instead (kv-cache.ts).
+ * `out` and `lse` must stay clear of the cache's whole buffers: calls read them in place, and later
+ * appends write them.
  */
 export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide, values: KvSide, length: number,
   gap: PositionGap | undefined, qIn: unknown, optionsIn: unknown, extra: unknown, holder: KvHolder = CACHE_HOLDER): AttentionArgs {
