@@ -48,7 +48,10 @@ export function checkCallBytes(op: string, allocations: readonly Allocation[], m
   for (const allocation of allocations) {
     const bytes = allocationBytes(allocation);
     total += bytes;
-    if (bytes > largestBytes) [largest, largestBytes] = [allocation, bytes];
+    if (bytes > largestBytes) {
+      largest = allocation;
+      largestBytes = bytes;
+    }
   }
   if (total <= maxCallBytes || !largest) return;
   const bound = `maxCallBytes = ${formatBytes(maxCallBytes)}`;
