@@ -205,9 +205,11 @@ export class KvCache<A extends FloatArray = Float32Array> {
     store.readers++;
     let released = false;
     const { keys, values, capacity } = store;
-    const held = this.#window ? heldKeys(this.#window, this.#position) : { length: this.#position };
+    const held = this.#window && heldKeys(this.#window, this.#position);
+    // Every field written out (gap and kvRing undefined when not held): a spread of `held` here cost
+    // more than the rest of the snapshot, on every call over the cache.
     return {
-      keys, values, capacity, ...held, position: this.#position,
+      keys, values, capacity, length: held ? held.length : this.#position, gap: held?.gap, kvRing: held?.kvRing, position: this.#position,
       k: sideView(keys.data, this.kvHeads, capacity, this.headDim), v: sideView(values.data, this.kvHeads, capacity, this.valueDim),
       kvStorage: kvStorageOf(this.dtype, keys, values, this.kvHeads, capacity),
       kvSource: store.id === undefined ? undefined : { id: store.id, epoch: store.epoch },

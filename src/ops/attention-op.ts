@@ -56,16 +56,19 @@ export async function runAttention(
   const { scratch } = run.ctx;
   const out = outputBuffer(args.out, args.q.data, [B, H, Sq, Dv], B * H * Sq * Dv, scratch);
   const lse = args.lse ? outputBuffer(args.lse, args.q.data, [B, H, Sq], B * H * Sq, scratch) : undefined;
+  // Field by field, those a call does not use undefined (the board's descriptor leaves them out): built
+  // with spreads of the optional ones, this literal took ~140 ns instead of ~35 (micro-benchmark).
+  const { causal, topLeft, softcap, alibiSlopes, sinks } = jobVariants(args);
   const job: AttentionJobBody = {
-    kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, ...jobVariants(args), window: args.window,
+    kind: 'attention', B, H, Hkv, Sq, Sk, D, Dv, scale: args.scale, causal, topLeft, softcap, alibiSlopes, sinks, window: args.window,
     q: contiguous4(args.q.data, H, Sq, D),
     k: kv.k,
     v: kv.v,
-    ...(kv.kvSource ? { kvSource: kv.kvSource } : {}),
-    ...(kv.kvRing ? { kvRing: kv.kvRing } : {}),
-    ...(args.gap ? { gap: args.gap } : {}),
-    ...(kv.kvStorage ? { kvStorage: kv.kvStorage } : {}),
-    ...(kv.paged ? { paged: kv.paged } : {}),
+    kvSource: kv.kvSource,
+    kvRing: kv.kvRing,
+    gap: args.gap,
+    kvStorage: kv.kvStorage,
+    paged: kv.paged,
     out: contiguous4(out.data, H, Sq, Dv),
     lse: lse ? contiguous4(lse.data, H, Sq, 1) : undefined,
     mask: args.mask && broadcastTo4('attention', 'options.mask', args.mask, scores),

@@ -11,8 +11,8 @@ import type { KvCacheLayout, KvHolder } from '../validate/kv-cache-args.js';
 import { contiguous4 } from './views.js';
 
 /** What the validation of a call over a sequence gets: the store's layout as a one-row cache's, sides
- *  whose data stand in for the keys (the validator reads only their length: every side of a store's
- *  length fits its memory), and the store's memory as the buffer out and lse must stay clear of. */
+ *  over the store's memory in place of the keys and values (the validator reads none of it), and the
+ *  store's memory as the buffer out and lse must stay clear of. */
 export interface PagedValidation {
   readonly layout: KvCacheLayout;
   readonly keys: KvSide;

@@ -41,18 +41,20 @@ class SharedInputs {
   tensor<A extends TensorData | Int32Array>(name: string, t: Tensor<A>): Tensor<A>;
   tensor<A extends TensorData | Int32Array>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined;
   tensor<A extends TensorData | Int32Array>(name: string, t: Tensor<A> | undefined): Tensor<A> | undefined {
-    return t && { data: this.data(name, t.data), shape: t.shape };
+    if (!t) return undefined;
+    const data = this.data(name, t.data);
+    return data === t.data ? t : { data, shape: t.shape }; // t is the validator's own object, not the caller's
   }
 }
 
 /** The attention call with q, k, v, mask and bias shared (out and lse are outputs: views.ts). */
 export function shareAttentionInputs(args: AttentionArgs, scratch?: CallScratch): AttentionArgs {
   const inputs = new SharedInputs('attention', scratch);
-  return {
-    ...args,
-    q: inputs.tensor('q', args.q), k: inputs.tensor('k', args.k), v: inputs.tensor('v', args.v),
-    mask: inputs.tensor('options.mask', args.mask), bias: inputs.tensor('options.bias', args.bias),
-  };
+  const q = inputs.tensor('q', args.q), k = inputs.tensor('k', args.k), v = inputs.tensor('v', args.v);
+  const mask = inputs.tensor('options.mask', args.mask), bias = inputs.tensor('options.bias', args.bias);
+  // Most calls' inputs are shared already: their arguments stay as validated, not copied field by field.
+  if (q === args.q && k === args.k && v === args.v && mask === args.mask && bias === args.bias) return args;
+  return { ...args, q, k, v, mask, bias };
 }
 
 /** The layer call with its inputs, weights and key padding mask shared. */

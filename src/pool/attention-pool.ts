@@ -39,6 +39,9 @@ import { closeBoard, ServeTasks } from './serve-tasks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
 import { resolveSplitKvSetting } from '../plan/split-kv-setting.js';
 
+/** A call's release when it holds nothing. */
+const nothing = (): void => {};
+
 /** Calls that run at once per thread; more wait in the gate's FIFO queue (see call-gate.ts). */
 const RUNNING_CALLS_PER_THREAD = 2;
 
@@ -258,7 +261,7 @@ export class AttentionPool {
   /** `release` (and the release of the call's input copies) runs once the call no longer touches its inputs: after its last task has returned (for an
    *  aborted call, after its promise has already rejected), or when it is refused before starting. */
   async #call<T>(op: string, signal: AbortSignal | undefined, admitted: Placement & Pick<Admitted<unknown>, 'copies'>,
-    body: (ctx: CallContext) => Promise<T>, release: () => void = () => {}): Promise<T> {
+    body: (ctx: CallContext) => Promise<T>, release: () => void = nothing): Promise<T> {
     const placement: Placement = admitted;
     const done = () => {
       admitted.copies?.release();
@@ -282,22 +285,26 @@ export class AttentionPool {
     this.#running.add(ctx);
     // The gate slot is released only once every task of the call has returned, so an aborted call
     // still counts against the bound while its last tiles drain.
+    // try/finally rather than .finally(): the same order, one promise and two closures fewer per call
+    // (~150 ns in a micro-benchmark).
     const work = (async () => {
-      // A small call runs on this thread and chains through promises only: without one macrotask hop,
-      // a caller issuing such calls in a loop never lets timers and I/O run (measured: 8 concurrent
-      // loops of tiny calls held the event loop for a whole 2 s run). Once per call, not per phase.
-      if (ctx.inline) await nextMacrotask();
-      if (signal?.aborted) ctx.stop(new AbortError(op));
-      ctx.throwIfStopped();
-      return body(ctx);
-    })().finally(() => {
-      signal?.removeEventListener('abort', onAbort);
-      this.#running.delete(ctx);
-      if (this.#running.size === 0) this.#serveTasks.idle();
-      ctx.scratch?.release(); // no thread works for the call any more (board.ts)
-      this.#gate.release();
-      done();
-    });
+      try {
+        // A small call runs on this thread and chains through promises only: without one macrotask hop,
+        // a caller issuing such calls in a loop never lets timers and I/O run (measured: 8 concurrent
+        // loops of tiny calls held the event loop for a whole 2 s run). Once per call, not per phase.
+        if (ctx.inline) await nextMacrotask();
+        if (signal?.aborted) ctx.stop(new AbortError(op));
+        ctx.throwIfStopped();
+        return await body(ctx);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        this.#running.delete(ctx);
+        if (this.#running.size === 0) this.#serveTasks.idle();
+        ctx.scratch?.release(); // no thread works for the call any more (board.ts)
+        this.#gate.release();
+        done();
+      }
+    })();
     return new Promise<T>((resolve, reject) => {
       ctx.onStop(reject); // abort, close or worker failure rejects at once
       work.then(resolve, reject);

@@ -37,7 +37,8 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : Number(value.toPrecision(3))} ${units[unit]}`;
 }
 
-function describeAllocation(a: Allocation): string {
+/** "the output [1, 8, 64, 64] float32": an allocation as messages name it. */
+export function describeAllocation(a: Allocation): string {
   return `${a.name} [${a.shape.join(', ')}] ${a.dtype}`;
 }
 
@@ -47,7 +48,10 @@ export function checkCallBytes(op: string, allocations: readonly Allocation[], m
   for (const allocation of allocations) {
     const bytes = allocationBytes(allocation);
     total += bytes;
-    if (bytes > largestBytes) [largest, largestBytes] = [allocation, bytes];
+    if (bytes > largestBytes) {
+      largest = allocation;
+      largestBytes = bytes;
+    }
   }
   if (total <= maxCallBytes || !largest) return;
   const bound = `maxCallBytes = ${formatBytes(maxCallBytes)}`;

@@ -167,13 +167,14 @@ export function checkStorable(op: string, owner: string, dtype: KvCacheDType, k:
 
 function checkCacheDtype(op: string, name: string, data: FloatArray, dtype: KvCacheDType, holder = 'cache'): void {
   const expected = DTYPES[tensorDtypeOf(dtype)].array;
+  if (data instanceof expected) return;
   const stored = DTYPES[dtype].holds === 'stored' ? `, which takes and gives ${expected.name}s` : '';
-  if (!(data instanceof expected)) throw typeError(op, `${name}.data`, `a ${expected.name} (the ${holder}'s dtype is '${dtype}'${stored})`, data);
+  throw typeError(op, `${name}.data`, `a ${expected.name} (the ${holder}'s dtype is '${dtype}'${stored})`, data);
 }
 
-/** Stands in for a float cache's k or v in the tensor validator (which reads only shape, element type
- *  and length): a stored cache's elements are no float tensor, so its stand-in is an empty float32 view
- *  on shared memory (nothing reads or copies it; the kernels get the cache's own views). */
+/** The data of the k and v a cache call hands the tensor validator, which reads only their shapes:
+ *  an empty float32 view on shared memory, whatever the cache's dtype (nothing reads it, and a view of
+ *  the cache's own elements would cost two typed arrays per call; the kernels get the cache's views). */
 const EMPTY_SHARED_F32 = new Float32Array(new SharedArrayBuffer(0));
 
 /**
@@ -181,9 +182,9 @@ const EMPTY_SHARED_F32 = new Float32Array(new SharedArrayBuffer(0));
  * order; a window cache's dropped positions are `gap`). q is checked against the
  * cache here, with messages that name the cache; the options (mask and bias against [B, H, Sq, length],
  * out, lse, …) by the tensor form's own validator, handed k and v stand-ins of the snapshot's shape:
- * it reads only their shape, element type and data length, never their values, and the kernels get
- * the cache's strided views instead (kv-cache.ts). `out` and `lse` must stay clear of the cache's
- * whole buffers: calls read them in place, and later appends write them.
+ * it reads only their shapes, and the kernels get the cache's strided views instead (kv-cache.ts).
+ * `out` and `lse` must stay clear of the cache's whole buffers: calls read them in place, and later
+ * appends write them.
  */
 export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide, values: KvSide, length: number,
   gap: PositionGap | undefined, qIn: unknown, optionsIn: unknown, extra: unknown, holder: KvHolder = CACHE_HOLDER): AttentionArgs {
@@ -196,14 +197,13 @@ export function validateCachedAttentionArgs(layout: KvCacheLayout, keys: KvSide,
   const [B, H, , D] = q.shape;
   checkDim(op, 'q.shape[0] (B)', B, layout.batch, holder.batch);
   if (H < 1 || H % layout.kvHeads !== 0) throw rangeError(op, 'q.shape[1] (H)', `a positive multiple of ${holder.name}.kvHeads = ${layout.kvHeads}`, H);
-  checkDim(op, 'q.shape[3] (D)', D, layout.headDim, `${holder.name}.headDim`);
-  const standIn = (side: KvSide, cols: number): Tensor<FloatArray> => {
-    const shape = [B, layout.kvHeads, length, cols];
-    const data = DTYPES[layout.dtype].holds === 'stored' ? EMPTY_SHARED_F32 : (side.data as FloatArray).subarray(0, B * layout.kvHeads * length * cols);
-    return { data, shape };
-  };
-  const args = validateAttentionWithKv(q, standIn(keys, layout.headDim), standIn(values, layout.valueDim), optionsIn);
-  checkOutputsApart(op, outputsOf(args), [...(holder.buffers ?? cacheBuffersOf(keys, values, "the cache's")), ...optionInputsOf(args)]);
+  if (D !== layout.headDim) checkDim(op, 'q.shape[3] (D)', D, layout.headDim, `${holder.name}.headDim`); // named only when it fails
+  const k = { data: EMPTY_SHARED_F32, shape: [B, layout.kvHeads, length, layout.headDim] };
+  const v = { data: EMPTY_SHARED_F32, shape: [B, layout.kvHeads, length, layout.valueDim] };
+  const args = validateAttentionWithKv(q, k, v, optionsIn);
+  const outputs = outputsOf(args);
+  // Most calls write no buffer of the caller's: nothing to check, and no list of buffers to build.
+  if (outputs.length > 0) checkOutputsApart(op, outputs, [...(holder.buffers ?? cacheBuffersOf(keys, values, "the cache's")), ...optionInputsOf(args)]);
   return gap ? { ...args, gap } : args;
 }
 

@@ -10,7 +10,7 @@
 import { alternatives, rangeError, typeError } from '../errors.js';
 import { product, type FloatArray, type Tensor } from '../tensor.js';
 import { DTYPES, dtypeOf, FLOAT_DTYPES } from '../../workers/dtypes.js';
-import { checkIndexLimit } from './index-limits.js';
+import { checkIndexLimit, INDEX_LIMIT } from './index-limits.js';
 import { ownInt32View, ownView } from './typed-array.js';
 
 export type DimNames = readonly string[];
@@ -34,13 +34,18 @@ function checkTensorLike(op: string, name: string, value: unknown, expectedNames
   } else if (rank !== names.length) {
     throw rangeError(op, `${name}.shape`, `of rank ${names.length} ([${names.join(', ')}])`, shape);
   }
-  const dims = Object.freeze(Array.from({ length: rank }, (_, i): unknown => shape[i]));
-  dims.forEach((d, i) => {
-    if (typeof d !== 'number') throw typeError(op, `${name}.shape[${i}] (${names[i]})`, 'a number', d);
-    if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, `${name}.shape[${i}] (${names[i]})`, 'a non-negative integer', d);
-    checkIndexLimit(op, `${name}.shape[${i}] (${names[i]})`, d);
-  });
-  return { data, shape: dims as readonly number[] };
+  const dims: unknown[] = [];
+  for (let i = 0; i < rank; i++) dims.push(shape[i]); // every element read before any is checked
+  for (let i = 0; i < rank; i++) {
+    const d = dims[i];
+    // A valid dimension passes without its name being built: the name is for the message only.
+    if (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0 && d < INDEX_LIMIT) continue;
+    const what = `${name}.shape[${i}] (${names[i]})`;
+    if (typeof d !== 'number') throw typeError(op, what, 'a number', d);
+    if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, what, 'a non-negative integer', d);
+    checkIndexLimit(op, what, d);
+  }
+  return { data, shape: Object.freeze(dims) as readonly number[] };
 }
 
 function checkLength(op: string, name: string, data: ArrayLike<number>, shape: readonly number[]): void {
@@ -104,9 +109,13 @@ export function checkOptionsObject(op: string, options: unknown): Record<string,
   return options as Record<string, unknown>;
 }
 
+/** What readOptions reads from a call without options: one frozen object for all of them. */
+const NO_OPTIONS: Readonly<Partial<Record<string, unknown>>> = Object.freeze({});
+
 /** A call's options object checked for unknown names, with each known option's value read once into
  *  a frozen plain object: validation and the call see the same values. */
 export function readOptions<N extends string>(op: string, optionsIn: unknown, known: readonly N[]): Readonly<Partial<Record<N, unknown>>> {
+  if (optionsIn === undefined) return NO_OPTIONS;
   const options = checkOptionsObject(op, optionsIn);
   checkOptionNames(op, options, known);
   const values: Partial<Record<N, unknown>> = {};

@@ -5,7 +5,7 @@
 
 import { constants } from 'node:buffer';
 import { DTYPES } from '../../workers/dtypes.js';
-import { allocationBytes, type Allocation } from './call-bytes.js';
+import { allocationBytes, describeAllocation, type Allocation } from './call-bytes.js';
 
 export const MAX_TYPED_ARRAY_LENGTH = constants.MAX_LENGTH;
 
@@ -19,6 +19,8 @@ export function checkTypedArrayLength(op: string, what: string, elements: number
 /** Each buffer a call would allocate must fit one typed array. */
 export function checkAllocationLengths(op: string, allocations: readonly Allocation[]): void {
   for (const a of allocations) {
-    checkTypedArrayLength(op, `${a.name} [${a.shape.join(', ')}] ${a.dtype}`, allocationBytes(a) / DTYPES[a.dtype].bytes);
+    const elements = allocationBytes(a) / DTYPES[a.dtype].bytes;
+    // Described only when refused: every call passes here, and almost none is refused.
+    if (elements > MAX_TYPED_ARRAY_LENGTH) checkTypedArrayLength(op, describeAllocation(a), elements);
   }
 }

@@ -19,8 +19,18 @@ const byteOffsetOf = intrinsicGetter('byteOffset');
 const lengthOf = intrinsicGetter('length');
 
 /** The element count each view had when it was made: a view over a resizable ArrayBuffer reads as
- *  length 0 once the buffer shrinks below it, which the copy at the call must not mistake for empty. */
+ *  length 0 once the buffer shrinks below it, which the copy at the call must not mistake for empty.
+ *  Views over a SharedArrayBuffer are not entered (their length never changes: such a buffer may grow
+ *  but never shrinks or detaches), which spares most calls a WeakMap entry per tensor. */
 const lengthAtRead = new WeakMap<TensorData | Int32Array, number>();
+
+/** A fixed-length `Type` over the elements `value` (a genuine typed array) views as of now. */
+function viewOf<V extends TensorData | Int32Array>(Type: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => V, value: unknown): V {
+  const length = lengthOf.call(value) as number, buffer = bufferOf.call(value) as ArrayBufferLike;
+  const view = new Type(buffer, byteOffsetOf.call(value) as number, length);
+  if (!(buffer instanceof SharedArrayBuffer)) lengthAtRead.set(view, length);
+  return view;
+}
 
 /** A fresh, fixed-length typed array of a tensor element type (workers/dtypes.ts) over the memory
  *  `value` views as of now; undefined when `value` is no genuine typed array of those types. */
@@ -28,19 +38,13 @@ export function ownView(value: unknown): TensorData | undefined {
   const kind = kindOf.call(value) as string | undefined;
   const dtype = kind === undefined ? undefined : dtypeNamed(kind);
   if (dtype === undefined) return undefined;
-  const length = lengthOf.call(value) as number;
-  const view: TensorData = new DTYPES[dtype].array(bufferOf.call(value) as ArrayBufferLike, byteOffsetOf.call(value) as number, length);
-  lengthAtRead.set(view, length);
-  return view;
+  return viewOf<TensorData>(DTYPES[dtype].array, value);
 }
 
 /** The same for an Int32Array (rotary positions), which is no tensor element type of the kernels. */
 export function ownInt32View(value: unknown): Int32Array | undefined {
   if (kindOf.call(value) !== 'Int32Array') return undefined;
-  const length = lengthOf.call(value) as number;
-  const view = new Int32Array(bufferOf.call(value) as ArrayBufferLike, byteOffsetOf.call(value) as number, length);
-  lengthAtRead.set(view, length);
-  return view;
+  return viewOf(Int32Array, value);
 }
 
 /** False once the buffer under a view made by ownView() has shrunk below it or been detached. */
