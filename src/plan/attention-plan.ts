@@ -9,7 +9,7 @@
 
 import type { KeyRangeShape } from '../../workers/kernels/key-range.js';
 import { keyEnd, keyStart } from '../../workers/kernels/key-range.js';
-import { ATTENTION_TILE, type AttentionTile } from '../../workers/kernels/jobs.js';
+import { ATTENTION_TILE } from '../../workers/kernels/jobs.js';
 import { MAX_ROW_BLOCK, MIN_TILE_FLOPS, ROW_ALIGN, TILES_PER_THREAD, blockLength, ceilDiv } from './tiles.js';
 
 export interface AttentionShape extends KeyRangeShape {
@@ -86,10 +86,19 @@ export function planAttentionTiles(shape: AttentionShape, threads: number, flops
   }
   // Stable sort: equal costs keep row order, so the list is a pure function of the shape.
   pieces.sort((x, y) => y.cost - x.cost);
-  const tiles: AttentionTile[] = [];
-  const emit = (b: number, unit: number, p: Piece) => tiles.push({
-    b, h: unit * heads, heads, rowStart: p.i0, rowEnd: p.i1, split: p.split, group: split ? (p.block * B + b) * units + unit : 0,
-  });
+  const tiles = new Int32Array(pieces.length * B * units * ATTENTION_TILE.ints);
+  const at = ATTENTION_TILE.offsets;
+  let o = 0;
+  const emit = (b: number, unit: number, p: Piece) => { // every field of ATTENTION_TILE
+    tiles[o + at.b] = b;
+    tiles[o + at.h] = unit * heads;
+    tiles[o + at.heads] = heads;
+    tiles[o + at.rowStart] = p.i0;
+    tiles[o + at.rowEnd] = p.i1;
+    tiles[o + at.split] = p.split;
+    tiles[o + at.group] = split ? (p.block * B + b) * units + unit : 0;
+    o += ATTENTION_TILE.ints;
+  };
   if (shape.window === undefined) {
     for (const p of pieces) for (let b = 0; b < B; b++) for (let u = 0; u < units; u++) emit(b, u, p);
   } else {
@@ -97,5 +106,5 @@ export function planAttentionTiles(shape: AttentionShape, threads: number, flops
     // consecutive tiles read the same K/V spans, which the wasm kernel packs once per thread and caches.
     for (let b = 0; b < B; b++) for (let u = 0; u < units; u++) for (const p of pieces) emit(b, u, p);
   }
-  return ATTENTION_TILE.pack(tiles);
+  return tiles;
 }
