@@ -21,10 +21,12 @@ const PARK_AFTER_MS = 500;
 /** How long a thread that ran out of work spins before it sleeps (workers/board/doorbell.ts). */
 const SPIN_MS = 0.3;
 
-/** Threads that spin: as many as leave the calling thread a core of its own — a spinning thread on
- *  the caller's core would take the very time the caller needs to make its next call. */
+/** Threads that spin: thread 0 alone, which a ring wakes first (the lowest idle thread), so that the
+ *  caller's ring seldom needs a futex wake — the threads after it are woken by the thread before them,
+ *  not by the caller, and spinning them would burn a core each per phase for no caller time — and none
+ *  on a single core, where a spinning thread would take the very time the caller needs for its next call. */
 function spinningThreads(): number {
-  return availableParallelism() - 1;
+  return Math.min(1, availableParallelism() - 1);
 }
 
 /** Tells the threads of `board` to return from their serve tasks for good: for close() and for a
