@@ -51,11 +51,11 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
 function allocSplitKv(range: SplitRange, rows: number, Dv: number, tiles: Int32Array, scratch: CallScratch | undefined): SplitKv {
   const n = range.count * rows;
   const max = scratchArray(scratch, Float64Array, n).fill(-Infinity);
-  const count = tiles.length / ATTENTION_TILE.ints;
+  const { ints, offsets } = ATTENTION_TILE;
   let groups = 0;
-  for (let tile = 0; tile < count; tile++) groups = Math.max(groups, ATTENTION_TILE.field(tiles, tile, 'group') + 1);
+  for (let at = offsets.group; at < tiles.length; at += ints) groups = Math.max(groups, tiles[at] + 1);
   const pending = scratchArray(scratch, Int32Array, groups);
-  for (let tile = 0; tile < count; tile++) pending[ATTENTION_TILE.field(tiles, tile, 'group')]++;
+  for (let at = offsets.group; at < tiles.length; at += ints) pending[tiles[at]]++;
   return {
     keysPerSplit: range.keysPerSplit, first: range.first, count: range.count, pending,
     max, sum: scratchArray(scratch, Float64Array, n), acc: scratchArray(scratch, Float64Array, n * Dv),

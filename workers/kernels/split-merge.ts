@@ -28,11 +28,10 @@ let rowScratch = new Float64Array(0); // [Dv]: the merged accumulator of one row
 
 /** After split tile `tile` of `job` is done: merges its row group if it was the group's last tile. */
 export function mergeIfLast(job: AttentionJob, split: SplitKv, tile: number): void {
-  const { tiles, H, Sq } = job;
-  const field = (name: 'b' | 'h' | 'heads' | 'rowStart' | 'rowEnd' | 'group') => ATTENTION_TILE.field(tiles, tile, name);
-  if (Atomics.sub(split.pending, field('group'), 1) !== 1) return;
-  const b = field('b'), h = field('h'), rowStart = field('rowStart'), rowEnd = field('rowEnd');
-  for (let head = h; head < h + field('heads'); head++) {
+  if (Atomics.sub(split.pending, job.tiles[tile * ATTENTION_TILE.ints + ATTENTION_TILE.offsets.group], 1) !== 1) return;
+  const { b, h, heads, rowStart, rowEnd } = ATTENTION_TILE.read(job.tiles, tile); // once per group: a record is fine
+  const { H, Sq } = job;
+  for (let head = h; head < h + heads; head++) {
     const first = (b * H + head) * Sq;
     mergeRows(job, split, first + rowStart, first + rowEnd);
   }

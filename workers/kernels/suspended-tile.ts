@@ -41,10 +41,9 @@ export function suspensionSlot(job: AttentionJob): Float64Array {
 /** The float64 elements of suspensionSlot(job). */
 export function suspensionSlotLength(job: AttentionJob): number {
   let rows = 0;
-  const { tiles } = job, count = tiles.length / ATTENTION_TILE.ints;
-  const field = (tile: number, name: 'heads' | 'rowStart' | 'rowEnd') => ATTENTION_TILE.field(tiles, tile, name);
-  for (let tile = 0; tile < count; tile++) {
-    rows = Math.max(rows, tileRowCount({ heads: field(tile, 'heads'), rowStart: field(tile, 'rowStart'), rowEnd: field(tile, 'rowEnd') }));
+  const { tiles } = job, { ints, offsets } = ATTENTION_TILE;
+  for (let at = 0; at < tiles.length; at += ints) {
+    rows = Math.max(rows, tileRowCount({ heads: tiles[at + offsets.heads], rowStart: tiles[at + offsets.rowStart], rowEnd: tiles[at + offsets.rowEnd] }));
   }
   const cols = Math.ceil(job.Dv / 4) * 4;
   return HEADER + rows * (2 + cols);

@@ -17,12 +17,10 @@ export interface TileLayout<F extends string> {
   pack(records: readonly TileRecord<F>[]): Int32Array;
   /** Every tile of `tiles`, in order: the inverse of pack. */
   unpack(tiles: Int32Array): TileRecord<F>[];
-  /** Field `field` of tile `tile`, with no record made: for loops over every tile of a phase on the
-   *  calling thread (read's record, its keys stored by name, costs ~100 ns there). */
-  field(tiles: Int32Array, tile: number, field: F): number;
-  /** Each field's position in a tile: for a planner on the calling thread writing its tiles straight
-   *  into the Int32Array. pack reads a record's fields by a variable name, a megamorphic access each
-   *  (a decode step's 32 attention tiles: 14.5 µs, against 2.2 µs written field by field). */
+  /** Each field's position in a tile, for code that reads or writes every tile of a phase on the
+   *  calling thread straight in the Int32Array: pack and read go by a variable field name, a
+   *  megamorphic access each (packing a decode step's 32 attention tiles: 14.5 µs, against 2.2 µs
+   *  written field by field). */
   readonly offsets: { readonly [K in F]: number };
 }
 
@@ -48,6 +46,5 @@ export function tileLayout<const F extends readonly string[]>(fields: F): TileLa
   };
   const unpack = (tiles: Int32Array): TileRecord<Field>[] => Array.from({ length: tiles.length / ints }, (_, tile) => read(tiles, tile));
   const offsets = Object.freeze(Object.fromEntries(names.map((name, f) => [name, f])) as { readonly [K in Field]: number });
-  const field = (tiles: Int32Array, tile: number, name: Field): number => tiles[tile * ints + offsets[name]];
-  return { ints, read, pack, unpack, field, offsets };
+  return { ints, read, pack, unpack, offsets };
 }
