@@ -5,6 +5,7 @@
 
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { BufferRegistry } from '../dist/src/pool/buffer-registry.js';
 import { WorkerBuffers } from '../dist/workers/board/worker-buffers.js';
 
 /** Resolves with whether `collected()` became true within `ms`. */
@@ -48,5 +49,25 @@ describe('WorkerBuffers', () => {
       buffers.close();
       port1.close();
     }
+  });
+
+  it('hears of names and buffers registered after it connected before it is asked for them, and knows them all when it connects late', () => {
+    const registry = new BufferRegistry();
+    const early = registry.connect(0);
+    const earlyThread = new WorkerBuffers(early.port, early.initial);
+    const buffer = new SharedArrayBuffer(64);
+    const ids = { kind: registry.nameOf('kind'), attention: registry.nameOf('attention'), buffer: registry.idOf(buffer) };
+    expect(registry.nameOf('kind'), 'the same name, the same id').toBe(ids.kind);
+    expect(ids.attention).not.toBe(ids.kind);
+    expect(() => earlyThread.name(ids.kind), 'not flushed yet').toThrow(/name 0 was never registered/);
+    registry.flush();
+    // Read at once from the port (receiveMessageOnPort), not in a later turn of the event loop.
+    expect([earlyThread.name(ids.kind), earlyThread.name(ids.attention), earlyThread.lookup(ids.buffer)]).toEqual(['kind', 'attention', buffer]);
+    const late = registry.connect(1);
+    const lateThread = new WorkerBuffers(late.port, late.initial);
+    expect([lateThread.name(ids.kind), lateThread.name(ids.attention), lateThread.lookup(ids.buffer)]).toEqual(['kind', 'attention', buffer]);
+    for (const thread of [earlyThread, lateThread]) thread.close();
+    registry.disconnect(0);
+    registry.disconnect(1);
   });
 });

@@ -16,7 +16,7 @@ import { suspensionSlotLength } from '../../workers/kernels/suspended-tile.js';
 import { encodeDescriptor } from '../../workers/board/descriptor.js';
 import { ring } from '../../workers/board/doorbell.js';
 import {
-  DRAINING, HOLDING, OPEN, THREADS, WAITING, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  DRAINING, HOLDING, OPEN, THREADS, WAITING, SLOT_DESC_ID, SLOT_DESC_LENGTH, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
   SLOT_PAUSED, SLOT_STATE, SLOT_TILES, STATE_FREE, STATE_OPEN, boardInts, cellAt, partCellAt, slotAt, type BoardShape,
 } from '../../workers/board/layout.js';
 import {
@@ -27,9 +27,7 @@ import type { CallContext } from './call-context.js';
 import type { ScratchPool } from './scratch-pool.js';
 import { SlotArrays } from './slot-arrays.js';
 
-const MIN_DESCRIPTOR_BYTES = 16 << 10;
-
-const encoder = new TextEncoder();
+const MIN_DESCRIPTOR_LENGTH = 2048;
 
 /** A job of some call, to run as part of a phase. */
 export interface BoardPart {
@@ -44,7 +42,7 @@ export class Board {
   readonly #slotWaiters: ((slot: number) => void)[] = [];
   /** The parts of the phase in each slot, for the failure of a thread inside it. */
   readonly #parts: (readonly BoardPart[] | undefined)[];
-  readonly #descriptors: SlotArrays<Uint8Array>;
+  readonly #descriptors: SlotArrays<Float64Array>;
   readonly #partStates: SlotArrays<Int32Array>;
   /** The parts' tile lists, copied here so that the descriptor names them rather than spells out
    *  each number (a decode step's 32 tiles were 190 numbers to write and parse per phase). */
@@ -63,7 +61,7 @@ export class Board {
     this.ints[THREADS] = shape.threads;
     this.#free = Array.from({ length: shape.slots }, (_, i) => shape.slots - 1 - i);
     this.#parts = new Array<readonly BoardPart[] | undefined>(shape.slots);
-    this.#descriptors = new SlotArrays(Uint8Array, shape.slots, MIN_DESCRIPTOR_BYTES);
+    this.#descriptors = new SlotArrays(Float64Array, shape.slots, MIN_DESCRIPTOR_LENGTH);
     this.#partStates = new SlotArrays(Int32Array, shape.slots, 64);
     this.#tileLists = new SlotArrays(Int32Array, shape.slots, 1024);
     this.#pauseBuffers = Array.from({ length: shape.slots }, () => []);
@@ -102,7 +100,7 @@ export class Board {
     // the wasm kernel), so a thread whose slice is up leaves at the end of its tile (workers/board/serve.ts).
     const pauses = small ? undefined : this.#pauseSlots(slot, parts, Math.min(this.shape.threads, tiles));
     const phase: PhaseDescriptor = { kernel, parts: phaseParts, partStates, ...(pauses ? { pauses } : {}) };
-    this.#writeDescriptor(slot, encodeDescriptor(phase, { idOf: (buffer) => this.registry.idOf(buffer) }));
+    this.#writeDescriptor(slot, encodeDescriptor(phase, this.registry));
     Atomics.store(ints, at(SLOT_NEXT), 0);
     Atomics.store(ints, at(SLOT_TILES), tiles);
     Atomics.store(ints, at(SLOT_PAUSED), 0); // a stopped call's paused tiles stay behind in the last phase's count
@@ -226,13 +224,12 @@ export class Board {
     return buffer;
   }
 
-  #writeDescriptor(slot: number, text: string): void {
-    const bytes = this.#descriptors.at(slot, text.length * 3); // UTF-8 bytes per UTF-16 unit, at most
-    const { written } = encoder.encodeInto(text, bytes);
+  #writeDescriptor(slot: number, tape: Float64Array): void {
+    const held = this.#descriptors.at(slot, tape.length);
+    held.set(tape);
     const ints = this.ints;
-    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_ID), this.registry.idOf(bytes.buffer as SharedArrayBuffer));
-    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_OFFSET), 0);
-    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_BYTES), written);
+    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_ID), this.registry.idOf(held.buffer as SharedArrayBuffer));
+    Atomics.store(ints, slotAt(this.shape, slot, SLOT_DESC_LENGTH), tape.length);
   }
 
   /** Until no thread runs a tile of part `part` of the phase in `slot` (a thread sets its part cell

@@ -1,113 +1,186 @@
-// A phase as it lies on the board: the job and everything its threads need, as UTF-8 JSON in a buffer
-// the threads already hold. Typed arrays become references — (buffer id, type, byteOffset, length),
-// the id from the pool's buffer registry (src/pool/buffer-registry.ts) — so a phase reaches every
-// thread without a structured clone per thread. Arrays on non-shared memory — what a call hands the
-// threads to read only: its ALiBi slopes and sinks as validated — travel inline
-// instead, as lists of numbers (non-finite ones escaped, as everywhere in the descriptor).
+// A phase as it lies on the board: the job and everything its threads need, written as a tape of
+// float64 values into a buffer the threads already hold, so that a phase reaches every thread without
+// a structured clone per thread. Typed arrays on shared memory become references — (buffer id, type,
+// byteOffset, length), the id from the pool's buffer registry (src/pool/buffer-registry.ts); arrays
+// on non-shared memory — what a call hands the threads to read only: its ALiBi slopes and sinks as
+// validated — travel inline, value by value. A paged store's WebAssembly.Memory travels as a
+// reference too (registered as the memory itself).
 //
-// A paged store's WebAssembly.Memory travels as a reference too (registered as the memory itself).
+// Strings — the field names of jobs and tensors and the few string values they hold (kinds, dtypes,
+// kernel names) — are names registered once, like buffers, and written as their id: a decode step's
+// descriptor as JSON text was ~900 characters to build, encode and parse per phase (~15 µs of the
+// calling thread's time in a call, AMD EPYC Zen 3, Node 24), where its tape is ~130 stores.
 //
-// Offsets and lengths are plain numbers in JSON (exact doubles): views past 4 GiB come back whole,
-// which structured clone does not do (workers/packed-views.ts).
+// A float64 holds every number a job has exactly — NaN, ±Infinity and −0 included, offsets and
+// lengths past 4 GiB too, which structured clone does not bring back whole (workers/packed-views.ts).
+//
+// Tape: each value is a tag and its operands. An object's operand is its field count then (name id,
+// value) per field; an array's its length then its items.
 
 import { VIEW_CONSTRUCTORS, type PackableView } from '../packed-views.js';
 import type { RegisteredBuffer } from './registry-messages.js';
 
-/** Keys no job or tensor object has. */
-const REF = '\u0000ref';
-const INLINE = '\u0000inline';
-const NUMBER = '\u0000num';
-const MEMORY = '\u0000memory';
-
-type Encoded = null | boolean | number | string | Encoded[] | { [key: string]: Encoded };
+const NUMBER = 0;
+const FALSE = 1;
+const TRUE = 2;
+const NULL = 3;
+const UNDEFINED = 4;
+const STRING = 5;
+const ARRAY = 6;
+const OBJECT = 7;
+const VIEW = 8;
+const INLINE = 9;
+const MEMORY = 10;
 
 export interface DescriptorEncoder {
   /** The registered id of a shared buffer or memory (registering it if new). */
   idOf(buffer: RegisteredBuffer): number;
+  /** The registered id of a name (registering it if new). */
+  nameOf(name: string): number;
 }
 
-/** The JSON text of `value` with its views as references, written directly: building the encoded
- *  object first and handing it to JSON.stringify took ~25 % longer (a decode step's ~900 characters:
- *  7.5–8.2 against 6.1–6.5 µs warm, AMD EPYC Zen 3, Node 24; in a call, with cold caches, ~2× that). */
-export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): string {
-  return write(value, encoder);
+export interface DescriptorDecoder {
+  /** The buffer or memory registered under id. */
+  lookup(id: number): RegisteredBuffer;
+  /** The name registered under id. */
+  name(id: number): string;
 }
 
-/** `lookup(id)`: the buffer registered under id (src/pool/buffer-registry.ts, worker side). */
-export function decodeDescriptor<T>(text: string, lookup: (id: number) => RegisteredBuffer): T {
-  return decode(JSON.parse(text) as Encoded, lookup) as T;
+/** `value`'s tape: a view of an array reused by the next call, to be copied before then. */
+export function encodeDescriptor(value: unknown, encoder: DescriptorEncoder): Float64Array {
+  const tape = new TapeWriter(encoder);
+  tape.value(value);
+  return tape.written();
 }
 
-function write(value: unknown, encoder: DescriptorEncoder): string {
-  switch (typeof value) {
-    case 'number': return writeNumber(value);
-    case 'string': return JSON.stringify(value);
-    case 'boolean': return value ? 'true' : 'false';
-    case 'object': break;
-    default: return 'null'; // as JSON.stringify writes what it cannot hold inside an array
+export function decodeDescriptor<T>(tape: Float64Array, decoder: DescriptorDecoder): T {
+  const reader = new TapeReader(tape, decoder);
+  const value = reader.value();
+  if (reader.at !== tape.length) throw new Error(`attnpool internal error: a descriptor of ${tape.length} values ended at ${reader.at}`);
+  return value as T;
+}
+
+/** Grown to the largest descriptor so far and kept: encoding allocates nothing once warm. */
+let scratch = new Float64Array(1024);
+
+class TapeWriter {
+  #at = 0;
+
+  constructor(private readonly encoder: DescriptorEncoder) {}
+
+  written(): Float64Array {
+    return scratch.subarray(0, this.#at);
   }
-  if (value === null) return 'null';
-  if (value instanceof WebAssembly.Memory) return `{${MEMORY_KEY}:${encoder.idOf(value)}}`;
-  if (ArrayBuffer.isView(value)) return writeView(value, encoder);
-  if (Array.isArray(value)) {
-    let text = '[';
-    for (let i = 0; i < value.length; i++) text += (i === 0 ? '' : ',') + write(value[i], encoder);
-    return text + ']';
+
+  value(value: unknown): void {
+    switch (typeof value) {
+      case 'number': return this.#put2(NUMBER, value);
+      case 'string': return this.#put2(STRING, this.encoder.nameOf(value));
+      case 'boolean': return this.#put(value ? TRUE : FALSE);
+      case 'undefined': return this.#put(UNDEFINED);
+      case 'object': break;
+      default: throw new TypeError(`attnpool internal error: cannot put a ${typeof value} on the board`);
+    }
+    if (value === null) return this.#put(NULL);
+    if (value instanceof WebAssembly.Memory) return this.#put2(MEMORY, this.encoder.idOf(value));
+    if (ArrayBuffer.isView(value)) return this.#view(value);
+    if (Array.isArray(value)) {
+      this.#put2(ARRAY, value.length);
+      for (let i = 0; i < value.length; i++) this.value(value[i]);
+      return;
+    }
+    this.#put(OBJECT);
+    const countAt = this.#at;
+    this.#put(0);
+    let count = 0;
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) continue; // as JSON drops it: `'field' in job` stays false on the threads
+      this.#put(this.encoder.nameOf(key));
+      this.value(item);
+      count++;
+    }
+    scratch[countAt] = count;
   }
-  let text = '{';
-  for (const key in value) {
-    const item = (value as Record<string, unknown>)[key];
-    if (item !== undefined) text += (text.length === 1 ? '' : ',') + jsonKey(key) + ':' + write(item, encoder);
+
+  #view(view: ArrayBufferView): void {
+    const type = VIEW_CONSTRUCTORS.findIndex((Ctor) => view instanceof Ctor);
+    if (type < 0) throw new TypeError(`attnpool internal error: cannot put a ${view.constructor.name} on the board`);
+    const array = view as PackableView;
+    if (view.buffer instanceof SharedArrayBuffer) {
+      this.#room(5);
+      scratch[this.#at++] = VIEW;
+      scratch[this.#at++] = this.encoder.idOf(view.buffer);
+      scratch[this.#at++] = type;
+      scratch[this.#at++] = view.byteOffset;
+      scratch[this.#at++] = array.length;
+      return;
+    }
+    this.#room(3 + array.length);
+    scratch[this.#at++] = INLINE;
+    scratch[this.#at++] = type;
+    scratch[this.#at++] = array.length;
+    for (let i = 0; i < array.length; i++) scratch[this.#at++] = array[i];
   }
-  return text + '}';
+
+  #put(x: number): void {
+    this.#room(1);
+    scratch[this.#at++] = x;
+  }
+
+  #put2(tag: number, x: number): void {
+    this.#room(2);
+    scratch[this.#at++] = tag;
+    scratch[this.#at++] = x;
+  }
+
+  #room(values: number): void {
+    if (this.#at + values <= scratch.length) return;
+    const grown = new Float64Array(2 ** Math.ceil(Math.log2(this.#at + values)));
+    grown.set(scratch.subarray(0, this.#at));
+    scratch = grown;
+  }
 }
 
-/** Keys are the few field names of jobs and tensors: each escaped once. */
-const KEYS = new Map<string, string>();
-function jsonKey(key: string): string {
-  let json = KEYS.get(key);
-  if (json === undefined) KEYS.set(key, (json = JSON.stringify(key)));
-  return json;
-}
+class TapeReader {
+  at = 0;
 
-const REF_KEY = JSON.stringify(REF);
-const INLINE_KEY = JSON.stringify(INLINE);
-const NUMBER_KEY = JSON.stringify(NUMBER);
-const MEMORY_KEY = JSON.stringify(MEMORY);
+  constructor(private readonly tape: Float64Array, private readonly decoder: DescriptorDecoder) {}
 
-/** JSON has no NaN, ±Infinity or −0: those travel as strings. */
-function writeNumber(value: number): string {
-  if (Number.isFinite(value) && !Object.is(value, -0)) return String(value); // what JSON.stringify writes
-  return `{${NUMBER_KEY}:"${Object.is(value, -0) ? '-0' : String(value)}"}`;
-}
-
-function writeView(view: ArrayBufferView, encoder: DescriptorEncoder): string {
-  const type = VIEW_CONSTRUCTORS.findIndex((Ctor) => view instanceof Ctor);
-  if (type < 0) throw new TypeError(`attnpool internal error: cannot put a ${view.constructor.name} on the board`);
-  const array = view as PackableView;
-  if (!(view.buffer instanceof SharedArrayBuffer)) {
-    let text = `{${INLINE_KEY}:[${type}`;
-    for (let i = 0; i < array.length; i++) text += ',' + writeNumber(Number(array[i]));
-    return text + ']}';
+  value(): unknown {
+    const tape = this.tape;
+    switch (tape[this.at++]) {
+      case NUMBER: return tape[this.at++];
+      case FALSE: return false;
+      case TRUE: return true;
+      case NULL: return null;
+      case UNDEFINED: return undefined;
+      case STRING: return this.decoder.name(tape[this.at++]);
+      case ARRAY: {
+        const items = new Array<unknown>(tape[this.at++]);
+        for (let i = 0; i < items.length; i++) items[i] = this.value();
+        return items;
+      }
+      case OBJECT: {
+        const out: Record<string, unknown> = {};
+        for (let count = tape[this.at++]; count > 0; count--) out[this.decoder.name(tape[this.at++])] = this.value();
+        return out;
+      }
+      case VIEW: {
+        const buffer = this.decoder.lookup(tape[this.at++]) as SharedArrayBuffer;
+        const Ctor = VIEW_CONSTRUCTORS[tape[this.at++]];
+        const byteOffset = tape[this.at++];
+        return new Ctor(buffer, byteOffset, tape[this.at++]);
+      }
+      case INLINE: {
+        const Ctor = VIEW_CONSTRUCTORS[tape[this.at++]];
+        const length = tape[this.at++];
+        const array = new Ctor(new ArrayBuffer(length * (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT), 0, length);
+        for (let i = 0; i < length; i++) array[i] = tape[this.at++];
+        return array;
+      }
+      case MEMORY: return this.decoder.lookup(tape[this.at++]);
+      default: throw new Error(`attnpool internal error: a descriptor holds tag ${tape[this.at - 1]} at ${this.at - 1}`);
+    }
   }
-  return `{${REF_KEY}:[${encoder.idOf(view.buffer)},${type},${view.byteOffset},${array.length}]}`;
-}
-
-function decode(value: Encoded, lookup: (id: number) => RegisteredBuffer): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => decode(item, lookup));
-  const ref = value[REF] as number[] | undefined;
-  if (ref) return new VIEW_CONSTRUCTORS[ref[1]](lookup(ref[0]) as SharedArrayBuffer, ref[2], ref[3]);
-  const memory = value[MEMORY];
-  if (typeof memory === 'number') return lookup(memory);
-  const inline = value[INLINE] as Encoded[] | undefined;
-  if (inline) {
-    const Ctor = VIEW_CONSTRUCTORS[inline[0] as number] as unknown as { from(values: number[]): PackableView };
-    return Ctor.from(inline.slice(1).map((x) => decode(x, lookup) as number));
-  }
-  const number = value[NUMBER];
-  if (typeof number === 'string') return Number(number);
-  const out: Record<string, unknown> = {};
-  for (const key in value) out[key] = decode(value[key], lookup);
-  return out;
 }

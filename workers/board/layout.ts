@@ -38,8 +38,8 @@
 //     PAUSED     tiles paused in the phase's pause slots (./phase.ts), raised before a slot shows one
 //                and lowered after a thread takes it, so 0 means none: a thread looking for work
 //                reads it rather than decode the descriptor to look
-//     DESC_*     where the phase's descriptor (./descriptor.ts, UTF-8 JSON) lies: a registered
-//                buffer's id, a byte offset and a length
+//     DESC_*     where the phase's descriptor (./descriptor.ts, a tape of float64 values) lies: a
+//                registered buffer's id, and the tape's length from the buffer's start
 
 export const DOORBELL = 0;
 export const CLOSING = 1;
@@ -59,9 +59,8 @@ export const SLOT_REMAINING = 4;
 export const SLOT_INSIDE = 5;
 export const SLOT_EVENTS = 6;
 export const SLOT_DESC_ID = 7;
-export const SLOT_DESC_OFFSET = 8;
-export const SLOT_DESC_BYTES = 9;
-export const SLOT_PAUSED = 10;
+export const SLOT_DESC_LENGTH = 8;
+export const SLOT_PAUSED = 9;
 export const SLOT_INTS = 16;
 
 export const STATE_FREE = 0;

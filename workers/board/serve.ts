@@ -27,7 +27,7 @@ import type { TileControl, TileOutcome } from '../kernels/tile-control.js';
 import { decodeDescriptor } from './descriptor.js';
 import { ring, waitForRing } from './doorbell.js';
 import {
-  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, SLOT_DESC_BYTES, SLOT_DESC_ID, SLOT_DESC_OFFSET, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
+  CLOSING, DOORBELL, DRAINING, HOLDING, OPEN, PARK, SLOT_DESC_ID, SLOT_DESC_LENGTH, SLOT_EVENTS, SLOT_GEN, SLOT_INSIDE, SLOT_NEXT,
   SLOT_PAUSED, SLOT_STATE, SLOT_TILES, STATE_OPEN, cellAt, partCellAt, slotAt, type BoardShape,
 } from './layout.js';
 import {
@@ -44,8 +44,6 @@ export const TIME_SLICE_MS = 20;
 const IDLE_WAIT_MS = 500;
 /** A busy thread returns to its event loop this often, for the same reasons (~10 µs each time). */
 const BUSY_YIELD_MS = 50;
-
-const decoder = new TextDecoder();
 
 export function serveWith(kernelOf: (name: KernelName) => Kernel): (task: ServeTask) => Promise<void> {
   return (task) => new Server(task, kernelOf).serve();
@@ -157,8 +155,8 @@ class Server {
     if (known?.gen === gen) return known.phase;
     const ints = this.#ints;
     const buffer = this.#buffers.lookup(Atomics.load(ints, this.#at(slot, SLOT_DESC_ID))) as SharedArrayBuffer; // descriptors lie in buffers
-    const bytes = new Uint8Array(buffer, Atomics.load(ints, this.#at(slot, SLOT_DESC_OFFSET)), Atomics.load(ints, this.#at(slot, SLOT_DESC_BYTES)));
-    const phase = decodeDescriptor<PhaseDescriptor>(decoder.decode(bytes), (id) => this.#buffers.lookup(id));
+    const tape = new Float64Array(buffer, 0, Atomics.load(ints, this.#at(slot, SLOT_DESC_LENGTH)));
+    const phase = decodeDescriptor<PhaseDescriptor>(tape, this.#buffers);
     this.#decoded.set(slot, { gen, phase });
     return phase;
   }

@@ -1,8 +1,8 @@
-// A thread's side of the buffer registry: the shared buffers the pool has registered, by id. The
-// serve task starts with the registry as it was and then hears of new buffers on its own port, in the
-// order the pool registered them; the pool posts a phase's new buffers before it rings the doorbell,
-// so a descriptor naming an id not yet heard of means the message is queued: it is read at once with
-// receiveMessageOnPort rather than waiting for this thread's event loop.
+// A thread's side of the buffer registry: the shared buffers and the names the pool has registered,
+// by id. The serve task starts with the registry as it was and then hears of new ones on its own
+// port, in the order the pool registered them; the pool posts a phase's new buffers and names before
+// it rings the doorbell, so a descriptor naming an id not yet heard of means the message is queued: it
+// is read at once with receiveMessageOnPort rather than waiting for this thread's event loop.
 //
 // A forgotten buffer's memory is freed only once every thread holding it has collected it, and a
 // thread that only runs tiles allocates so little that its full garbage collections come minutes
@@ -21,6 +21,7 @@ class NeverConstructed {}
 
 export class WorkerBuffers {
   readonly #buffers = new Map<number, RegisteredBuffer>();
+  readonly #names: string[] = [];
   #forgottenBytes = 0;
 
   constructor(private readonly port: MessagePort, initial: RegistryMessage) {
@@ -33,12 +34,27 @@ export class WorkerBuffers {
   lookup(id: number): RegisteredBuffer {
     let buffer = this.#buffers.get(id);
     while (!buffer) {
-      const received = receiveMessageOnPort(this.port);
-      if (!received) throw new Error(`attnpool internal error: buffer ${id} was never registered with this thread`);
-      this.#apply(received.message as RegistryMessage);
+      this.#receive('buffer', id);
       buffer = this.#buffers.get(id);
     }
     return buffer;
+  }
+
+  /** The name registered under `id`. */
+  name(id: number): string {
+    let name = this.#names[id];
+    while (name === undefined) {
+      this.#receive('name', id);
+      name = this.#names[id];
+    }
+    return name;
+  }
+
+  /** Applies the next message already posted to this thread. */
+  #receive(what: string, id: number): void {
+    const received = receiveMessageOnPort(this.port);
+    if (!received) throw new Error(`attnpool internal error: ${what} ${id} was never registered with this thread`);
+    this.#apply(received.message as RegistryMessage);
   }
 
   close(): void {
@@ -48,6 +64,7 @@ export class WorkerBuffers {
 
   #apply(message: RegistryMessage): void {
     for (const [id, buffer] of message.add ?? []) this.#buffers.set(id, buffer);
+    for (const [id, name] of message.names ?? []) this.#names[id] = name;
     for (const id of message.forget ?? []) {
       const buffer = this.#buffers.get(id);
       this.#forgottenBytes += (buffer instanceof WebAssembly.Memory ? buffer.buffer : buffer)?.byteLength ?? 0;
