@@ -47,17 +47,19 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
 }
 
 /** Partial states in the initial "empty split" state — m = −Infinity, l = 0, acc = 0 — and each row
- *  group's count of tiles. */
+ *  group's count of tiles, all on one scratch buffer (one take from the pool, one buffer id on the
+ *  board, rather than four). */
 function allocSplitKv(range: SplitRange, rows: number, Dv: number, tiles: Int32Array, scratch: CallScratch | undefined): SplitKv {
   const n = range.count * rows;
-  const max = scratchArray(scratch, Float64Array, n).fill(-Infinity);
   const { ints, offsets } = ATTENTION_TILE;
   let groups = 0;
   for (let at = offsets.group; at < tiles.length; at += ints) groups = Math.max(groups, tiles[at] + 1);
-  const pending = scratchArray(scratch, Int32Array, groups);
+  const floats = n * (Dv + 2);
+  const { buffer } = scratchArray(scratch, Float64Array, floats + Math.ceil(groups / 2));
+  const pending = new Int32Array(buffer, floats * 8, groups);
   for (let at = offsets.group; at < tiles.length; at += ints) pending[tiles[at]]++;
   return {
     keysPerSplit: range.keysPerSplit, first: range.first, count: range.count, pending,
-    max, sum: scratchArray(scratch, Float64Array, n), acc: scratchArray(scratch, Float64Array, n * Dv),
+    max: new Float64Array(buffer, 0, n).fill(-Infinity), sum: new Float64Array(buffer, n * 8, n), acc: new Float64Array(buffer, 2 * n * 8, n * Dv),
   };
 }
