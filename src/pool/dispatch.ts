@@ -66,7 +66,8 @@ export class Dispatcher {
    *  submitted while the pool is busy or a slot is awaited. */
   async #flush(): Promise<void> {
     while (this.#submitted.length > 0) {
-      if (this.#submitted[0].ctx.coalesce) await this.board.whenBusy();
+      const busy = this.#submitted[0].ctx.coalesce ? this.board.whenBusy() : undefined;
+      if (busy) await busy; // not `await undefined`: a lone call's phase opens in this turn
       const free = this.board.acquire();
       const slot = typeof free === 'number' ? free : await free;
       const first = this.#submitted[0];
