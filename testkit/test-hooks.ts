@@ -3,7 +3,7 @@
 
 import type { Piscina } from 'piscina';
 import type { PiscinaOverride, PoolHooks } from '../src/pool/pool-hooks.js';
-import { cellAt, type BoardShape } from '../workers/board/layout.js';
+import { PARK, cellAt, type BoardShape } from '../workers/board/layout.js';
 import type { WorkerSetup } from '../workers/task.js';
 import { FAULT_KINDS, FAULT_SLOTS, FAULT_STATE_INTS, type FaultKind, type FaultWorkerSetup } from './fault-plan.js';
 
@@ -40,6 +40,12 @@ export class TestHooks implements PoolHooks {
     let inside = 0;
     for (let worker = 0; worker < shape.threads; worker++) if (Atomics.load(ints, cellAt(worker)) !== 0) inside++;
     return inside;
+  }
+
+  /** Whether the pool has parked its threads (idle long enough: src/pool/serve-tasks.ts). */
+  get parked(): boolean {
+    if (!this.#board) throw new Error('TestHooks: the pool has not attached its board');
+    return Atomics.load(this.#board.ints, PARK) !== 0;
   }
 
   /** The number of calls' jobs in each phase opened on the threads, in order (PoolHooks.onPhase). */

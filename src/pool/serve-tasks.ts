@@ -41,6 +41,8 @@ export class ServeTasks {
   #wanted = 0;
   readonly #serving: boolean[];
   #parkTimer: NodeJS.Timeout | undefined;
+  /** When the pool last had no call running, or undefined while it has one. */
+  #idleSince: number | undefined;
 
   /** `scratch`: trimmed when the threads park (an idle pool lets go of it). Not a callback into the
    *  pool: the running serve tasks hold this object, and must not keep a dropped pool alive. */
@@ -51,23 +53,31 @@ export class ServeTasks {
 
   /** At least `count` threads serving (at most the pool's thread count), unparked. */
   ensure(count: number): void {
-    clearTimeout(this.#parkTimer);
-    this.#parkTimer = undefined;
+    this.#idleSince = undefined;
     Atomics.store(this.board.ints, PARK, 0);
     this.#wanted = Math.max(this.#wanted, Math.min(count, this.board.shape.threads));
     for (let index = 0; index < this.#wanted; index++) if (!this.#serving[index]) this.#start(index);
   }
 
-  /** The pool has no call running: park the threads unless a call comes within PARK_AFTER_MS. */
+  /** The pool has no call running: park the threads unless a call comes within PARK_AFTER_MS. One
+   *  timer at a time, not one per call: when it fires after calls came and went, it waits again for
+   *  what is left of PARK_AFTER_MS since the last of them. */
   idle(): void {
-    if (this.#closed || this.#parkTimer) return;
+    this.#idleSince = performance.now();
+    if (!this.#closed && !this.#parkTimer) this.#parkAfter(PARK_AFTER_MS);
+  }
+
+  #parkAfter(ms: number): void {
     this.#parkTimer = setTimeout(() => {
       this.#parkTimer = undefined;
+      if (this.#idleSince === undefined || this.#closed) return; // busy: the next idle() arms it again
+      const idleFor = performance.now() - this.#idleSince;
+      if (idleFor < PARK_AFTER_MS) return this.#parkAfter(PARK_AFTER_MS - idleFor);
       const { ints } = this.board;
       Atomics.store(ints, PARK, 1);
       ringAll(ints);
       this.scratch.trim();
-    }, PARK_AFTER_MS).unref();
+    }, ms).unref();
   }
 
   /** Serve tasks return at their next look at the board; piscina ends the threads after. */
