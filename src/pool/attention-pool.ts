@@ -148,14 +148,19 @@ export class AttentionPool {
    *  float32, the sequence standing in for k and v as a KvCache does — positions [0, sequence.length)
    *  as of the call, read where they lie in the store's pages. */
   attention(q: Tensor<Float32Array>, sequence: PagedSequence, options?: AttentionOptions<Float32Array>): Promise<Tensor<Float32Array>>;
-  async attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray> | PagedSequence,
+  attention(q: Tensor<FloatArray>, kOrCache: Tensor<FloatArray> | KvCache<FloatArray> | PagedSequence,
     vOrOptions?: Tensor<FloatArray> | AttentionOptions<FloatArray>, options?: AttentionOptions<FloatArray>): Promise<Tensor<FloatArray>> {
-    if (isHeldKvSource(kOrCache)) return this.#attentionOverHeld(q, holdKv(kOrCache, this.#stores, 'attention'), vOrOptions, options);
-    // Everything up to #call's first await runs synchronously with the call: the arguments are read
-    // and checked, the memory bound applied, and non-shared inputs copied before the promise returns.
-    const admitted = this.#admission.attention(q, kOrCache, vOrOptions, options);
-    const { args } = admitted;
-    return this.#call('attention', args.signal, admitted, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
+    // Synchronously with the call: the arguments are read and checked, the memory bound applied, and
+    // non-shared inputs copied before the promise returns. Not an async function (a promise returned
+    // from one costs the caller promise hops), so what an async function would reject with is caught.
+    try {
+      if (isHeldKvSource(kOrCache)) return this.#attentionOverHeld(q, holdKv(kOrCache, this.#stores, 'attention'), vOrOptions, options);
+      const admitted = this.#admission.attention(q, kOrCache, vOrOptions, options);
+      const { args } = admitted;
+      return this.#call('attention', args.signal, admitted, (ctx) => runAttention(args, this.#run(ctx, args.q.data)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Many independent attention calls as one: each request over its own q, k and v, or over a KvCache
@@ -258,27 +263,43 @@ export class AttentionPool {
     return { ctx, dispatcher: this.#dispatcher, threads: this.threads, kernel, splitKv: this.#admission.splitKv };
   }
 
-  /** `release` (and the release of the call's input copies) runs once the call no longer touches its inputs: after its last task has returned (for an
-   *  aborted call, after its promise has already rejected), or when it is refused before starting. */
-  async #call<T>(op: string, signal: AbortSignal | undefined, admitted: Placement & Pick<Admitted<unknown>, 'copies'>,
+  /** `release` (and the release of the call's input copies) runs once the call no longer touches its
+   *  inputs: after its last task has returned (for an aborted call, after its promise has already
+   *  rejected), or when it is refused before starting. Not an async function, and the gate awaited only
+   *  when the call must queue: a call admitted at once starts in the caller's turn — its phase is
+   *  submitted before pool.attention returns — without the promise hops of an `await` and of a promise
+   *  returned from an async function. */
+  #call<T>(op: string, signal: AbortSignal | undefined, admitted: Placement & Pick<Admitted<unknown>, 'copies'>,
     body: (ctx: CallContext) => Promise<T>, release: () => void = nothing): Promise<T> {
-    const placement: Placement = admitted;
     const done = () => {
       admitted.copies?.release();
       release();
     };
+    let queued: Promise<void> | undefined;
     try {
       if (this.#closing) throw new PoolClosedError(op);
-      await this.#gate.enter(op, signal);
+      queued = this.#gate.enter(op, signal);
     } catch (err) {
       done();
-      throw err;
+      return Promise.reject(err);
     }
-    if (this.#closing) { // closed while this call was being admitted: its threads are gone
-      this.#gate.release();
+    if (!queued) return this.#start(op, signal, admitted, body, done);
+    return queued.then(() => {
+      if (this.#closing) { // closed while this call waited: its threads are gone
+        this.#gate.release();
+        done();
+        throw new PoolClosedError(op);
+      }
+      return this.#start(op, signal, admitted, body, done);
+    }, (err: unknown) => {
       done();
-      throw new PoolClosedError(op);
-    }
+      throw err;
+    });
+  }
+
+  /** Runs an admitted call; `done` once it no longer touches its inputs. */
+  #start<T>(op: string, signal: AbortSignal | undefined, placement: Placement, body: (ctx: CallContext) => Promise<T>,
+    done: () => void): Promise<T> {
     const ctx = new CallContext(op, placement, placement.inline ? undefined : new CallScratch(this.#scratch));
     const onAbort = () => ctx.stop(new AbortError(op));
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -20,15 +20,17 @@ export class CallGate {
 
   constructor(private readonly maxRunning: number, private readonly maxQueue: number) {}
 
-  /** Resolves when the call may run; the caller must call release() exactly once afterwards. */
-  enter(op: string, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#closed) return Promise.reject(new PoolClosedError(op));
-    if (signal?.aborted) return Promise.reject(new AbortError(op));
+  /** Admits the call at once (undefined), or queues it (a promise that resolves when it may run).
+   *  Throws when it is refused at once: the gate closed, `signal` aborted, the queue full. Once admitted,
+   *  the caller must call release() exactly once. */
+  enter(op: string, signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (this.#closed) throw new PoolClosedError(op);
+    if (signal?.aborted) throw new AbortError(op);
     if (this.#running < this.maxRunning) {
       this.#running++;
-      return Promise.resolve();
+      return undefined;
     }
-    if (this.#waiting.length >= this.maxQueue) return Promise.reject(new QueueFullError(op, this.maxQueue));
+    if (this.#waiting.length >= this.maxQueue) throw new QueueFullError(op, this.maxQueue);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         this.#remove(waiter);
