@@ -54,6 +54,27 @@ describe.each(KERNELS)('split-KV on kernel %s: masked splits, NaN, the multi-hea
       expect(Array.from(r.out).every((x) => x === 0), 'out is zeros').toBe(true);
       expect(Array.from(r.lse).every((x) => x === -Infinity), 'lse is −Infinity').toBe(true);
     }, TIMEOUT_MS);
+    it('splits no tile covers, after a call that left NaN in the pool\'s partial states: what the reference gives, bit-identical to before', async () => {
+      // Causal with Sq > Sk and 64-key splits: the first row blocks see no split beyond their causal
+      // end, so no tile writes those (split, row) pairs; only their m is set, to −Infinity, and their l
+      // and acc are left as the scratch held them (src/ops/attention-phases.ts allocSplitKv).
+      const pool = forced(64);
+      const spec = { seed: 826, B: 1, H: 2, Hkv: 1, Sq: 400, Sk: 300, D: 16, Dv: 12, causal: true };
+      const inputs = attentionInputs(spec);
+      const first = await attend(pool, spec, inputs);
+      // The same shape, so the same scratch buffers next: every value NaN, so every acc and l the
+      // tiles write is NaN.
+      const dirty = attentionInputs({ ...spec, seed: 827 });
+      dirty.v.data.fill(NaN);
+      const spoiled = await attend(pool, { ...spec, causal: false }, dirty);
+      expect(Array.from(spoiled.out).every(Number.isNaN), 'the dirtying call: NaN everywhere').toBe(true);
+      const again = await attend(pool, spec, inputs);
+      expect(Array.from(again.out).some(Number.isNaN), 'no NaN anywhere').toBe(false);
+      expect(Buffer.from(again.out.buffer, again.out.byteOffset, again.out.byteLength)
+        .equals(Buffer.from(first.out.buffer, first.out.byteOffset, first.out.byteLength)), 'out: the same bits as before').toBe(true);
+      expect(Array.from(again.lse)).toEqual(Array.from(first.lse));
+      expectAttentionClose(again.out, again.lse, referenceAttention(inputs.q, inputs.k, inputs.v, { causal: true }), 'after NaN partials');
+    }, TIMEOUT_MS);
   });
 
   describe('NaN in the inputs reaches the same rows as without splitting', () => {

@@ -46,17 +46,20 @@ export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun)
   await dispatcher.runPhase(ctx, { ...body, split: allocSplitKv(range, B * H * Sq, Dv, tiles, ctx.scratch), tiles }, kernel);
 }
 
-/** Partial states in the initial "empty split" state — m = −Infinity, l = 0, acc = 0 — and each row
- *  group's count of tiles, all on one scratch buffer (one take from the pool, one buffer id on the
- *  board, rather than four). */
+/** Partial states in the initial "empty split" state — m = −Infinity — and each row group's count of
+ *  tiles, all on one scratch buffer (one take from the pool, one buffer id on the board, rather than
+ *  four). l and acc are left as the buffer held them: a tile writes a pair's l and acc with its m, and
+ *  the merge reads them only where m is not −Infinity (split-merge.ts), so neither another call's
+ *  values nor zeros ever reach a result — and a long prefill's accumulators (rows · splits · Dv floats)
+ *  are not cleared for nothing. */
 function allocSplitKv(range: SplitRange, rows: number, Dv: number, tiles: Int32Array, scratch: CallScratch | undefined): SplitKv {
   const n = range.count * rows;
   const { ints, offsets } = ATTENTION_TILE;
   let groups = 0;
   for (let at = offsets.group; at < tiles.length; at += ints) groups = Math.max(groups, tiles[at] + 1);
   const floats = n * (Dv + 2);
-  const { buffer } = scratchArray(scratch, Float64Array, floats + Math.ceil(groups / 2));
-  const pending = new Int32Array(buffer, floats * 8, groups);
+  const { buffer } = scratchArray(scratch, Float64Array, floats + Math.ceil(groups / 2), false);
+  const pending = new Int32Array(buffer, floats * 8, groups).fill(0);
   for (let at = offsets.group; at < tiles.length; at += ints) pending[tiles[at]]++;
   return {
     keysPerSplit: range.keysPerSplit, first: range.first, count: range.count, pending,

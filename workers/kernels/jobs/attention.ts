@@ -15,7 +15,8 @@ import type { Broadcast4, View4 } from './views.js';
  *  finishes a group last merges its rows' partials into the output (split-merge.ts). Only splits
  *  [first, first + count) — those some row can see — are held; every array is indexed by
  *  `(s − first) · rows + row`, row = (b·H + h)·Sq + i, rows = B·H·Sq (acc: that index × Dv + column).
- *  A (split, row) pair no tile wrote keeps its initial state (m = −Infinity, l = 0): an empty split.
+ *  A (split, row) pair no tile wrote keeps its initial m = −Infinity: an empty split, whose l and acc
+ *  (not initialised) the merge never reads.
  *  A job whose rows see no key at all holds one empty split (count 1), which its tiles leave empty. */
 export interface SplitKv {
   readonly keysPerSplit: number;
