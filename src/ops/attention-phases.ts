@@ -32,18 +32,16 @@ export function splitKvShape(range: SplitRange, rows: number, Dv: number): reado
   return [range.count, rows, Dv + 2];
 }
 
-export async function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
+/** Not an async function: the phase's own promise is returned, without a hop of its own. */
+export function runAttentionJob(body: AttentionJobBody, run: AttentionRun): Promise<void> {
   const { ctx, dispatcher, threads, kernel } = run;
   const { B, H, Hkv, Sq, Sk, D, Dv, causal, topLeft, window, gap } = body;
   const flopsPerKey = 2 * (D + Dv);
   const shape: AttentionShape = { B, H, Hkv, alibi: body.alibiSlopes !== undefined, Sq, Sk, causal, topLeft, window, gap };
   const range = splitOf(shape, body.weights !== undefined, run.splitKv);
-  if (!range) {
-    await dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads, flopsPerKey) }, kernel);
-    return;
-  }
+  if (!range) return dispatcher.runPhase(ctx, { ...body, tiles: planAttentionTiles(shape, threads, flopsPerKey) }, kernel);
   const tiles = planAttentionTiles(shape, threads, flopsPerKey, range);
-  await dispatcher.runPhase(ctx, { ...body, split: allocSplitKv(range, B * H * Sq, Dv, tiles, ctx.scratch), tiles }, kernel);
+  return dispatcher.runPhase(ctx, { ...body, split: allocSplitKv(range, B * H * Sq, Dv, tiles, ctx.scratch), tiles }, kernel);
 }
 
 /** Partial states in the initial "empty split" state — m = −Infinity — and each row group's count of

@@ -29,10 +29,11 @@ import { SlotArrays } from './slot-arrays.js';
 
 const MIN_DESCRIPTOR_LENGTH = 2048;
 
-/** A job of some call, to run as part of a phase. */
+/** A job of some call, to run as part of a phase; `settle` is called once the part has settled. */
 export interface BoardPart {
   readonly ctx: CallContext;
   readonly job: Job;
+  readonly settle: () => void;
 }
 
 export class Board {
@@ -76,9 +77,9 @@ export class Board {
 
   /** Opens the phase of `parts` (each with at least one tile) run by `kernel` in `slot` (from
    *  acquire()). One thread is woken here; each thread that enters a phase with tiles left wakes the
-   *  next (serve.ts), so waking n threads costs this thread one futex wake, not n. Returns one promise
-   *  per part, which settles as the file's header says (it never rejects: a failure stops the call). */
-  open(slot: number, kernel: KernelName, parts: readonly BoardPart[], small: boolean): Promise<void>[] {
+   *  next (serve.ts), so waking n threads costs this thread one futex wake, not n. Each part's settle()
+   *  is called as the file's header says (a failure stops the part's call; it does not throw). */
+  open(slot: number, kernel: KernelName, parts: readonly BoardPart[], small: boolean): void {
     const ints = this.ints;
     const at = (field: number) => slotAt(this.shape, slot, field);
     const partStates = this.#partStates.at(slot, parts.length * PART_INTS).subarray(0, parts.length * PART_INTS);
@@ -111,10 +112,7 @@ export class Board {
     Atomics.store(ints, at(SLOT_STATE), STATE_OPEN);
     Atomics.add(ints, OPEN, 1);
     ring(ints, this.shape.threads);
-    const settle: (() => void)[] = [];
-    const settled = parts.map(() => new Promise<void>((resolve) => settle.push(resolve)));
-    void this.#watch(slot, parts, partStates, settle);
-    return settled;
+    void this.#watch(slot, parts, partStates);
   }
 
   /** When the pool is busy — every thread inside a phase, and a phase of small calls has tiles left to
@@ -161,7 +159,7 @@ export class Board {
 
   /** Settles each part as its tiles finish or its call stops, then frees the slot. One waiter for the
    *  whole phase: threads and stopping calls bump EVENTS. */
-  async #watch(slot: number, parts: readonly BoardPart[], partStates: Int32Array, settle: readonly (() => void)[]): Promise<void> {
+  async #watch(slot: number, parts: readonly BoardPart[], partStates: Int32Array): Promise<void> {
     const ints = this.ints;
     const events = slotAt(this.shape, slot, SLOT_EVENTS);
     const wake = () => {
@@ -182,10 +180,10 @@ export class Board {
       }
       for (const i of pending) {
         if (Atomics.load(partStates, i * PART_INTS + PART_REMAINING) <= 0) {
-          settle[i]();
+          parts[i].settle();
         } else if (parts[i].ctx.stopped) {
           // A stopped call's buffers may be in use until its threads leave its tiles.
-          drains.push(this.#drainPart(slot, i).then(settle[i]));
+          drains.push(this.#drainPart(slot, i).then(parts[i].settle));
         } else {
           continue;
         }

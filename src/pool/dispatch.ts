@@ -30,7 +30,6 @@ import type { ServeTasks } from './serve-tasks.js';
 
 interface Submitted extends BoardPart {
   readonly kernel: KernelName;
-  readonly settle: () => void;
 }
 
 export class Dispatcher {
@@ -83,10 +82,9 @@ export class Dispatcher {
         this.board.release(slot);
         continue;
       }
-      let settled: Promise<void>[];
       try {
         this.serveTasks.ensure(parts.reduce((sum, { job }) => sum + tileCount(job), 0));
-        settled = this.board.open(slot, kernel, parts, first.ctx.coalesce);
+        this.board.open(slot, kernel, parts, first.ctx.coalesce);
         this.onPhase?.(parts.length);
       } catch (err) { // an internal error (a descriptor that cannot be encoded): those calls fail, not the pool
         this.board.release(slot);
@@ -94,9 +92,7 @@ export class Dispatcher {
           ctx.stop(err instanceof Error ? err : new Error(String(err)));
           settle();
         }
-        continue;
       }
-      settled.forEach((done, i) => void done.then(parts[i].settle));
     }
     this.#flushing = false;
   }
