@@ -40,7 +40,7 @@ export function outputBuffer(given: Tensor<FloatArray> | undefined, like: FloatA
         return given;
       }
       if (!staged) return { data, shape: [...shape] };
-      const result = allocLike(like, length);
+      const result = scratch.resultArray(like.constructor as ArrayType<FloatArray>, length);
       result.set(data);
       return { data: result, shape: [...shape] };
     },

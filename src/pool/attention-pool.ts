@@ -34,6 +34,7 @@ import { poolHooksOf } from './pool-hooks.js';
 import { forgetDropped, releaseWhenDropped } from './release-when-dropped.js';
 import { poolWasmKernels } from './wasm-build.js';
 import { holdAll, holdKv, isHeldKvSource, type HeldKv } from './held-kv.js';
+import { ResultStock } from './result-stock.js';
 import { CallScratch, ScratchPool } from './scratch-pool.js';
 import { closeBoard, ServeTasks } from './serve-tasks.js';
 import type { AttentionRun } from '../ops/attention-phases.js';
@@ -86,6 +87,7 @@ export class AttentionPool {
   readonly #serveTasks: ServeTasks;
   readonly #dispatcher: Dispatcher;
   readonly #scratch = new ScratchPool();
+  readonly #results = new ResultStock();
   readonly #running = new Set<CallContext>();
   readonly #admission: CallAdmission;
   /** The paged stores this pool made: calls over their sequences are the only paged calls it takes. */
@@ -133,7 +135,7 @@ export class AttentionPool {
     // new phases open while threads leave the last ones.
     const board = new Board({ threads, slots: 2 * running }, registry, this.#scratch);
     hooks?.attachBoard?.(board.ints, board.shape);
-    this.#serveTasks = new ServeTasks(this.#piscina, board, registry, this.#scratch);
+    this.#serveTasks = new ServeTasks(this.#piscina, board, registry, this.#scratch, this.#results);
     this.#dispatcher = new Dispatcher(board, this.#serveTasks, kernelsFrom(wasmModule, sharedWasmModule), hooks?.onPhase?.bind(hooks));
     releaseWhenDropped(this, destroyer(this.#piscina, board.ints));
   }
@@ -300,7 +302,7 @@ export class AttentionPool {
   /** Runs an admitted call; `done` once it no longer touches its inputs. */
   #start<T>(op: string, signal: AbortSignal | undefined, placement: Placement, body: (ctx: CallContext) => Promise<T>,
     done: () => void): Promise<T> {
-    const ctx = new CallContext(op, placement, placement.inline ? undefined : new CallScratch(this.#scratch));
+    const ctx = new CallContext(op, placement, placement.inline ? undefined : new CallScratch(this.#scratch, this.#results));
     const onAbort = () => ctx.stop(new AbortError(op));
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#running.add(ctx);

@@ -14,6 +14,8 @@
 const MAX_POOLED_BYTES = 4 << 20;
 const MIN_CLASS_BYTES = 4096;
 
+import type { ResultStock } from './result-stock.js';
+
 export type ArrayType<A> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): A; readonly BYTES_PER_ELEMENT: number };
 
 export class ScratchPool {
@@ -75,7 +77,15 @@ function classOf(bytes: number): number | undefined {
 export class CallScratch {
   readonly #taken: SharedArrayBuffer[] = [];
 
-  constructor(private readonly pool: ScratchPool) {}
+  /** `results`: where a result the caller keeps may come from (result-stock.ts). */
+  constructor(private readonly pool: ScratchPool, private readonly results?: ResultStock) {}
+
+  /** A new array for a result the caller keeps — never reused, never given back —: a buffer from the
+   *  result stock when it holds one of this size, else a new one. */
+  resultArray<A extends ArrayBufferView>(Type: ArrayType<A>, length: number): A {
+    const bytes = length * Type.BYTES_PER_ELEMENT;
+    return new Type(this.results?.take(bytes) ?? new SharedArrayBuffer(bytes), 0, length);
+  }
 
   /** `zeroed` false: the caller clears what it reads before writing (an earlier call's values are in
    *  a reused buffer, and a call must never see another's). */

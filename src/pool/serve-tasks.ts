@@ -6,12 +6,14 @@
 // does not keep the process alive; the next phase restarts them.
 
 import { availableParallelism } from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { ringAll } from '../../workers/board/doorbell.js';
 import { CLOSING, PARK } from '../../workers/board/layout.js';
 import type { ServeTask } from '../../workers/board/phase.js';
 import type { Board } from './board.js';
 import type { BufferRegistry } from './buffer-registry.js';
+import type { ResultStock } from './result-stock.js';
 import type { ScratchPool } from './scratch-pool.js';
 
 /** Idle time after which the threads park. Restarting them costs one piscina message per thread on
@@ -44,10 +46,11 @@ export class ServeTasks {
   /** When the pool last had no call running, or undefined while it has one. */
   #idleSince: number | undefined;
 
-  /** `scratch`: trimmed when the threads park (an idle pool lets go of it). Not a callback into the
-   *  pool: the running serve tasks hold this object, and must not keep a dropped pool alive. */
+  /** `scratch` and `results`: trimmed when the threads park (an idle pool lets go of them). Not a
+   *  callback into the pool: the running serve tasks hold this object, and must not keep a dropped pool
+   *  alive. */
   constructor(private readonly piscina: Piscina<ServeTask, void>, private readonly board: Board,
-    private readonly registry: BufferRegistry, private readonly scratch: ScratchPool) {
+    private readonly registry: BufferRegistry, private readonly scratch: ScratchPool, private readonly results: ResultStock) {
     this.#serving = new Array<boolean>(board.shape.threads).fill(false);
   }
 
@@ -77,6 +80,7 @@ export class ServeTasks {
       Atomics.store(ints, PARK, 1);
       ringAll(ints);
       this.scratch.trim();
+      this.results.trim();
     }, ms).unref();
   }
 
@@ -91,8 +95,16 @@ export class ServeTasks {
     const { port, initial } = this.registry.connect(index);
     const { threads, slots } = this.board.shape;
     const spinMs = index < spinningThreads() ? SPIN_MS : 0;
-    const task: ServeTask = { index, board: this.board.ints, threads, slots, port, initial, spinMs };
-    this.piscina.run(task, { transferList: [port] }).then(() => this.#ended(index), (err: unknown) => {
+    const transferList = [port];
+    let results: ServeTask['results'];
+    if (index === this.#fillerIndex) {
+      const { port1, port2 } = new MessageChannel();
+      this.results.connect(port1);
+      results = { port: port2, table: this.results.table };
+      transferList.push(port2);
+    }
+    const task: ServeTask = { index, board: this.board.ints, threads, slots, port, initial, spinMs, ...(results ? { results } : {}) };
+    this.piscina.run(task, { transferList }).then(() => this.#ended(index), (err: unknown) => {
       this.board.failWorker(index, err);
       this.#ended(index);
     });
@@ -103,7 +115,15 @@ export class ServeTasks {
   #ended(index: number): void {
     this.#serving[index] = false;
     this.registry.disconnect(index);
+    if (index === this.#fillerIndex) this.results.disconnect();
     if (!this.#closed && Atomics.load(this.board.ints, PARK) === 0 && index < this.#wanted) this.#start(index);
+  }
+
+  /** The thread that fills the result stock: thread 1, which serves whenever a phase has two tiles
+   *  and is woken by thread 0, not by a ring — so that a ring finds thread 0 idle (spinning) rather
+   *  than busy filling; thread 0 in a 1-thread pool. */
+  get #fillerIndex(): number {
+    return Math.min(1, this.board.shape.threads - 1);
   }
 
   /** Read from the board: a dropped pool's destroyer closes it without this object. */

@@ -62,4 +62,7 @@ export interface ServeTask {
   /** Where the buffer registry's messages arrive (workers/board/worker-buffers.ts). */
   readonly port: MessagePort;
   readonly initial: RegistryMessage;
+  /** For the one thread that fills the pool's result stock (./result-filler.ts): where to post the
+   *  buffers, and the table of sizes wanted (./result-stock-table.ts). */
+  readonly results?: { readonly port: MessagePort; readonly table: Int32Array };
 }

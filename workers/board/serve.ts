@@ -33,6 +33,7 @@ import {
 import {
   PART_ABORT, PART_INTS, PART_REMAINING, PAUSE_EMPTY, PAUSE_HELD, PAUSE_PAUSED, type PhaseDescriptor, type PhasePart, type ServeTask,
 } from './phase.js';
+import { ResultFiller } from './result-filler.js';
 import { WorkerBuffers } from './worker-buffers.js';
 
 /** A slice long enough that a pause and resume (~0.5 ms with the wasm kernel repacking K/V) costs
@@ -56,6 +57,8 @@ class Server {
   readonly #cell: number;
   readonly #partCell: number;
   readonly #buffers: WorkerBuffers;
+  /** On the thread that fills the pool's result stock. */
+  readonly #filler: ResultFiller | undefined;
   readonly #spinMs: number;
   /** The descriptor decoded per slot, for the GEN it was decoded for. */
   readonly #decoded = new Map<number, { readonly gen: number; readonly phase: PhaseDescriptor }>();
@@ -68,6 +71,7 @@ class Server {
     this.#cell = cellAt(task.index);
     this.#partCell = partCellAt(this.#shape, task.index);
     this.#buffers = new WorkerBuffers(task.port, task.initial);
+    this.#filler = task.results && new ResultFiller(task.results.port, task.results.table);
     this.#spinMs = task.spinMs;
   }
 
@@ -86,10 +90,15 @@ class Server {
         if (slot < 0 && Atomics.load(ints, PARK) !== 0) return;
         await nextMacrotask(); // port messages; the end of this job
         lastYield = performance.now();
-        if (slot < 0 && Atomics.load(ints, DOORBELL) === bell) waitForRing(ints, this.#shape.threads, this.#index, bell, IDLE_WAIT_MS, this.#spinMs);
+        if (slot < 0) {
+          // Nothing to do: result buffers for the stock first, while it is short and no ring came.
+          while (this.#filler && Atomics.load(ints, DOORBELL) === bell && this.#filler.fillOne());
+          if (Atomics.load(ints, DOORBELL) === bell) waitForRing(ints, this.#shape.threads, this.#index, bell, IDLE_WAIT_MS, this.#spinMs);
+        }
       }
     } finally {
       this.#buffers.close();
+      this.#filler?.close();
     }
   }
 
