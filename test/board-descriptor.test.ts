@@ -28,6 +28,8 @@ describe('board descriptors', () => {
     const specials = [NaN, Infinity, -Infinity, -0, 0, 1.5e-310, Number.MAX_VALUE, -1 / 3, 2 ** 53 + 2, 6 * 2 ** 30];
     const job = {
       kind: 'attention', scale: -0, max: -Infinity, big: 6 * 2 ** 30, nested: { list: [1, NaN, { deep: Infinity }] },
+      // Around the int32 edges, where the decoder turns doubles back into small integers.
+      edges: [2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 0.5, -0.5, 0, -0, 1e-300],
       q: new Float32Array(shared, 64, 100), mask: new Uint8Array(shared, 3, 17),
       sinks: Float64Array.from(specials), slopes: Float32Array.from([0.5, -1e-40, 3.4e38]),
       tiles: Int32Array.from([0, -1, 2 ** 31 - 1, -(2 ** 31)]), absent: undefined,
@@ -35,6 +37,7 @@ describe('board descriptors', () => {
     const both = registry([shared]);
     const back = decodeDescriptor<typeof job>(encodeDescriptor(job, both).slice(), both);
     expect(Object.is(back.scale, -0)).toBe(true);
+    job.edges.forEach((x, i) => expect(Object.is(back.edges[i], x), `edges[${i}] = ${x}`).toBe(true));
     expect([back.max, back.big, back.kind]).toEqual([-Infinity, 6 * 2 ** 30, 'attention']);
     expect(back.nested.list[1]).toBeNaN();
     expect((back.nested.list[2] as { deep: number }).deep).toBe(Infinity);

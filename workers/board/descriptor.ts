@@ -142,6 +142,15 @@ class TapeWriter {
   }
 }
 
+/** An int32 as an int32 (V8 then keeps it as a small integer), other numbers as they are (−0 too).
+ *  Read from a Float64Array every number is a double, which a job's fields then held as heap numbers,
+ *  and the kernels did their index arithmetic on sizes, strides and offsets in floating point:
+ *  `attnpool stress` ran 2,120 calls/s at 1 thread against 3,280 with JSON descriptors, and 3,200–3,370
+ *  with this (AMD EPYC Zen 3, Node 24). */
+function small(x: number): number {
+  return (x | 0) === x && (x !== 0 || 1 / x > 0) ? x | 0 : x;
+}
+
 class TapeReader {
   at = 0;
 
@@ -150,7 +159,7 @@ class TapeReader {
   value(): unknown {
     const tape = this.tape;
     switch (tape[this.at++]) {
-      case NUMBER: return tape[this.at++];
+      case NUMBER: return small(tape[this.at++]);
       case FALSE: return false;
       case TRUE: return true;
       case NULL: return null;
@@ -183,4 +192,5 @@ class TapeReader {
       default: throw new Error(`attnpool internal error: a descriptor holds tag ${tape[this.at - 1]} at ${this.at - 1}`);
     }
   }
+
 }
