@@ -23,7 +23,7 @@ function stockAndFiller(): { stock: ResultStock; filler: ResultFiller; close(): 
 const allZero = (buffer: SharedArrayBuffer) => new Uint8Array(buffer).every((x) => x === 0);
 
 describe('ResultStock and ResultFiller', () => {
-  it('stocks a size asked for twice running, up to STOCK_TARGET, and hands out new zeroed buffers of exactly that size', () => {
+  it('stocks a size asked for again, up to STOCK_TARGET, and hands out new zeroed buffers of exactly that size', () => {
     const { stock, filler, close } = stockAndFiller();
     try {
       const bytes = 128 << 10;
@@ -53,6 +53,29 @@ describe('ResultStock and ResultFiller', () => {
     }
   });
 
+  it('stocks sizes a loop alternates between, not a size asked for once among many', () => {
+    const { stock, filler, close } = stockAndFiller();
+    try {
+      const [a, b] = [MIN_STOCK_BYTES, 2 * MIN_STOCK_BYTES];
+      stock.take(a);
+      stock.take(b);
+      expect(filler.fillOne(), 'each asked for once').toBe(false);
+      stock.take(a);
+      stock.take(b);
+      while (filler.fillOne());
+      expect(stock.take(a)?.byteLength, 'a, asked for again').toBe(a);
+      expect(stock.take(b)?.byteLength, 'b, asked for again').toBe(b);
+      const once = 3 * MIN_STOCK_BYTES;
+      stock.take(once);
+      for (let i = 0; i < STOCK_SIZES; i++) stock.take(4 * MIN_STOCK_BYTES + 8 * i); // other sizes push it out
+      stock.take(once);
+      while (filler.fillOne()); // stocks a and b again, nothing else
+      expect(stock.take(once), 'asked again only after STOCK_SIZES other new sizes: not stocked').toBeUndefined();
+    } finally {
+      close();
+    }
+  });
+
   it('never stocks a size outside its bounds, gives way to the least recently used size, and lets all go on trim()', () => {
     const { stock, filler, close } = stockAndFiller();
     try {
@@ -67,7 +90,7 @@ describe('ResultStock and ResultFiller', () => {
       while (filler.fillOne());
       expect(stock.take(sizes[0])!.byteLength, 'sizes[0] in stock (and now the most recently used)').toBe(sizes[0]);
       stock.take(sizes[STOCK_SIZES]);
-      stock.take(sizes[STOCK_SIZES]); // asked twice running: takes over the least recently used entry, sizes[1]
+      stock.take(sizes[STOCK_SIZES]); // asked for again: takes over the least recently used entry, sizes[1]
       expect(stock.take(sizes[1]), 'sizes[1] gave way: its buffers are dropped').toBeUndefined();
       expect(filler.fillOne(), 'the new size is short').toBe(true);
       stock.trim();

@@ -7,7 +7,7 @@
 // while it had nothing to do, and takes one with receiveMessageOnPort (~1.5 µs).
 //
 // Every buffer is new — made for this, posted once, handed to one result — so no result ever sees
-// another's memory. Sizes from MIN_STOCK_BYTES to MAX_STOCK_BYTES only, once asked for twice running,
+// another's memory. Sizes from MIN_STOCK_BYTES to MAX_STOCK_BYTES only, once asked for again soon after,
 // STOCK_TARGET per size for STOCK_SIZES sizes (the least recently used size gives way): at most 8 MiB
 // waits in stock, and all of it goes when the pool parks (trim).
 
@@ -24,9 +24,10 @@ export class ResultStock {
   /** When each table entry's size was last asked for, for the least recently used to give way. */
   readonly #lastUse = new Array<number>(STOCK_SIZES).fill(0);
   #uses = 0;
-  /** The last size asked for that no entry holds: a size gets an entry when asked for twice running,
-   *  so that calls of ever new shapes (a stress run) do not keep the filler making buffers for nobody. */
-  #candidate = 0;
+  /** The last STOCK_SIZES sizes asked for that no entry held: a size gets an entry when asked for again
+   *  among them, so that calls of ever new shapes (a stress run) do not keep the filler making buffers
+   *  for nobody, while a loop alternating a few result sizes gets them all. */
+  readonly #candidates: number[] = [];
   #port: MessagePort | undefined;
 
   /** The filler thread's port (its serve task's), replacing the last one. */
@@ -43,7 +44,7 @@ export class ResultStock {
   }
 
   /** A new, zeroed buffer of exactly `bytes` made by the filler, or undefined (the caller makes one);
-   *  a size asked for twice running is asked of the filler from then on. */
+   *  a size asked for again soon after is asked of the filler from then on. */
   take(bytes: number): SharedArrayBuffer | undefined {
     if (bytes < MIN_STOCK_BYTES || bytes > MAX_STOCK_BYTES) return undefined;
     const entry = this.#entryFor(bytes);
@@ -67,13 +68,14 @@ export class ResultStock {
   trim(): void {
     this.#receiveAll();
     this.#received.clear();
+    this.#candidates.length = 0;
     for (let entry = 0; entry < STOCK_SIZES; entry++) {
       Atomics.store(this.table, stockBytesAt(entry), 0);
       Atomics.store(this.table, stockedAt(entry), 0);
     }
   }
 
-  /** The table entry asking for `bytes`: its own; else, for a size asked for twice running, the least
+  /** The table entry asking for `bytes`: its own; else, for a size among the candidates, the least
    *  recently used one, taken over; else -1. */
   #entryFor(bytes: number): number {
     let oldest = 0;
@@ -81,10 +83,12 @@ export class ResultStock {
       if (Atomics.load(this.table, stockBytesAt(entry)) === bytes) return entry;
       if (this.#lastUse[entry] < this.#lastUse[oldest]) oldest = entry;
     }
-    if (this.#candidate !== bytes) {
-      this.#candidate = bytes;
+    const seen = this.#candidates.indexOf(bytes);
+    if (seen < 0) {
+      if (this.#candidates.push(bytes) > STOCK_SIZES) this.#candidates.shift();
       return -1;
     }
+    this.#candidates.splice(seen, 1);
     const replaced = Atomics.load(this.table, stockBytesAt(oldest));
     this.#received.delete(replaced);
     Atomics.store(this.table, stockBytesAt(oldest), bytes);
