@@ -90,7 +90,7 @@ describe('attnpool bench --mode dispatch', () => {
       }
     }
 
-    expect(doc.batching.map((b) => [b.threads, b.streams, b.rounds])).toEqual([[1, 3, 5], [2, 3, 5]]); // rounds: max(5, repeat / 10)
+    expect(doc.batching.map((b) => [b.threads, b.streams, b.rounds])).toEqual([[1, 3, 5], [2, 3, 5]]); // rounds: max(5, repeat / 50)
     for (const b of doc.batching) {
       expect(b.runs.map((r) => r.way)).toEqual(['one by one', 'Promise.all', 'attentionBatch']);
       for (const r of b.runs) {

@@ -51,9 +51,10 @@ export interface DispatchResult {
   readonly batching: (BatchingResult & { readonly threads: number })[];
 }
 
-/** Rounds of the batching run: each is `streams` decode steps made each of three ways. */
+/** Rounds of the batching run: each is `streams` decode steps made each of three ways (20 at the
+ *  default repeat: ~75 ms a round at 16 streams). */
 export function batchingRounds(s: DispatchSettings): number {
-  return Math.max(5, Math.ceil(s.repeat / 10));
+  return Math.max(5, Math.ceil(s.repeat / 50));
 }
 
 /** How many progress ticks runDispatchBench makes with these settings. */
