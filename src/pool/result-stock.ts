@@ -78,11 +78,10 @@ export class ResultStock {
   /** The table entry asking for `bytes`: its own; else, for a size among the candidates, the least
    *  recently used one, taken over; else -1. */
   #entryFor(bytes: number): number {
+    const own = this.#entryOf(bytes);
+    if (own >= 0) return own;
     let oldest = 0;
-    for (let entry = 0; entry < STOCK_SIZES; entry++) {
-      if (Atomics.load(this.table, stockBytesAt(entry)) === bytes) return entry;
-      if (this.#lastUse[entry] < this.#lastUse[oldest]) oldest = entry;
-    }
+    for (let entry = 1; entry < STOCK_SIZES; entry++) if (this.#lastUse[entry] < this.#lastUse[oldest]) oldest = entry;
     const seen = this.#candidates.indexOf(bytes);
     if (seen < 0) {
       if (this.#candidates.push(bytes) > STOCK_SIZES) this.#candidates.shift();
@@ -103,15 +102,16 @@ export class ResultStock {
     if (!port) return;
     for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) {
       const buffer = message.message as SharedArrayBuffer;
-      if (!this.#asked(buffer.byteLength)) continue;
+      if (this.#entryOf(buffer.byteLength) < 0) continue;
       let held = this.#received.get(buffer.byteLength);
       if (!held) this.#received.set(buffer.byteLength, (held = []));
       held.push(buffer);
     }
   }
 
-  #asked(bytes: number): boolean {
-    for (let entry = 0; entry < STOCK_SIZES; entry++) if (Atomics.load(this.table, stockBytesAt(entry)) === bytes) return true;
-    return false;
+  /** The table entry asking for `bytes`, or -1. */
+  #entryOf(bytes: number): number {
+    for (let entry = 0; entry < STOCK_SIZES; entry++) if (Atomics.load(this.table, stockBytesAt(entry)) === bytes) return entry;
+    return -1;
   }
 }
